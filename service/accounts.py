@@ -1,0 +1,70 @@
+"""Sites with their API keys, and dashboard users with their passwords."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from service.models import ApiKey, Role, Site, User
+
+KEY_PREFIX = "stet_"
+MIN_PASSWORD_LENGTH = 8
+
+
+class AccountError(ValueError):
+    """A site or user cannot be created as asked; the message says why."""
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256-bit random tokens, so a fast hash is enough (no salt or stretching needed).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_site(session: Session, name: str) -> tuple[Site, str]:
+    """A new site and its first API key; the key is returned once and only its hash is kept."""
+    name = name.strip()
+    if not name:
+        raise AccountError("a site needs a name")
+    if session.scalar(select(Site).where(Site.name == name)) is not None:
+        raise AccountError(f"a site named {name!r} already exists")
+    site = Site(name=name)
+    session.add(site)
+    return site, create_key(session, site)
+
+
+def create_key(session: Session, site: Site) -> str:
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiKey(site=site, prefix=key[: len(KEY_PREFIX) + 6], key_hash=hash_key(key)))
+    return key
+
+
+def site_for_key(session: Session, key: str) -> Site | None:
+    return session.scalar(
+        select(Site).join(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+    )
+
+
+def create_user(session: Session, name: str, role: Role, password: str) -> User:
+    name = name.strip()
+    if not name:
+        raise AccountError("a user needs a name")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if session.scalar(select(User).where(User.name == name)) is not None:
+        raise AccountError(f"a user named {name!r} already exists")
+    user = User(name=name, role=role.value, password_hash=generate_password_hash(password))
+    session.add(user)
+    return user
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.name == name.strip(), User.active.is_(True)))
+    if user is None:
+        # Spend the same time as a real check so names cannot be probed by timing.
+        check_password_hash(generate_password_hash("x"), password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None

@@ -1,0 +1,36 @@
+"""How a comment looks in API responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.models import Comment
+
+
+def comment_json(comment: Comment) -> dict[str, Any]:
+    scores: dict[str, dict[str, Any]] = {}
+    for score in comment.scores:
+        entry = scores.setdefault(score.scorer, {"model_version": score.model_version})
+        if entry["model_version"] == score.model_version:
+            entry[score.label] = round(score.value, 6)
+    decision = comment.decisions[-1] if comment.decisions else None
+    return {
+        "id": comment.id,
+        "external_id": comment.external_id,
+        "status": comment.status,
+        "article_id": comment.article.external_id,
+        "author_id": comment.author.external_id,
+        "parent_id": comment.parent_id,
+        "body": comment.body,
+        "created_at": comment.created_at.isoformat(),
+        "scores": scores,
+        "decision": None
+        if decision is None
+        else {
+            "status": decision.status,
+            "by": decision.by,
+            "moderator": decision.user.name if decision.user else None,
+            "reason": decision.reason,
+            "at": decision.created_at.isoformat(),
+        },
+    }

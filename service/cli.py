@@ -1,0 +1,261 @@
+"""The ``stet`` command: run the service, manage sites, users, the database and models."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+
+from service.config import Settings
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _database(settings: Settings):  # type: ignore[no-untyped-def]
+    from service.db import Database
+
+    return Database(settings.sqlalchemy_url)
+
+
+@click.group()
+def cli() -> None:
+    """Stet: comment moderation for newsrooms."""
+
+
+# --- the processes -------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--threads", default=8, show_default=True, help="Request threads.")
+def api(threads: int) -> None:
+    """Serve the HTTP API (/api/v1) and the dashboard (/dashboard)."""
+    import waitress
+
+    from service import create_app
+
+    settings = _settings()
+    click.echo(f"Stet API on http://{settings.host}:{settings.port}", err=True)
+    waitress.serve(create_app(settings), host=settings.host, port=settings.port, threads=threads)
+
+
+@cli.command()
+@click.option("--concurrency", "-c", default=2, show_default=True, help="Worker processes.")
+def worker(concurrency: int) -> None:
+    """Run a Celery worker that scores comments, with the periodic sweep of pending ones."""
+    from worker.celery_app import celery
+
+    settings = _settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    celery.worker_main(
+        [
+            "worker",
+            "--beat",
+            f"--schedule={(settings.home / 'celerybeat-schedule').resolve()}",
+            "--queues=stet",
+            f"--concurrency={concurrency}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@cli.command()
+@click.option("--concurrency", "-c", default=2, show_default=True, help="Worker processes.")
+def run(concurrency: int) -> None:
+    """Run everything on this machine: database, Redis, API, dashboard and a worker.
+
+    Uses SQLite in $STET_HOME and starts a private Redis unless STET_REDIS_URL
+    names one. Ctrl-C stops all of it.
+    """
+    from service.embedded import EmbeddedRedis, _die_with_parent
+    from service.migrate import upgrade
+
+    settings = _settings()
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url)
+    first_run = _first_run_setup(settings)
+    with ExitStack() as stack:
+        redis_url = settings.redis_url
+        if not redis_url:
+            redis_url = stack.enter_context(EmbeddedRedis(home / "redis")).url
+        env = {**os.environ, "STET_HOME": str(home), "STET_REDIS_URL": redis_url}
+        commands = {
+            "api": [sys.executable, "-m", "service.cli", "api"],
+            "worker": [sys.executable, "-m", "service.cli", "worker", "-c", str(concurrency)],
+        }
+        children: dict[str, subprocess.Popen[bytes]] = {}
+
+        def start(name: str) -> None:
+            children[name] = subprocess.Popen(commands[name], env=env, preexec_fn=_die_with_parent)
+
+        def stop_all() -> None:
+            for child in children.values():
+                if child.poll() is None:
+                    child.terminate()
+            for child in children.values():
+                try:
+                    child.wait(15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+
+        stack.callback(stop_all)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        for name in commands:
+            start(name)
+        base = f"http://{settings.host}:{settings.port}"
+        click.echo(
+            f"\nStet is running.\n  API:       {base}/api/v1\n  Dashboard: {base}/dashboard\n"
+            f"  Data:      {home}\n  Broker:    {redis_url}{' (embedded)' if not settings.redis_url else ''}\n"
+        )
+        click.echo(first_run or f"  Log in with a user made by `stet user create NAME --role admin`.\n")
+        click.echo("Press Ctrl-C to stop.")
+        try:
+            while True:
+                time.sleep(1)
+                for name, child in list(children.items()):
+                    if child.poll() is not None:
+                        click.echo(f"{name} exited with code {child.returncode}; restarting it", err=True)
+                        time.sleep(1)
+                        start(name)
+        except KeyboardInterrupt:
+            click.echo("\nStopping Stet…")
+
+
+def _first_run_setup(settings: Settings) -> str:
+    """On an empty installation make an admin and a demo site, and say how to use them."""
+    from service import accounts
+    from service.models import Role, Site, User
+
+    db = _database(settings)
+    lines = []
+    with db.session() as session:
+        if not session.scalar(select(func.count()).select_from(User)):
+            password = secrets.token_urlsafe(12)
+            accounts.create_user(session, "admin", Role.ADMIN, password)
+            lines.append(f"  Dashboard login: admin / {password}")
+        if not session.scalar(select(func.count()).select_from(Site)):
+            _site, key = accounts.create_site(session, "demo")
+            lines.append(f"  API key of site 'demo': {key}")
+        session.commit()
+    db.engine.dispose()
+    if not lines:
+        return ""
+    text = "First run: these are shown once and kept in first-run.txt (readable by you only).\n"
+    text += "\n".join(lines) + "\n"
+    path = settings.home / "first-run.txt"
+    path.write_text(text)
+    path.chmod(0o600)
+    return text
+
+
+# --- database, sites and users -------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from service.migrate import upgrade
+
+    settings = _settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url, revision)
+    click.echo("database is up to date", err=True)
+
+
+@cli.group()
+def site() -> None:
+    """News sites and their API keys."""
+
+
+@site.command("create")
+@click.argument("name")
+def site_create(name: str) -> None:
+    """Create site NAME and print its API key (alone, on standard output, once)."""
+    from service import accounts
+
+    with _database(_settings()).session() as session:
+        try:
+            _site, key = accounts.create_site(session, name)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    click.echo(key)
+
+
+@cli.group()
+def user() -> None:
+    """Dashboard accounts."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["moderator", "admin"]), default="moderator", show_default=True)
+def user_create(name: str, role: str) -> None:
+    """Create a dashboard user; the password comes from a prompt or standard input."""
+    from service import accounts
+    from service.models import Role
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    with _database(_settings()).session() as session:
+        try:
+            accounts.create_user(session, name, Role(role), password)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    click.echo(f"created {role} {name!r}", err=True)
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+@cli.group()
+def model() -> None:
+    """Train and evaluate the scoring models."""
+
+
+@model.command("train")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), help="Labelled CSV (default: the shared Jigsaw set).")
+@click.option("--out", type=click.Path(path_type=Path), help="Folder for the artifact (default: the shipped models folder).")
+@click.option("--seed", default=0, show_default=True)
+def model_train(data: Path | None, out: Path | None, seed: int) -> None:
+    """Train the compact toxicity model and report its held-out metrics."""
+    from worker import training
+
+    result = training.train_toxicity(data, out, seed=seed, progress=True)
+    click.echo(json.dumps(result, indent=2))
+
+
+@model.command("eval")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), help="Labelled CSV (default: the shared Jigsaw set).")
+@click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), help="Artifact to evaluate (default: the shipped one).")
+def model_eval(data: Path | None, model_path: Path | None) -> None:
+    """Evaluate a toxicity model on the held-out split."""
+    from worker import training
+
+    click.echo(json.dumps(training.evaluate_toxicity(data, model_path, progress=True), indent=2))
+
+
+if __name__ == "__main__":
+    cli()

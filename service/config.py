@@ -1,0 +1,69 @@
+"""One Settings object read from environment variables by every Stet process.
+
+Each setting is one ``STET_*`` variable with a type and a default, so the API,
+the worker and the CLI agree on where the database and the broker are.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path(".stet")
+    database_url: str = ""  # empty: SQLite at $STET_HOME/stet.db
+    redis_url: str = ""  # empty: `stet run` starts an embedded Redis
+    port: int = 8000
+    host: str = "127.0.0.1"
+    secret_key: str = ""  # empty: generated once and kept in $STET_HOME/secret_key
+    scorers: str = "linear"
+    max_body_chars: int = 10_000
+    # Per-site defaults; a site row may override them.
+    approve_below: float = 0.10
+    reject_above: float = 0.97
+    # The sweep re-enqueues comments still pending after this many seconds.
+    sweep_interval: float = 30.0
+    pending_timeout: float = 60.0
+    secure_cookies: bool = False
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'stet.db').resolve()}"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        coercers: dict[type | str, Callable[[str], Any]] = {
+            "Path": Path, "str": str, "int": int, "float": float, "bool": _bool,
+        }
+        for f in fields(cls):
+            raw = env.get(f"STET_{f.name.upper()}")
+            if raw is not None and raw != "":
+                try:
+                    values[f.name] = coercers[str(f.type)](raw)
+                except ValueError as exc:
+                    raise ValueError(f"STET_{f.name.upper()}={raw!r}: {exc}") from None
+        values.update(overrides)
+        return cls(**values)
+
+    def secret(self) -> str:
+        """The session-signing key: from the environment, else created once per home."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.home / "secret_key"
+        if not path.exists():
+            import secrets
+
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()

@@ -1,0 +1,181 @@
+"""Domain functions that change comments; the API, the worker and the dashboard all go through them.
+
+Each function works inside the caller's session and leaves committing to it,
+except where a conditional UPDATE is what makes a decision safe against a
+second worker or a second moderator acting on the same comment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service import policy
+from service.schemas import CommentIn
+from service.config import Settings
+from service.models import Article, Author, Comment, Decision, Score, Site, Status, User, utcnow
+
+
+class ModerationError(Exception):
+    """An action that cannot be applied as asked (for example, already decided)."""
+
+
+def _get_or_create(session: Session, model: type[Article] | type[Author], site: Site, ext_id: str, **fields: str | None):
+    obj = session.scalar(select(model).where(model.site_id == site.id, model.external_id == ext_id))
+    if obj is None:
+        obj = model(site_id=site.id, external_id=ext_id, **fields)
+        try:
+            with session.begin_nested():
+                session.add(obj)
+        except IntegrityError:  # created by a concurrent request
+            obj = session.scalars(
+                select(model).where(model.site_id == site.id, model.external_id == ext_id)
+            ).one()
+    else:
+        for key, value in fields.items():
+            if value is not None and getattr(obj, key) != value:
+                setattr(obj, key, value)
+    return obj
+
+
+@dataclass
+class Submission:
+    comment: Comment
+    created: bool
+
+
+def submit_comment(session: Session, site: Site, data: CommentIn) -> Submission:
+    """Save a new pending comment (creating its article and author on first sight).
+
+    With an ``external_id`` the call is idempotent per site: a retry returns the
+    comment already saved. The caller commits, then enqueues ``comment.id``.
+    """
+    if data.external_id is not None:
+        existing = session.scalar(
+            select(Comment).where(Comment.site_id == site.id, Comment.external_id == data.external_id)
+        )
+        if existing is not None:
+            return Submission(existing, created=False)
+    article = _get_or_create(session, Article, site, data.article.id, title=data.article.title, url=data.article.url)
+    author = _get_or_create(session, Author, site, data.author.id, name=data.author.name)
+    comment = Comment(
+        site_id=site.id,
+        article_id=article.id,
+        author_id=author.id,
+        parent_id=data.parent_id,
+        external_id=data.external_id,
+        body=data.body,
+        ip=data.ip,
+        user_agent=data.user_agent,
+        status=Status.PENDING.value,
+        enqueued_at=utcnow(),
+    )
+    session.add(comment)
+    session.flush()
+    return Submission(comment, created=True)
+
+
+def thresholds_for(site: Site, settings: Settings) -> policy.Thresholds:
+    return policy.Thresholds(
+        approve_below=site.approve_below if site.approve_below is not None else settings.approve_below,
+        reject_above=site.reject_above if site.reject_above is not None else settings.reject_above,
+    )
+
+
+def record_scores(
+    session: Session,
+    comment_id: int,
+    scorer: str,
+    model_version: str,
+    scores: Mapping[str, float],
+    settings: Settings,
+) -> Comment | None:
+    """Store a pending comment's scores and apply the policy; commits.
+
+    Idempotent: a comment that is no longer pending (decided by an earlier run
+    of the same task) is left as it is and ``None`` is returned.
+    """
+    comment = session.get(Comment, comment_id)
+    if comment is None or comment.status != Status.PENDING.value:
+        return None
+    outcome = policy.decide(scores, thresholds_for(comment.site, settings))
+    now = utcnow()
+    claimed = session.execute(
+        update(Comment)
+        .where(Comment.id == comment_id, Comment.status == Status.PENDING.value)
+        .values(status=outcome.status.value, decided_at=None if outcome.status == Status.QUEUED else now)
+    ).rowcount
+    if not claimed:  # another worker got there first
+        session.rollback()
+        return None
+    session.add_all(
+        Score(comment_id=comment_id, scorer=scorer, model_version=model_version, label=label, value=float(value))
+        for label, value in scores.items()
+    )
+    session.add(
+        Decision(
+            comment_id=comment_id,
+            status=outcome.status.value,
+            by="auto",
+            reason=outcome.reason,
+            details={"scorer": scorer, "model_version": model_version},
+        )
+    )
+    session.commit()
+    session.refresh(comment)
+    return comment
+
+
+def moderate(session: Session, comment: Comment, user: User, status: Status, reason: str = "") -> Decision:
+    """A moderator approves or rejects a queued comment; commits.
+
+    Refused with ModerationError when the comment is not waiting for a person
+    any more (someone else decided it first), so no decision is applied twice.
+    """
+    if status not in (Status.APPROVED, Status.REJECTED):
+        raise ModerationError(f"a moderator can approve or reject, not {status.value}")
+    now = utcnow()
+    claimed = session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.status == Status.QUEUED.value)
+        .values(status=status.value, decided_at=now)
+    ).rowcount
+    if not claimed:
+        session.rollback()
+        session.refresh(comment)
+        raise ModerationError(f"comment {comment.id} is already {comment.status}")
+    decision = Decision(
+        comment_id=comment.id,
+        status=status.value,
+        by="moderator",
+        user_id=user.id,
+        reason=reason or f"{status.value} by {user.name}",
+        created_at=now,
+    )
+    session.add(decision)
+    session.commit()
+    session.refresh(comment)
+    return decision
+
+
+def stale_pending(session: Session, older_than: timedelta, limit: int = 1000) -> list[int]:
+    """Ids of comments still pending whose last enqueue is older than ``older_than``."""
+    cutoff: datetime = utcnow() - older_than
+    return list(
+        session.scalars(
+            select(Comment.id)
+            .where(Comment.status == Status.PENDING.value, Comment.enqueued_at < cutoff)
+            .order_by(Comment.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_enqueued(session: Session, comment_ids: list[int]) -> None:
+    if comment_ids:
+        session.execute(update(Comment).where(Comment.id.in_(comment_ids)).values(enqueued_at=utcnow()))

@@ -1,0 +1,1 @@
+"""Stet's Celery worker: scores comments and applies the policy."""

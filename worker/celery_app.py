@@ -1,0 +1,58 @@
+"""The Celery app, built from the same Settings as the API.
+
+Run it with ``stet worker`` (which also runs the periodic sweep). Tasks are
+acknowledged late and rejected on worker loss so a killed worker's task goes
+back to the queue; prefetch is 1 because scoring is CPU-bound.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from celery import Celery
+
+from service.config import Settings
+from service.db import Database
+from service.queue import SWEEP_TASK
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("stet", broker=settings.redis_url or DEFAULT_REDIS_URL)
+    app.conf.update(
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="stet",
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            # An unacknowledged task returns to the queue after this long; the
+            # sweep usually re-enqueues a stuck comment well before that.
+            "visibility_timeout": 600,
+            "socket_timeout": 5,
+            "socket_connect_timeout": 2,
+        },
+        worker_hijack_root_logger=False,
+        timezone="UTC",
+        beat_schedule={
+            "sweep-pending": {"task": SWEEP_TASK, "schedule": settings.sweep_interval},
+        },
+    )
+    return app
+
+
+@lru_cache(maxsize=1)
+def worker_settings() -> Settings:
+    return Settings.from_env()
+
+
+@lru_cache(maxsize=1)
+def worker_database() -> Database:
+    """The worker process's database, created on first use (after the fork)."""
+    return Database(worker_settings().sqlalchemy_url)
+
+
+celery = make_celery(worker_settings())
+celery.autodiscover_tasks(["worker"], related_name="tasks", force=True)

@@ -1,0 +1,73 @@
+"""Celery tasks: thin wrappers that re-fetch by id and call the domain functions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import Task, shared_task
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
+
+from service import moderation
+from service.models import Comment, Status
+from service.queue import SCORE_TASK, SWEEP_TASK, enqueue_scoring
+from worker.celery_app import worker_database, worker_settings
+from worker.scorers import Scorer, load_scorer
+
+log = logging.getLogger(__name__)
+
+
+class ScoringTask(Task):
+    """Loads the scorer once per worker process, on the first task that needs it."""
+
+    _scorer: Scorer | None = None
+
+    @property
+    def scorer(self) -> Scorer:
+        if ScoringTask._scorer is None:
+            ScoringTask._scorer = load_scorer(worker_settings().scorers)
+        return ScoringTask._scorer
+
+
+@shared_task(
+    bind=True,
+    base=ScoringTask,
+    name=SCORE_TASK,
+    acks_late=True,
+    autoretry_for=(OperationalError, RedisError, ConnectionError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=8,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def score_comment(self: ScoringTask, comment_id: int) -> None:
+    """Score one comment and decide it; a no-op when it is already decided."""
+    db = worker_database()
+    with db.session() as session:
+        comment = session.get(Comment, comment_id)
+        if comment is None or comment.status != Status.PENDING.value:
+            return
+        body = comment.body
+    scorer = self.scorer
+    scores = scorer.score_batch([body])[0]
+    with db.session() as session:
+        moderation.record_scores(
+            session, comment_id, scorer.name, scorer.version, scores, worker_settings()
+        )
+
+
+@shared_task(name=SWEEP_TASK, ignore_result=True)
+def sweep_pending() -> int:
+    """Re-enqueue comments left pending too long (lost message, killed worker, flushed Redis)."""
+    settings = worker_settings()
+    with worker_database().session() as session:
+        ids = moderation.stale_pending(session, timedelta(seconds=settings.pending_timeout))
+        if not ids:
+            return 0
+        moderation.mark_enqueued(session, ids)
+        session.commit()
+    log.info("sweep: re-enqueueing %d pending comments", len(ids))
+    enqueue_scoring(score_comment.app, ids)
+    return len(ids)
