@@ -53,6 +53,7 @@ def api(threads: int) -> None:
 @click.option("--concurrency", "-c", default=2, show_default=True, help="Worker processes.")
 def worker(concurrency: int) -> None:
     """Run a Celery worker that scores comments, with the periodic sweep of pending ones."""
+    from service.queue import QUEUE
     from worker.celery_app import celery
 
     settings = _settings()
@@ -62,7 +63,7 @@ def worker(concurrency: int) -> None:
             "worker",
             "--beat",
             f"--schedule={(settings.home / 'celerybeat-schedule').resolve()}",
-            "--queues=stet",
+            f"--queues={QUEUE}",
             f"--concurrency={concurrency}",
             "--loglevel=INFO",
             "--without-gossip",
@@ -116,11 +117,12 @@ def run(concurrency: int) -> None:
         for name in commands:
             start(name)
         base = f"http://{settings.host}:{settings.port}"
+        embedded = "" if settings.redis_url else " (embedded)"
         click.echo(
             f"\nStet is running.\n  API:       {base}/api/v1\n  Dashboard: {base}/dashboard\n"
-            f"  Data:      {home}\n  Broker:    {redis_url}{' (embedded)' if not settings.redis_url else ''}\n"
+            f"  Data:      {home}\n  Broker:    {redis_url}{embedded}\n"
         )
-        click.echo(first_run or f"  Log in with a user made by `stet user create NAME --role admin`.\n")
+        click.echo(first_run or "  Log in with a user made by `stet user create NAME --role admin`.\n")
         click.echo("Press Ctrl-C to stop.")
         try:
             while True:
@@ -236,8 +238,16 @@ def model() -> None:
 
 
 @model.command("train")
-@click.option("--data", type=click.Path(exists=True, path_type=Path), help="Labelled CSV (default: the shared Jigsaw set).")
-@click.option("--out", type=click.Path(path_type=Path), help="Folder for the artifact (default: the shipped models folder).")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, path_type=Path),
+    help="Labelled CSV (default: the shared Jigsaw set).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Folder for the artifact (default: the shipped models folder).",
+)
 @click.option("--seed", default=0, show_default=True)
 def model_train(data: Path | None, out: Path | None, seed: int) -> None:
     """Train the compact toxicity model and report its held-out metrics."""
@@ -248,8 +258,17 @@ def model_train(data: Path | None, out: Path | None, seed: int) -> None:
 
 
 @model.command("eval")
-@click.option("--data", type=click.Path(exists=True, path_type=Path), help="Labelled CSV (default: the shared Jigsaw set).")
-@click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), help="Artifact to evaluate (default: the shipped one).")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, path_type=Path),
+    help="Labelled CSV (default: the shared Jigsaw set).",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="Artifact to evaluate (default: the shipped one).",
+)
 def model_eval(data: Path | None, model_path: Path | None) -> None:
     """Evaluate a toxicity model on the held-out split."""
     from worker import training

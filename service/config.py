@@ -7,9 +7,10 @@ the worker and the CLI agree on where the database and the broker are.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def _bool(value: str) -> bool:
@@ -29,9 +30,10 @@ class Settings:
     # Per-site defaults; a site row may override them.
     approve_below: float = 0.10
     reject_above: float = 0.97
-    # The sweep re-enqueues comments still pending after this many seconds.
-    sweep_interval: float = 30.0
-    pending_timeout: float = 60.0
+    # Every sweep_interval seconds the worker re-enqueues comments pending longer than
+    # pending_timeout once the queue has drained (or 10x that long whatever the queue).
+    sweep_interval: float = 10.0
+    pending_timeout: float = 20.0
     secure_cookies: bool = False
 
     @property
@@ -39,11 +41,15 @@ class Settings:
         return self.database_url or f"sqlite:///{(self.home / 'stet.db').resolve()}"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         coercers: dict[type | str, Callable[[str], Any]] = {
-            "Path": Path, "str": str, "int": int, "float": float, "bool": _bool,
+            "Path": Path,
+            "str": str,
+            "int": int,
+            "float": float,
+            "bool": _bool,
         }
         for f in fields(cls):
             raw = env.get(f"STET_{f.name.upper()}")

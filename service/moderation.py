@@ -7,25 +7,27 @@ second worker or a second moderator acting on the same comment.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service import policy
-from service.schemas import CommentIn
 from service.config import Settings
 from service.models import Article, Author, Comment, Decision, Score, Site, Status, User, utcnow
+from service.schemas import CommentIn
 
 
 class ModerationError(Exception):
     """An action that cannot be applied as asked (for example, already decided)."""
 
 
-def _get_or_create(session: Session, model: type[Article] | type[Author], site: Site, ext_id: str, **fields: str | None):
+def _get_or_create(
+    session: Session, model: type[Article] | type[Author], site: Site, ext_id: str, **fields: str | None
+):
     obj = session.scalar(select(model).where(model.site_id == site.id, model.external_id == ext_id))
     if obj is None:
         obj = model(site_id=site.id, external_id=ext_id, **fields)
@@ -61,7 +63,9 @@ def submit_comment(session: Session, site: Site, data: CommentIn) -> Submission:
         )
         if existing is not None:
             return Submission(existing, created=False)
-    article = _get_or_create(session, Article, site, data.article.id, title=data.article.title, url=data.article.url)
+    article = _get_or_create(
+        session, Article, site, data.article.id, title=data.article.title, url=data.article.url
+    )
     author = _get_or_create(session, Author, site, data.author.id, name=data.author.name)
     comment = Comment(
         site_id=site.id,
@@ -114,7 +118,9 @@ def record_scores(
         session.rollback()
         return None
     session.add_all(
-        Score(comment_id=comment_id, scorer=scorer, model_version=model_version, label=label, value=float(value))
+        Score(
+            comment_id=comment_id, scorer=scorer, model_version=model_version, label=label, value=float(value)
+        )
         for label, value in scores.items()
     )
     session.add(

@@ -8,8 +8,8 @@ clearly toxic ones rejected, everything between waits for a moderator.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from service.models import Status
 

@@ -8,12 +8,13 @@ delays a decision but never loses a comment.
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from celery import Celery
 
 log = logging.getLogger(__name__)
 
+QUEUE = "stet"
 SCORE_TASK = "stet.score_comment"
 SWEEP_TASK = "stet.sweep_pending"
 

@@ -13,7 +13,7 @@ from celery import Celery
 
 from service.config import Settings
 from service.db import Database
-from service.queue import SWEEP_TASK
+from service.queue import QUEUE, SWEEP_TASK
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -25,7 +25,7 @@ def make_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue="stet",
+        task_default_queue=QUEUE,
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             # An unacknowledged task returns to the queue after this long; the

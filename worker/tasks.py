@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from service import moderation
 from service.models import Comment, Status
-from service.queue import SCORE_TASK, SWEEP_TASK, enqueue_scoring
+from service.queue import QUEUE, SCORE_TASK, SWEEP_TASK, enqueue_scoring
 from worker.celery_app import worker_database, worker_settings
 from worker.scorers import Scorer, load_scorer
 
@@ -53,17 +53,31 @@ def score_comment(self: ScoringTask, comment_id: int) -> None:
     scorer = self.scorer
     scores = scorer.score_batch([body])[0]
     with db.session() as session:
-        moderation.record_scores(
-            session, comment_id, scorer.name, scorer.version, scores, worker_settings()
-        )
+        moderation.record_scores(session, comment_id, scorer.name, scorer.version, scores, worker_settings())
+
+
+def _backlog() -> int:
+    """Messages waiting in the scoring queue (0 when it cannot be read)."""
+    try:
+        with sweep_pending.app.connection_for_read() as conn:
+            return int(conn.default_channel.client.llen(QUEUE))
+    except (RedisError, OSError, AttributeError):
+        return 0
 
 
 @shared_task(name=SWEEP_TASK, ignore_result=True)
 def sweep_pending() -> int:
-    """Re-enqueue comments left pending too long (lost message, killed worker, flushed Redis)."""
+    """Re-enqueue comments left pending too long (lost message, killed worker, flushed Redis).
+
+    While the queue still holds a backlog, a pending comment is most likely in it,
+    so only comments ten times past the timeout are re-enqueued then; once the
+    queue drains, anything past the timeout is. Duplicates are harmless (the task
+    is idempotent) but would lengthen a long queue.
+    """
     settings = worker_settings()
+    timeout = settings.pending_timeout * (10 if _backlog() else 1)
     with worker_database().session() as session:
-        ids = moderation.stale_pending(session, timedelta(seconds=settings.pending_timeout))
+        ids = moderation.stale_pending(session, timedelta(seconds=timeout))
         if not ids:
             return 0
         moderation.mark_enqueued(session, ids)

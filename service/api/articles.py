@@ -31,7 +31,9 @@ def _decode_cursor(cursor: str) -> int:
             raise ValueError
         return int(raw[1:])
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise APIError(400, "invalid_parameter", "cursor: not a cursor returned by this API", field="cursor") from None
+        raise APIError(
+            400, "invalid_parameter", "cursor: not a cursor returned by this API", field="cursor"
+        ) from None
 
 
 @bp.get("/articles/<path:article_id>/comments")
@@ -40,17 +42,23 @@ def comments(article_id: str):
     status = request.args.get("status", Status.APPROVED.value)
     if status not in {s.value for s in Status}:
         raise APIError(
-            400, "invalid_parameter",
-            f"status: must be one of {', '.join(s.value for s in Status)}", field="status",
+            400,
+            "invalid_parameter",
+            f"status: must be one of {', '.join(s.value for s in Status)}",
+            field="status",
         )
     try:
         limit = int(request.args.get("limit", 50))
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError
     except ValueError:
-        raise APIError(400, "invalid_parameter", f"limit: a whole number from 1 to {MAX_LIMIT}", field="limit") from None
+        raise APIError(
+            400, "invalid_parameter", f"limit: a whole number from 1 to {MAX_LIMIT}", field="limit"
+        ) from None
     session = get_session()
-    article = session.scalar(select(Article).where(Article.site_id == site.id, Article.external_id == article_id))
+    article = session.scalar(
+        select(Article).where(Article.site_id == site.id, Article.external_id == article_id)
+    )
     if article is None:
         raise APIError(404, "not_found", f"no article {article_id!r}", field="article_id")
     query = (

@@ -21,7 +21,9 @@ bp = Blueprint("comments", __name__)
 def json_body() -> object:
     if not request.is_json:
         raise APIError(
-            415, "unsupported_media_type", "send the body as JSON with 'Content-Type: application/json'",
+            415,
+            "unsupported_media_type",
+            "send the body as JSON with 'Content-Type: application/json'",
             field="Content-Type",
         )
     data = request.get_json(silent=True)
@@ -40,14 +42,18 @@ def create():
         raise APIError(422, "validation_error", "body: must not be blank", field="body")
     if body_len > settings.max_body_chars:
         raise APIError(
-            422, "validation_error",
-            f"body: at most {settings.max_body_chars} characters, got {body_len}", field="body",
+            422,
+            "validation_error",
+            f"body: at most {settings.max_body_chars} characters, got {body_len}",
+            field="body",
         )
     session = get_session()
     if data.parent_id is not None:
         parent = session.get(Comment, data.parent_id)
         if parent is None or parent.site_id != site.id:
-            raise APIError(422, "validation_error", f"parent_id: no comment {data.parent_id}", field="parent_id")
+            raise APIError(
+                422, "validation_error", f"parent_id: no comment {data.parent_id}", field="parent_id"
+            )
     try:
         submission = moderation.submit_comment(session, site, data)
         session.commit()
@@ -63,7 +69,8 @@ def create():
     comment = submission.comment
     if not submission.created and comment.body != data.body:
         raise APIError(
-            409, "conflict",
+            409,
+            "conflict",
             f"external_id: comment {data.external_id!r} was already posted with a different body",
             field="external_id",
         )

@@ -25,8 +25,8 @@ class APIError(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.field = field
-        self.details = details if details is not None else (
-            [{"field": field, "message": message}] if field else []
+        self.details = (
+            details if details is not None else ([{"field": field, "message": message}] if field else [])
         )
         self.headers = headers or {}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from service.config import Settings
 from service.db import make_engine
 from service.models import Base

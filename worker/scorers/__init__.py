@@ -8,7 +8,8 @@ comment can be re-scored when a model changes.
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 
 class Scorer(Protocol):

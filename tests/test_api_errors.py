@@ -1,0 +1,137 @@
+"""Bad input gets a 4xx JSON error naming the problem and the field, and saves nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.models import Comment
+
+VALID = {"article": {"id": "a1"}, "author": {"id": "u1"}, "body": "Hello"}
+
+
+def assert_error(response, status: int, field: str | None = None, code: str | None = None) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    error = response.get_json()["error"]
+    assert set(error) == {"code", "message", "field", "details"}
+    assert error["message"]
+    if field is not None:
+        assert error["field"] == field
+    if code is not None:
+        assert error["code"] == code
+    return error
+
+
+def comment_count(db) -> int:
+    with db.session() as session:
+        return session.query(Comment).count()
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({k: v for k, v in VALID.items() if k != "body"}, "body"),
+        ({k: v for k, v in VALID.items() if k != "article"}, "article"),
+        ({**VALID, "article": {}}, "article.id"),
+        ({**VALID, "author": {"name": "no id"}}, "author.id"),
+        ({**VALID, "body": 12}, "body"),
+        ({**VALID, "body": ""}, "body"),
+        ({**VALID, "body": "   \n "}, "body"),
+        ({**VALID, "body": "x" * 10_001}, "body"),
+        ({**VALID, "body": "null byte \x00 here"}, "body"),
+        ({**VALID, "article": "a1"}, "article"),
+        ({**VALID, "article": {"id": True}}, "article.id"),
+        ({**VALID, "author": {"id": "u" * 201}}, "author.id"),
+        ({**VALID, "parent_id": "7"}, "parent_id"),
+        ({**VALID, "parent_id": 999999}, "parent_id"),
+        ({**VALID, "ip": "not-an-ip"}, "ip"),
+        ({**VALID, "external_id": ""}, "external_id"),
+    ],
+)
+def test_invalid_fields_are_named(site, db, payload, field):
+    response = site.client.post("/api/v1/comments", json=payload, headers=site.headers())
+    assert_error(response, 422, field=field, code="validation_error")
+    assert comment_count(db) == 0
+
+
+def test_every_problem_is_listed(site):
+    response = site.client.post("/api/v1/comments", json={"body": 5}, headers=site.headers())
+    error = assert_error(response, 422)
+    assert {d["field"] for d in error["details"]} == {"article", "author", "body"}
+
+
+def test_lone_surrogate_is_refused(site, db):
+    raw = '{"article": {"id": "a"}, "author": {"id": "u"}, "body": "bad \\ud800 text"}'
+    response = site.client.post(
+        "/api/v1/comments", data=raw, content_type="application/json", headers=site.headers()
+    )
+    assert_error(response, 422, field="body")
+    assert comment_count(db) == 0
+
+
+def test_malformed_json(site, db):
+    response = site.client.post(
+        "/api/v1/comments", data='{"body": ', content_type="application/json", headers=site.headers()
+    )
+    assert_error(response, 400, code="invalid_json")
+    assert comment_count(db) == 0
+
+
+def test_json_that_is_not_an_object(site):
+    response = site.client.post("/api/v1/comments", json=["body"], headers=site.headers())
+    assert_error(response, 400, code="invalid_json")
+
+
+def test_wrong_content_type(site):
+    response = site.client.post("/api/v1/comments", data="body=hi", headers=site.headers())
+    assert_error(response, 415, field="Content-Type")
+
+
+def test_oversized_request(site, db):
+    response = site.client.post(
+        "/api/v1/comments",
+        data='{"body": "' + "x" * 300_000 + '"}',
+        content_type="application/json",
+        headers=site.headers(),
+    )
+    assert_error(response, 413, code="payload_too_large")
+    assert comment_count(db) == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer stet_wrong"},
+    ],
+)
+def test_missing_or_bad_key(client, site_key, db, headers):
+    response = client.post("/api/v1/comments", json=VALID, headers=headers)
+    assert_error(response, 401, field="Authorization", code="unauthorized")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert comment_count(db) == 0
+
+
+def test_unknown_comment(site):
+    assert_error(site.get_comment(424242), 404, field="id", code="not_found")
+
+
+def test_unknown_route_and_method_are_json(site):
+    assert_error(site.client.get("/api/v1/nothing-here", headers=site.headers()), 404)
+    assert_error(site.client.delete("/api/v1/comments", headers=site.headers()), 405)
+
+
+def test_unknown_article(site):
+    response = site.client.get("/api/v1/articles/nope/comments", headers=site.headers())
+    assert_error(response, 404, field="article_id")
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("status=published", "status"), ("limit=0", "limit"), ("limit=abc", "limit"), ("cursor=%%%", "cursor")],
+)
+def test_bad_list_parameters(site, query, field):
+    site.post_comment("so the article exists")
+    response = site.client.get(f"/api/v1/articles/story-1/comments?{query}", headers=site.headers())
+    assert_error(response, 400, field=field, code="invalid_parameter")

@@ -1,0 +1,64 @@
+"""The operator's commands: sites, users, migrations."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from sqlalchemy import select
+
+from service.accounts import authenticate, site_for_key
+from tests.conftest import ROOT, _env_for
+
+
+def stet(settings, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        env=_env_for(settings),
+        input=input,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_db_upgrade_is_repeatable(settings):
+    result = stet(settings, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+
+
+def test_site_create_prints_only_the_key(settings, db):
+    result = stet(settings, "site", "create", "Gazette")
+
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip()
+    assert result.stdout == key + "\n" and key.startswith("stet_")
+    with db.session() as session:
+        assert site_for_key(session, key).name == "Gazette"
+
+
+def test_site_names_are_unique(settings):
+    stet(settings, "site", "create", "Gazette")
+    result = stet(settings, "site", "create", "Gazette")
+    assert result.returncode != 0
+    assert "already exists" in result.stderr
+
+
+def test_user_create_reads_the_password_from_stdin(settings, db):
+    result = stet(settings, "user", "create", "perry", "--role", "admin", input="a long password\n")
+
+    assert result.returncode == 0, result.stderr
+    with db.session() as session:
+        user = authenticate(session, "perry", "a long password")
+        assert user is not None and user.role == "admin"
+        assert authenticate(session, "perry", "wrong password") is None
+
+
+def test_short_passwords_are_refused(settings, db):
+    from service.models import User
+
+    result = stet(settings, "user", "create", "jimmy", input="short\n")
+    assert result.returncode != 0 and "at least 8" in result.stderr
+    with db.session() as session:
+        assert session.scalar(select(User)) is None

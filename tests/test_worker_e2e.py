@@ -1,0 +1,93 @@
+"""Comments posted over HTTP are decided by real ``stet worker`` processes on real Redis."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import func, select
+
+from service import create_app
+from service.models import Comment, Decision, Status
+from service.queue import enqueue_scoring
+from tests.conftest import SiteClient, wait_until
+
+pytestmark = pytest.mark.worker
+
+CLEAN = "Thanks for the clear explanation of the new bus routes, very useful."
+TOXIC = "You are a disgusting idiot and a moron, shut up you stupid piece of trash."
+
+
+def all_decided(db) -> bool:
+    with db.session() as session:
+        return not session.scalar(select(func.count()).where(Comment.status == Status.PENDING.value))
+
+
+def auto_decisions_per_comment(db) -> list[int]:
+    with db.session() as session:
+        rows = session.execute(
+            select(func.count(Decision.id))
+            .select_from(Comment)
+            .outerjoin(Decision, (Decision.comment_id == Comment.id) & (Decision.by == "auto"))
+            .group_by(Comment.id)
+        )
+        return [n for (n,) in rows]
+
+
+def test_clean_comment_is_published_and_abuse_rejected(site, worker):
+    clean = site.post_comment(CLEAN).get_json()["id"]
+    toxic = site.post_comment(TOXIC).get_json()["id"]
+
+    wait_until(lambda: site.status(clean) != "pending" and site.status(toxic) != "pending", 30)
+
+    clean_body, toxic_body = site.get_comment(clean).get_json(), site.get_comment(toxic).get_json()
+    assert clean_body["status"] == "approved"
+    assert toxic_body["status"] == "rejected"
+    assert clean_body["scores"]["linear"]["toxicity"] < 0.1 < 0.9 < toxic_body["scores"]["linear"]["toxicity"]
+    assert toxic_body["decision"]["by"] == "auto"
+    listed = site.client.get("/api/v1/articles/story-1/comments", headers=site.headers()).get_json()
+    assert [c["id"] for c in listed["comments"]] == [clean]
+
+
+def test_a_task_delivered_twice_decides_once(app, site, db, worker):
+    comment_id = site.post_comment(CLEAN).get_json()["id"]
+    enqueue_scoring(app.extensions["stet.celery"], [comment_id, comment_id, comment_id])
+
+    wait_until(lambda: site.status(comment_id) != "pending", 30)
+    wait_until(lambda: worker.log.read_text().count("stet.score_comment") >= 8, 15, what="all deliveries")
+    assert auto_decisions_per_comment(db) == [1]
+
+
+def test_killed_worker_loses_no_comment(site, db, worker_factory):
+    """A burst of 100 with the worker SIGKILLed once in the middle: every comment is decided."""
+    first = worker_factory(concurrency=2).start()
+    ids = [site.post_comment(f"Comment number {i} on the budget story.").get_json()["id"] for i in range(100)]
+    wait_until(lambda: site.status(ids[10]) != "pending", 30)
+    first.kill()
+    worker_factory(concurrency=2).start()
+
+    wait_until(lambda: all_decided(db), 60, interval=0.5, what="every comment decided")
+    assert auto_decisions_per_comment(db) == [1] * 100
+
+
+def test_flushed_redis_loses_no_comment(site, db, broker, worker_factory):
+    ids = [site.post_comment(f"Posted while no worker runs, number {i}.").get_json()["id"] for i in range(20)]
+    broker.flushdb()  # every queued message is gone
+
+    worker_factory().start()
+
+    wait_until(lambda: all_decided(db), 60, interval=0.5, what="every comment decided")
+    assert auto_decisions_per_comment(db) == [1] * len(ids)
+
+
+def test_comment_posted_while_redis_is_down_is_kept_and_decided_later(settings, site_key, db, worker_factory):
+    offline = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    site = SiteClient(offline.test_client(), site_key)
+
+    response = site.post_comment(CLEAN)
+
+    assert response.status_code == 202
+    comment_id = response.get_json()["id"]
+    worker_factory().start()  # the real broker is back: the sweep finds the comment
+    wait_until(lambda: site.status(comment_id) == "approved", 60, interval=0.5)
+    offline.extensions["stet.db"].engine.dispose()
