@@ -1,9 +1,48 @@
-"""The moderators' dashboard: server-rendered HTML with htmx, under /dashboard."""
+"""The moderators' dashboard: server-rendered HTML with htmx, under /dashboard.
+
+htmx comes from the npm registry, pinned in ``dashboard/package.json`` and installed
+by ``npm ci`` in ``dashboard/``; it is served from ``node_modules``, never copied into git.
+Without it every button still works as a plain form post, one page load per decision.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, send_from_directory
+from flask_login import LoginManager
+from htmx_flask import Htmx
+
+from dashboard import auth, queue
+
+HTMX_DIST = Path(__file__).parent / "node_modules" / "htmx.org" / "dist"
+
+bp = Blueprint(
+    "dashboard",
+    __name__,
+    url_prefix="/dashboard",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+bp.register_blueprint(auth.bp)
+bp.register_blueprint(queue.bp)
+
+
+@bp.get("/static/vendor/htmx.min.js")
+def htmx_js() -> Response:
+    return send_from_directory(HTMX_DIST, "htmx.min.js")
 
 
 def init_app(app: Flask) -> None:
     """Register the dashboard's blueprints and login handling on ``app``."""
+    login_manager = LoginManager(app)
+    login_manager.user_loader(auth.load_user)
+    login_manager.unauthorized_handler(auth.unauthorized)
+    Htmx(app)
+    app.register_blueprint(bp)
+    if not (HTMX_DIST / "htmx.min.js").is_file():
+        app.logger.warning(
+            "htmx is missing from %s; run `npm ci` in dashboard/ (buttons fall back to full page loads)",
+            HTMX_DIST,
+        )

@@ -23,12 +23,13 @@ import redis
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
-from service import accounts, create_app
+from service import accounts, create_app, moderation
 from service.config import Settings
 from service.db import Database
 from service.embedded import EmbeddedRedis
 from service.migrate import upgrade
 from service.models import Base, Role
+from service.schemas import CommentIn
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -292,3 +293,37 @@ def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(10)
+
+
+# --- the moderation queue ------------------------------------------------------------------
+
+
+@pytest.fixture
+def queued_comment(db: Database, site_key: str, settings: Settings) -> Callable[..., int]:
+    """Put a comment in the moderation queue as scoring would, without a worker; returns its id.
+
+    The toxicity must fall between the approve and reject thresholds (0.10 and 0.97 by default).
+    """
+    def make(
+        body: str = "I am not sure the council read its own report.",
+        toxicity: float = 0.5,
+        article: dict[str, Any] | None = None,
+        author: dict[str, Any] | None = None,
+    ) -> int:
+        data = CommentIn.model_validate(
+            {
+                "article": article or {"id": "story-1", "title": "City budget"},
+                "author": author or {"id": "reader-1"},
+                "body": body,
+            }
+        )
+        with db.session() as session:
+            site = accounts.site_for_key(session, site_key)
+            comment_id = moderation.submit_comment(session, site, data).comment.id
+            session.commit()
+            scores = {"toxicity": toxicity}
+            comment = moderation.record_scores(session, comment_id, "test", "1", scores, settings)
+            assert comment is not None and comment.status == "queued", "toxicity not between thresholds"
+        return comment_id
+
+    return make

@@ -1,0 +1,82 @@
+"""Logging in and out of the dashboard, and who is logged in."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from service.accounts import authenticate
+from service.db import get_session
+from service.models import User
+
+bp = Blueprint("auth", __name__)
+
+
+class DashboardUser:
+    """A logged-in user (moderator or admin) as Flask-Login sees it; ``user`` is the stored row."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, user: User):
+        self.user = user
+
+    @property
+    def is_active(self) -> bool:
+        return self.user.active
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    def get_id(self) -> str:
+        return str(self.user.id)
+
+
+def load_user(user_id: str) -> DashboardUser | None:
+    """The user of a session cookie; a deactivated account is logged out on its next request."""
+    user = get_session().get(User, int(user_id))
+    return DashboardUser(user) if user is not None and user.active else None
+
+
+def unauthorized() -> Response:
+    """Send an anonymous visitor to the login page, and back to the page they asked for (GETs only)."""
+    next_path = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("dashboard.auth.login", next=next_path))
+
+
+def local_path(target: str) -> str | None:
+    """``target`` if it is a path on this site; never another host (``//evil``, ``/\\evil``, a scheme)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target and target.isprintable():
+        return target
+    return None
+
+
+@bp.route("/login", methods=("GET", "POST"))
+def login():
+    next_path = local_path(request.values.get("next", ""))
+    if current_user.is_authenticated:
+        return redirect(next_path or url_for("dashboard.queue.index"))
+    name, error = request.form.get("name", ""), None
+    if request.method == "POST":
+        user = authenticate(get_session(), name, request.form.get("password", ""))
+        if user is None:
+            error = "Wrong name or password."
+        else:
+            session.clear()  # nothing from before the login (a planted session) carries over
+            login_user(DashboardUser(user))
+            return redirect(next_path or url_for("dashboard.queue.index"))
+    return render_template("dashboard/login.html", name=name, next=next_path, error=error)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash("You have logged out.")
+    return redirect(url_for("dashboard.auth.login"))
