@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required, login_user, logout_user
 
+from service import limiter
 from service.accounts import authenticate
 from service.db import get_session
 from service.models import User
@@ -56,21 +58,32 @@ def local_path(target: str) -> str | None:
     return None
 
 
+# Failed attempts per client address; a success does not count.
+LOGIN_LIMIT = "10 per minute;50 per hour"
+
+
 @bp.route("/login", methods=("GET", "POST"))
+@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=lambda response: response.status_code == 401)
 def login():
     next_path = local_path(request.values.get("next", ""))
     if current_user.is_authenticated:
         return redirect(next_path or url_for("dashboard.queue.index"))
-    name, error = request.form.get("name", ""), None
+    name = request.form.get("name", "")
     if request.method == "POST":
         user = authenticate(get_session(), name, request.form.get("password", ""))
         if user is None:
             error = "Wrong name or password."
-        else:
-            session.clear()  # nothing from before the login (a planted session) carries over
-            login_user(DashboardUser(user))
-            return redirect(next_path or url_for("dashboard.queue.index"))
-    return render_template("dashboard/login.html", name=name, next=next_path, error=error)
+            return render_template("dashboard/login.html", name=name, next=next_path, error=error), 401
+        session.clear()  # nothing from before the login (a planted session) carries over
+        login_user(DashboardUser(user))
+        return redirect(next_path or url_for("dashboard.queue.index"))
+    return render_template("dashboard/login.html", name=name, next=next_path, error=None)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_attempts(_exc: RateLimitExceeded):
+    error = "Too many failed logins from your address. Wait a minute, then try again."
+    return render_template("dashboard/login.html", name="", next=None, error=error), 429
 
 
 @bp.post("/logout")

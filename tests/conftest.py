@@ -304,6 +304,7 @@ def queued_comment(db: Database, site_key: str, settings: Settings) -> Callable[
 
     The toxicity must fall between the approve and reject thresholds (0.10 and 0.97 by default).
     """
+
     def make(
         body: str = "I am not sure the council read its own report.",
         toxicity: float = 0.5,

@@ -79,7 +79,7 @@ def test_anonymous_is_sent_to_login(client, method: str, path: str):
 def test_wrong_password_shows_an_error(client, make_user):
     make_user("mod")
     response = Dashboard(client).login(password="not the password")
-    assert response.status_code == 200
+    assert response.status_code == 401
     assert "Wrong name or password." in response.text
     assert 'value="mod"' in response.text
     assert client.get("/dashboard/").status_code == 302
@@ -224,3 +224,16 @@ def test_pages_render_without_htmx(monkeypatch, settings, tmp_path: Path, caplog
     assert client.get("/dashboard/login").status_code == 200
     assert client.get("/dashboard/static/vendor/htmx.min.js").status_code == 404
     app.extensions["stet.db"].engine.dispose()
+
+
+def test_repeated_failed_logins_are_slowed_down(client, make_user):
+    password = make_user("mod")
+    dash = Dashboard(client)
+    for _ in range(10):
+        assert dash.login("mod", "a wrong guess").status_code == 401
+
+    blocked = dash.login("mod", password)
+
+    assert blocked.status_code == 429
+    assert "Too many failed logins" in blocked.text
+    assert client.get("/dashboard/").status_code == 302  # still logged out
