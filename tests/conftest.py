@@ -134,11 +134,24 @@ def settings(tmp_path: Path, database: Database, broker: redis.Redis, redis_url:
 
 
 @pytest.fixture
-def app(settings: Settings):  # type: ignore[no-untyped-def]
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["stet.db"].engine.dispose()
+def app_factory(settings: Settings) -> Iterator[Callable[..., Any]]:
+    """Build apps from this test's settings with ``overrides``; their engines are closed after."""
+    apps = []
+
+    def make(**overrides: Any):  # type: ignore[no-untyped-def]
+        app = create_app(replace(settings, **overrides))
+        app.config["TESTING"] = True
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["stet.db"].engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory):  # type: ignore[no-untyped-def]
+    return app_factory()
 
 
 @pytest.fixture

@@ -108,12 +108,8 @@ def test_health_and_readiness(client):
     assert ready.get_json()["checks"] == {"database": "ok", "broker": "ok"}
 
 
-def test_readiness_fails_when_the_broker_is_unreachable(settings):
-    from dataclasses import replace
-
-    from service import create_app
-
-    app = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+def test_readiness_fails_when_the_broker_is_unreachable(app_factory):
+    app = app_factory(redis_url="redis://127.0.0.1:1/0")
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["broker"].startswith("error")

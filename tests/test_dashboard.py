@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 import dashboard
-from service import create_app
 from service.models import Decision, User
 
 HTMX = {"HX-Request": "true"}
@@ -215,15 +214,14 @@ def test_htmx_is_served_from_the_npm_package(client):
         assert response.status_code == 200
 
 
-def test_pages_render_without_htmx(monkeypatch, settings, tmp_path: Path, caplog):
+def test_pages_render_without_htmx(monkeypatch, app_factory, tmp_path: Path, caplog):
     monkeypatch.setattr(dashboard, "HTMX_DIST", tmp_path)
     with caplog.at_level(logging.WARNING):
-        app = create_app(settings)
+        app = app_factory()
     assert "npm ci" in caplog.text
     client = app.test_client()
     assert client.get("/dashboard/login").status_code == 200
     assert client.get("/dashboard/static/vendor/htmx.min.js").status_code == 404
-    app.extensions["stet.db"].engine.dispose()
 
 
 def test_repeated_failed_logins_are_slowed_down(client, make_user):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from sqlalchemy import func, select
 
-from service import create_app
 from service.models import Comment, Decision, Status
 from service.queue import enqueue_scoring
 from tests.conftest import SiteClient, wait_until
@@ -88,8 +85,8 @@ def test_flushed_redis_loses_no_comment(site, db, broker, worker_factory):
     assert auto_decisions_per_comment(db) == [1] * len(ids)
 
 
-def test_comment_posted_while_redis_is_down_is_kept_and_decided_later(settings, site_key, db, worker_factory):
-    offline = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+def test_comment_posted_while_redis_is_down_is_kept_and_decided_later(app_factory, site_key, worker_factory):
+    offline = app_factory(redis_url="redis://127.0.0.1:1/0")
     site = SiteClient(offline.test_client(), site_key)
 
     response = site.post_comment(CLEAN)
@@ -98,4 +95,3 @@ def test_comment_posted_while_redis_is_down_is_kept_and_decided_later(settings, 
     comment_id = response.get_json()["id"]
     worker_factory().start()  # the real broker is back: the sweep finds the comment
     wait_until(lambda: site.status(comment_id) == "approved", 60, interval=0.5)
-    offline.extensions["stet.db"].engine.dispose()
