@@ -28,7 +28,7 @@ class Settings:
     scorers: str = "linear"
     max_body_chars: int = 10_000
     # Per-site defaults; a site row may override them.
-    approve_below: float = 0.10
+    approve_below: float = 0.08
     reject_above: float = 0.97
     # Every sweep_interval seconds the worker re-enqueues comments pending longer than
     # pending_timeout once the queue has drained (or 10x that long whatever the queue).

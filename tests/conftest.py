@@ -315,7 +315,7 @@ def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
 def queued_comment(db: Database, site_key: str, settings: Settings) -> Callable[..., int]:
     """Put a comment in the moderation queue as scoring would, without a worker; returns its id.
 
-    The toxicity must fall between the approve and reject thresholds (0.10 and 0.97 by default).
+    The toxicity must fall between the approve and reject thresholds (0.08 and 0.97 by default).
     """
 
     def make(

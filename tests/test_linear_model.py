@@ -1,0 +1,126 @@
+"""The shipped linear toxicity model, and the artifact format's equivalence with scikit-learn."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, make_pipeline
+
+from worker.scorers import load_scorer
+from worker.scorers.linear import DEFAULT_MODEL, LinearToxicityScorer, make_vectorizer, save_artifact
+from worker.training import default_data_path
+
+TOXIC = [
+    "you are a stupid idiot, go die",
+    "shut up you worthless piece of shit",
+    "what a fucking moron, nobody wants you here",
+]
+CLEAN = [
+    "Thanks for the thoughtful article about the city budget.",
+    "I disagree with the council's decision, but the reporting was fair.",
+    "Could you add a link to the full transcript of the meeting?",
+]
+
+
+@pytest.fixture(scope="module")
+def scorer() -> LinearToxicityScorer:
+    return LinearToxicityScorer.load()
+
+
+def test_shipped_model_loads_through_load_scorer() -> None:
+    loaded = load_scorer("linear")
+    assert loaded.name == "linear"
+    assert loaded.labels == ("toxicity",)
+    assert loaded.version == loaded.metadata["version"]
+    assert loaded.version
+
+
+def test_toxic_scores_far_above_clean(scorer: LinearToxicityScorer) -> None:
+    toxic = [s["toxicity"] for s in scorer.score_batch(TOXIC)]
+    clean = [s["toxicity"] for s in scorer.score_batch(CLEAN)]
+    assert min(toxic) > 0.8, toxic
+    assert max(clean) < 0.2, clean
+
+
+def test_scores_are_probabilities(scorer: LinearToxicityScorer) -> None:
+    scores = scorer.score_batch(TOXIC + CLEAN + ["", "   ", "!!!", "a"])
+    assert len(scores) == len(TOXIC + CLEAN) + 4
+    for score in scores:
+        assert set(score) == {"toxicity"}
+        assert isinstance(score["toxicity"], float)
+        assert 0.0 <= score["toxicity"] <= 1.0
+
+
+def test_empty_batch(scorer: LinearToxicityScorer) -> None:
+    assert scorer.score_batch([]) == []
+
+
+def test_unicode_and_very_long_input(scorer: LinearToxicityScorer) -> None:
+    texts = [
+        "Ça alors, quelle belle journée ! 🎉🔥 日本語のコメント \u200b\u0000 \ud83d",
+        "ﷺ" * 50,
+        "idiot " * 40_000,
+        "x" * 300_000,
+    ]
+    scores = scorer.score_batch(texts)
+    assert len(scores) == len(texts)
+    assert all(0.0 <= s["toxicity"] <= 1.0 for s in scores)
+
+
+def test_shipped_artifact_is_small() -> None:
+    assert DEFAULT_MODEL.stat().st_size < 20 * 1024 * 1024
+
+
+def _sample_rows(n: int) -> tuple[list[str], np.ndarray]:
+    path = default_data_path()
+    if not path.exists():
+        pytest.skip(f"shared training data not found at {path} (set STET_DATA_DIR to the shared data folder)")
+    csv.field_size_limit(sys.maxsize)
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+        rows = list(itertools.islice(csv.reader(f), 1, n + 1))
+    return [text for _, text in rows], np.array([int(label) for label, _ in rows])
+
+
+def test_numpy_inference_equals_sklearn_pipeline(tmp_path: Path) -> None:
+    """An artifact written from a freshly fitted scikit-learn pipeline scores exactly like it."""
+    texts, y = _sample_rows(3000)
+    train_texts, train_y, test_texts = texts[:2500], y[:2500], texts[2500:]
+    blocks = [
+        {"name": "word", "hashing": {"analyzer": "word", "ngram_range": [1, 2], "n_features": 2**16}},
+        {"name": "char", "hashing": {"analyzer": "char_wb", "ngram_range": [2, 5], "n_features": 2**17}},
+    ]
+    pipeline = make_pipeline(
+        FeatureUnion(
+            [
+                (block["name"], make_pipeline(make_vectorizer(block), TfidfTransformer(sublinear_tf=True)))
+                for block in blocks
+            ]
+        ),
+        LogisticRegression(C=4.0, max_iter=1000),
+    )
+    pipeline.fit(train_texts, train_y)
+    union, model = pipeline.steps[0][1], pipeline.steps[-1][1]
+    model_path = tmp_path / "tiny.npz"
+    save_artifact(
+        model_path,
+        blocks=blocks,
+        idf=[union.named_transformers[b["name"]].steps[-1][1].idf_ for b in blocks],
+        coef=model.coef_,
+        intercept=float(model.intercept_[0]),
+        metadata={"version": "test-1"},
+    )
+
+    scorer = LinearToxicityScorer.load(model_path)
+    assert scorer.version == "test-1"
+    probe = test_texts + ["", "ünïcödé 🎉", "idiot idiot idiot"]
+    expected = pipeline.predict_proba(probe)[:, 1]
+    got = np.array([s["toxicity"] for s in scorer.score_batch(probe)])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
