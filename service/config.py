@@ -30,6 +30,13 @@ class Settings:
     # Per-site defaults; a site row may override them.
     approve_below: float = 0.08
     reject_above: float = 0.97
+    spam_queue_above: float = 0.5
+    spam_reject_above: float = 0.95
+    # Repetition and bursts (per site): the window for near-duplicate copies, and how many
+    # comments one author or one IP address may post in a minute before it counts as a burst.
+    repetition_window: float = 600.0
+    author_burst_limit: int = 5
+    ip_burst_limit: int = 20
     # Every sweep_interval seconds the worker re-enqueues comments pending longer than
     # pending_timeout once the queue has drained (or 10x that long whatever the queue).
     sweep_interval: float = 10.0

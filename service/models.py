@@ -72,6 +72,8 @@ class Site(Base):
     # Per-site policy thresholds; NULL means the installation default.
     approve_below: Mapped[float | None] = mapped_column(Float)
     reject_above: Mapped[float | None] = mapped_column(Float)
+    spam_queue_above: Mapped[float | None] = mapped_column(Float)
+    spam_reject_above: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     keys: Mapped[list[ApiKey]] = relationship(back_populates="site")
 
@@ -136,6 +138,7 @@ class Comment(Base):
     author: Mapped[Author] = relationship()
     site: Mapped[Site] = relationship()
     scores: Mapped[list[Score]] = relationship(order_by="Score.id")
+    reasons: Mapped[list[Reason]] = relationship(order_by="Reason.id")
     decisions: Mapped[list[Decision]] = relationship(order_by="Decision.id")
 
 
@@ -150,6 +153,38 @@ class Score(Base):
     model_version: Mapped[str] = mapped_column(String(100))
     label: Mapped[str] = mapped_column(String(50))
     value: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Reason(Base):
+    """Why a scorer scored a comment as it did: a named signal with its weight and the spans it matched."""
+
+    __tablename__ = "reasons"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    scorer: Mapped[str] = mapped_column(String(50))
+    model_version: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(String(50), index=True)
+    weight: Mapped[float] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(String(500))
+    spans: Mapped[list] = mapped_column(JSON, default=list)  # [[start, end], ...] in the comment body
+
+
+class WordKind(enum.StrEnum):
+    BANNED = "banned"  # reject
+    SUSPECT = "suspect"  # queue for a person, highlighted
+    ALLOWED_DOMAIN = "allowed_domain"  # links here are not a spam signal
+
+
+class SiteWord(Base):
+    """One entry of a site's word lists; ``*`` is a wildcard (``viagr*``, ``*.example.com``)."""
+
+    __tablename__ = "site_words"
+    __table_args__ = (UniqueConstraint("site_id", "kind", "pattern"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    pattern: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -7,7 +7,7 @@ second worker or a second moderator acting on the same comment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from service import policy
 from service.config import Settings
 from service.models import Article, Author, Comment, Decision, Score, Site, Status, User, utcnow
+from service.models import Reason as ReasonRow
 from service.schemas import CommentIn
 
 
@@ -85,21 +86,31 @@ def submit_comment(session: Session, site: Site, data: CommentIn) -> Submission:
 
 
 def thresholds_for(site: Site, settings: Settings) -> policy.Thresholds:
+    """The site's thresholds, each falling back to the installation default."""
+
+    def pick(name: str) -> float:
+        value = getattr(site, name)
+        return float(value if value is not None else getattr(settings, name))
+
     return policy.Thresholds(
-        approve_below=site.approve_below if site.approve_below is not None else settings.approve_below,
-        reject_above=site.reject_above if site.reject_above is not None else settings.reject_above,
+        *(pick(name) for name in ("approve_below", "reject_above", "spam_queue_above", "spam_reject_above"))
     )
 
 
+@dataclass(frozen=True)
+class ScorerResult:
+    """What one scorer said about one comment."""
+
+    scorer: str
+    version: str
+    scores: Mapping[str, float]
+    reasons: Sequence[policy.Reason] = ()
+
+
 def record_scores(
-    session: Session,
-    comment_id: int,
-    scorer: str,
-    model_version: str,
-    scores: Mapping[str, float],
-    settings: Settings,
+    session: Session, comment_id: int, results: Sequence[ScorerResult], settings: Settings
 ) -> Comment | None:
-    """Store a pending comment's scores and apply the policy; commits.
+    """Store a pending comment's scores and reasons and apply the policy; commits.
 
     Idempotent: a comment that is no longer pending (decided by an earlier run
     of the same task) is left as it is and ``None`` is returned.
@@ -107,7 +118,12 @@ def record_scores(
     comment = session.get(Comment, comment_id)
     if comment is None or comment.status != Status.PENDING.value:
         return None
-    outcome = policy.decide(scores, thresholds_for(comment.site, settings))
+    scores: dict[str, float] = {}
+    for result in results:
+        for label, value in result.scores.items():
+            scores.setdefault(label, float(value))
+    reasons = [reason for result in results for reason in result.reasons]
+    outcome = policy.decide(scores, thresholds_for(comment.site, settings), reasons)
     now = utcnow()
     claimed = session.execute(
         update(Comment)
@@ -117,19 +133,36 @@ def record_scores(
     if not claimed:  # another worker got there first
         session.rollback()
         return None
-    session.add_all(
-        Score(
-            comment_id=comment_id, scorer=scorer, model_version=model_version, label=label, value=float(value)
+    for result in results:
+        session.add_all(
+            Score(
+                comment_id=comment_id,
+                scorer=result.scorer,
+                model_version=result.version,
+                label=label,
+                value=float(value),
+            )
+            for label, value in result.scores.items()
         )
-        for label, value in scores.items()
-    )
+        session.add_all(
+            ReasonRow(
+                comment_id=comment_id,
+                scorer=result.scorer,
+                model_version=result.version,
+                code=r.code,
+                weight=r.weight,
+                detail=r.detail[:500],
+                spans=[list(span) for span in r.spans],
+            )
+            for r in result.reasons
+        )
     session.add(
         Decision(
             comment_id=comment_id,
             status=outcome.status.value,
             by="auto",
-            reason=outcome.reason,
-            details={"scorer": scorer, "model_version": model_version},
+            reason=outcome.reason[:500],
+            details={"category": outcome.category, "scorers": {r.scorer: r.version for r in results}},
         )
     )
     session.commit()

@@ -1,57 +1,98 @@
-"""The moderation policy: pure functions from scores to an outcome.
+"""The moderation policy: pure functions from scores and reasons to an outcome.
 
-Used by the worker after scoring; the dashboard goes through ``moderation``,
-which records a person's decision instead. Defaults favour queueing over a
-wrong automatic decision: only clearly clean comments are approved and only
-clearly toxic ones rejected, everything between waits for a moderator.
+Used by the worker after scoring; the dashboard goes through ``moderation``, which records a
+person's decision instead. Defaults favour queueing over a wrong automatic decision: only clearly
+clean comments are approved and only clear abuse or spam rejected; everything between waits for a
+moderator. The most severe rule that applies wins: a banned word, then spam, then toxicity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from service.models import Status
+
+BANNED_WORD = "banned_word"
+SUSPECT_WORD = "suspect_word"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A named signal behind a score: its log-odds ``weight``, a ``detail`` a moderator reads,
+    and the ``spans`` (start, end) of the comment body it points at."""
+
+    code: str
+    weight: float
+    detail: str
+    spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Auto-approve when toxicity < approve_below, auto-reject when ≥ reject_above."""
+    """Toxicity: approve below ``approve_below``, reject at ``reject_above``.
+    Spam: queue at ``spam_queue_above``, reject at ``spam_reject_above``."""
 
     approve_below: float
     reject_above: float
+    spam_queue_above: float = 0.5
+    spam_reject_above: float = 0.95
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.approve_below <= self.reject_above <= 1.0:
-            raise ValueError(
-                "thresholds must satisfy 0 ≤ approve_below ≤ reject_above ≤ 1, "
-                f"got {self.approve_below} and {self.reject_above}"
-            )
+        for low, high, what in (
+            (self.approve_below, self.reject_above, "toxicity"),
+            (self.spam_queue_above, self.spam_reject_above, "spam"),
+        ):
+            if not 0.0 <= low <= high <= 1.0:
+                raise ValueError(
+                    f"{what} thresholds must satisfy 0 ≤ lower ≤ upper ≤ 1, got {low} and {high}"
+                )
 
 
 @dataclass(frozen=True)
 class Outcome:
     status: Status
     reason: str
+    category: str  # banned_word, spam, toxic, suspect_word, clean, uncertain
 
 
-def decide(scores: Mapping[str, float], thresholds: Thresholds) -> Outcome:
-    """Turn a comment's scores into approved, rejected or queued, with a readable reason."""
-    if "toxicity" not in scores:
-        return Outcome(Status.QUEUED, "no toxicity score: a person decides")
-    toxicity = scores["toxicity"]
-    if toxicity >= thresholds.reject_above:
+def _why(reasons: Sequence[Reason]) -> str:
+    strongest = sorted(reasons, key=lambda r: -r.weight)[:3]
+    return f" ({'; '.join(r.detail for r in strongest)})" if strongest else ""
+
+
+def decide(scores: Mapping[str, float], thresholds: Thresholds, reasons: Sequence[Reason] = ()) -> Outcome:
+    """Turn a comment's scores and reasons into approved, rejected or queued, with a readable reason."""
+    by_code: dict[str, list[Reason]] = {}
+    for r in reasons:
+        by_code.setdefault(r.code, []).append(r)
+    signals = [r for r in reasons if r.code not in (BANNED_WORD, SUSPECT_WORD) and r.weight > 0]
+    t = thresholds
+    if BANNED_WORD in by_code:
+        return Outcome(Status.REJECTED, "; ".join(r.detail for r in by_code[BANNED_WORD]), BANNED_WORD)
+    spam = scores.get("spam")
+    if spam is not None and spam >= t.spam_reject_above:
+        why = _why(signals)
+        return Outcome(Status.REJECTED, f"spam {spam:.2f} ≥ {t.spam_reject_above:.2f}{why}", "spam")
+    toxicity = scores.get("toxicity")
+    if toxicity is not None and toxicity >= t.reject_above:
         return Outcome(
-            Status.REJECTED,
-            f"toxicity {toxicity:.2f} ≥ auto-reject threshold {thresholds.reject_above:.2f}",
+            Status.REJECTED, f"toxicity {toxicity:.2f} ≥ auto-reject threshold {t.reject_above:.2f}", "toxic"
         )
-    if toxicity < thresholds.approve_below:
+    if SUSPECT_WORD in by_code:
+        return Outcome(Status.QUEUED, "; ".join(r.detail for r in by_code[SUSPECT_WORD]), SUSPECT_WORD)
+    if spam is not None and spam >= t.spam_queue_above:
+        return Outcome(Status.QUEUED, f"possible spam {spam:.2f}{_why(signals)}: a person decides", "spam")
+    if toxicity is None:
+        return Outcome(Status.QUEUED, "no toxicity score: a person decides", "uncertain")
+    if toxicity < t.approve_below:
         return Outcome(
             Status.APPROVED,
-            f"toxicity {toxicity:.2f} < auto-approve threshold {thresholds.approve_below:.2f}",
+            f"toxicity {toxicity:.2f} < auto-approve threshold {t.approve_below:.2f}",
+            "clean",
         )
     return Outcome(
         Status.QUEUED,
-        f"toxicity {toxicity:.2f} between {thresholds.approve_below:.2f} and "
-        f"{thresholds.reject_above:.2f}: a person decides",
+        f"toxicity {toxicity:.2f} between {t.approve_below:.2f} and {t.reject_above:.2f}: a person decides",
+        "uncertain",
     )

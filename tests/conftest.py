@@ -335,8 +335,8 @@ def queued_comment(db: Database, site_key: str, settings: Settings) -> Callable[
             site = accounts.site_for_key(session, site_key)
             comment_id = moderation.submit_comment(session, site, data).comment.id
             session.commit()
-            scores = {"toxicity": toxicity}
-            comment = moderation.record_scores(session, comment_id, "test", "1", scores, settings)
+            result = moderation.ScorerResult("test", "1", {"toxicity": toxicity})
+            comment = moderation.record_scores(session, comment_id, [result], settings)
             assert comment is not None and comment.status == "queued", "toxicity not between thresholds"
         return comment_id
 

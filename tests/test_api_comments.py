@@ -58,7 +58,8 @@ def test_reply_links_to_its_parent(site):
 
 def _decide(db, settings, comment_id, toxicity):
     with db.session() as session:
-        moderation.record_scores(session, comment_id, "test", "1", {"toxicity": toxicity}, settings)
+        result = moderation.ScorerResult("test", "1", {"toxicity": toxicity})
+        moderation.record_scores(session, comment_id, [result], settings)
 
 
 def test_article_comments_lists_only_the_requested_status_with_cursor_pages(site, db, settings):

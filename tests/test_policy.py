@@ -6,7 +6,7 @@ import pytest
 
 from service.config import Settings
 from service.models import Status
-from service.policy import Thresholds, decide
+from service.policy import BANNED_WORD, SUSPECT_WORD, Reason, Thresholds, decide
 
 T = Thresholds(approve_below=0.1, reject_above=0.9)
 
@@ -37,8 +37,38 @@ def test_without_a_toxicity_score_a_person_decides():
 
 @pytest.mark.parametrize(("low", "high"), [(0.5, 0.4), (-0.1, 0.5), (0.1, 1.1)])
 def test_inconsistent_thresholds_are_refused(low, high):
-    with pytest.raises(ValueError, match="thresholds"):
+    with pytest.raises(ValueError, match="toxicity thresholds"):
         Thresholds(low, high)
+    with pytest.raises(ValueError, match="spam thresholds"):
+        Thresholds(0.1, 0.9, spam_queue_above=low, spam_reject_above=high)
+
+
+LINKS = Reason("shortener", 1.5, "2 links to URL shorteners (bit.ly)", [(10, 24)])
+WHATSAPP = Reason("messenger", 2.0, "WhatsApp invitation", [(30, 38)])
+
+
+def test_spam_is_rejected_with_its_strongest_reasons_whatever_the_toxicity():
+    outcome = decide({"toxicity": 0.01, "spam": 0.99}, T, [LINKS, WHATSAPP])
+    assert (outcome.status, outcome.category) == (Status.REJECTED, "spam")
+    assert outcome.reason == "spam 0.99 ≥ 0.95 (WhatsApp invitation; 2 links to URL shorteners (bit.ly))"
+
+
+def test_possible_spam_is_queued_even_when_clean():
+    outcome = decide({"toxicity": 0.01, "spam": 0.7}, T, [LINKS])
+    assert (outcome.status, outcome.category) == (Status.QUEUED, "spam")
+
+
+def test_a_banned_word_rejects_and_a_suspect_word_queues():
+    banned = Reason(BANNED_WORD, 0.0, "banned word: casino", [(4, 10)])
+    suspect = Reason(SUSPECT_WORD, 0.0, "suspect word: crypto", [(4, 10)])
+    assert decide({"toxicity": 0.01, "spam": 0.01}, T, [banned]).status is Status.REJECTED
+    queued = decide({"toxicity": 0.01, "spam": 0.01}, T, [suspect])
+    assert (queued.status, queued.reason) == (Status.QUEUED, "suspect word: crypto")
+
+
+def test_abuse_outranks_a_suspect_word():
+    suspect = Reason(SUSPECT_WORD, 0.0, "suspect word: crypto")
+    assert decide({"toxicity": 0.99}, T, [suspect]).category == "toxic"
 
 
 def test_defaults_favour_queueing():

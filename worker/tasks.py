@@ -53,7 +53,8 @@ def score_comment(self: ScoringTask, comment_id: int) -> None:
     scorer = self.scorer
     scores = scorer.score_batch([body])[0]
     with db.session() as session:
-        moderation.record_scores(session, comment_id, scorer.name, scorer.version, scores, worker_settings())
+        result = moderation.ScorerResult(scorer.name, scorer.version, scores)
+        moderation.record_scores(session, comment_id, [result], worker_settings())
 
 
 def _backlog() -> int:
