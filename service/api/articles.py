@@ -64,7 +64,12 @@ def comments(article_id: str):
     query = (
         select(Comment)
         .where(Comment.article_id == article.id, Comment.status == status)
-        .options(selectinload(Comment.scores), selectinload(Comment.decisions), selectinload(Comment.author))
+        .options(
+            selectinload(Comment.scores),
+            selectinload(Comment.reasons),
+            selectinload(Comment.decisions),
+            selectinload(Comment.author),
+        )
         .order_by(Comment.id)
         .limit(limit + 1)
     )

@@ -24,6 +24,10 @@ def comment_json(comment: Comment) -> dict[str, Any]:
         "body": comment.body,
         "created_at": comment.created_at.isoformat(),
         "scores": scores,
+        "reasons": [
+            {"scorer": r.scorer, "code": r.code, "detail": r.detail, "weight": r.weight, "spans": r.spans}
+            for r in comment.reasons
+        ],
         "decision": None
         if decision is None
         else {
