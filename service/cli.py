@@ -237,43 +237,40 @@ def model() -> None:
     """Train and evaluate the scoring models."""
 
 
-@model.command("train")
-@click.option(
-    "--data",
-    type=click.Path(exists=True, path_type=Path),
-    help="Labelled CSV (default: the shared Jigsaw set).",
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    help="Folder for the artifact (default: the shipped models folder).",
-)
-@click.option("--seed", default=0, show_default=True)
-def model_train(data: Path | None, out: Path | None, seed: int) -> None:
-    """Train the compact toxicity model and report its held-out metrics."""
-    from worker import training
+TASKS = click.Choice(["toxicity", "spam"])
 
-    result = training.train_toxicity(data, out, seed=seed, progress=True)
+
+@model.command("train")
+@click.option("--task", type=TASKS, default="toxicity", show_default=True)
+@click.option(
+    "--data", type=click.Path(exists=True, path_type=Path), help="Training data (default: the shared set)."
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Artifact folder (default: the shipped models).")
+def model_train(task: str, data: Path | None, out: Path | None) -> None:
+    """Train a compact model and report its held-out metrics."""
+    from worker import spam_training, training
+
+    if task == "spam":
+        result = spam_training.train_spam(data, out, progress=True)
+    else:
+        result = training.train_toxicity(data, out, progress=True)
     click.echo(json.dumps(result, indent=2))
 
 
 @model.command("eval")
+@click.option("--task", type=TASKS, default="toxicity", show_default=True)
 @click.option(
-    "--data",
-    type=click.Path(exists=True, path_type=Path),
-    help="Labelled CSV (default: the shared Jigsaw set).",
+    "--data", type=click.Path(exists=True, path_type=Path), help="Evaluation data (default: the shared set)."
 )
 @click.option(
-    "--model",
-    "model_path",
-    type=click.Path(exists=True, path_type=Path),
-    help="Artifact to evaluate (default: the shipped one).",
+    "--model", "model_path", type=click.Path(exists=True, path_type=Path), help="Artifact (default: shipped)."
 )
-def model_eval(data: Path | None, model_path: Path | None) -> None:
-    """Evaluate a toxicity model on the held-out split."""
-    from worker import training
+def model_eval(task: str, data: Path | None, model_path: Path | None) -> None:
+    """Evaluate a model on held-out data (toxicity: the held-out split; spam: leave-one-video-out)."""
+    from worker import spam_training, training
 
-    click.echo(json.dumps(training.evaluate_toxicity(data, model_path, progress=True), indent=2))
+    evaluate = spam_training.evaluate_spam if task == "spam" else training.evaluate_toxicity
+    click.echo(json.dumps(evaluate(data, model_path, progress=True), indent=2))
 
 
 if __name__ == "__main__":

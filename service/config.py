@@ -25,7 +25,8 @@ class Settings:
     port: int = 8000
     host: str = "127.0.0.1"
     secret_key: str = ""  # empty: generated once and kept in $STET_HOME/secret_key
-    scorers: str = "linear"
+    scorers: str = "linear"  # the toxicity scorer
+    spam: bool = True  # also score spam (content model, signals, repetition, bursts, word lists)
     max_body_chars: int = 10_000
     # Per-site defaults; a site row may override them.
     approve_below: float = 0.08

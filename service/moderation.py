@@ -11,13 +11,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service import policy
 from service.config import Settings
-from service.models import Article, Author, Comment, Decision, Score, Site, Status, User, utcnow
+from service.models import (
+    Article,
+    Author,
+    Comment,
+    Decision,
+    Score,
+    Site,
+    SiteWord,
+    Status,
+    User,
+    WordKind,
+    utcnow,
+)
 from service.models import Reason as ReasonRow
 from service.schemas import CommentIn
 
@@ -200,6 +212,26 @@ def moderate(session: Session, comment: Comment, user: User, status: Status, rea
     session.commit()
     session.refresh(comment)
     return decision
+
+
+def word_lists(session: Session, site_id: int) -> dict[WordKind, list[str]]:
+    """A site's banned, suspect and allowed-domain entries."""
+    lists: dict[WordKind, list[str]] = {kind: [] for kind in WordKind}
+    for kind, pattern in session.execute(
+        select(SiteWord.kind, SiteWord.pattern).where(SiteWord.site_id == site_id).order_by(SiteWord.id)
+    ):
+        lists[WordKind(kind)].append(pattern)
+    return lists
+
+
+def earlier_comment_count(session: Session, comment: Comment) -> int:
+    """How many comments the author posted on this site before ``comment``."""
+    return (
+        session.scalar(
+            select(func.count()).where(Comment.author_id == comment.author_id, Comment.id < comment.id)
+        )
+        or 0
+    )
 
 
 def stale_pending(session: Session, older_than: timedelta, limit: int = 1000) -> list[int]:

@@ -4,6 +4,7 @@ Used by the worker after scoring; the dashboard goes through ``moderation``, whi
 person's decision instead. Defaults favour queueing over a wrong automatic decision: only clearly
 clean comments are approved and only clear abuse or spam rejected; everything between waits for a
 moderator. The most severe rule that applies wins: a banned word, then spam, then toxicity.
+Spam is rejected only with a reason beyond links (repetition, contact baits, obfuscation...).
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from service.models import Status
 
 BANNED_WORD = "banned_word"
 SUSPECT_WORD = "suspect_word"
+# Readers link to sources; links alone make a comment look like spam to the content model, so
+# they may queue it for a person but never reject it on their own.
+LINK_REASONS = frozenset(
+    {"links", "many_links", "shortener", "link_only", "unlisted_domain", "new_author_links"}
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,8 @@ def decide(scores: Mapping[str, float], thresholds: Thresholds, reasons: Sequenc
     if BANNED_WORD in by_code:
         return Outcome(Status.REJECTED, "; ".join(r.detail for r in by_code[BANNED_WORD]), BANNED_WORD)
     spam = scores.get("spam")
-    if spam is not None and spam >= t.spam_reject_above:
+    beyond_links = any(r.code not in LINK_REASONS for r in signals)
+    if spam is not None and spam >= t.spam_reject_above and beyond_links:
         why = _why(signals)
         return Outcome(Status.REJECTED, f"spam {spam:.2f} ≥ {t.spam_reject_above:.2f}{why}", "spam")
     toxicity = scores.get("toxicity")

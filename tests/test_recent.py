@@ -33,6 +33,7 @@ def test_copies_from_other_authors_are_flagged(recent):
     assert third["copied_across_authors"].detail == (
         "the same text came from 2 other author(s) on 2 article(s) within 10 min"
     )
+    assert third["copied_across_authors"].weight == 4.0  # grows with the number of authors
 
 
 def test_an_author_repeating_themselves_is_flagged(recent):

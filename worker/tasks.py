@@ -5,29 +5,32 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import redis
 from celery import Task, shared_task
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
 from service import moderation
-from service.models import Comment, Status
+from service.models import Comment, Status, WordKind
 from service.queue import QUEUE, SCORE_TASK, SWEEP_TASK, enqueue_scoring
 from worker.celery_app import worker_database, worker_settings
-from worker.scorers import Scorer, load_scorer
+from worker.pipeline import CommentContext, Pipeline
+from worker.scorers.spam.wordlists import WordLists
 
 log = logging.getLogger(__name__)
 
 
 class ScoringTask(Task):
-    """Loads the scorer once per worker process, on the first task that needs it."""
+    """Builds the scoring pipeline (models, Redis) once per worker process, on first use."""
 
-    _scorer: Scorer | None = None
+    _pipeline: Pipeline | None = None
 
     @property
-    def scorer(self) -> Scorer:
-        if ScoringTask._scorer is None:
-            ScoringTask._scorer = load_scorer(worker_settings().scorers)
-        return ScoringTask._scorer
+    def pipeline(self) -> Pipeline:
+        if ScoringTask._pipeline is None:
+            client = redis.Redis.from_url(self.app.conf.broker_url, socket_timeout=5)
+            ScoringTask._pipeline = Pipeline(worker_settings(), client)
+        return ScoringTask._pipeline
 
 
 @shared_task(
@@ -49,12 +52,23 @@ def score_comment(self: ScoringTask, comment_id: int) -> None:
         comment = session.get(Comment, comment_id)
         if comment is None or comment.status != Status.PENDING.value:
             return
+        lists = moderation.word_lists(session, comment.site_id)
         body = comment.body
-    scorer = self.scorer
-    scores = scorer.score_batch([body])[0]
+        context = CommentContext(
+            site_id=comment.site_id,
+            comment_id=comment.id,
+            author=comment.author.external_id,
+            article=comment.article.external_id,
+            ip=comment.ip,
+            posted_at=comment.created_at.timestamp(),
+            author_comment_count=moderation.earlier_comment_count(session, comment),
+            wordlists=WordLists(
+                lists[WordKind.BANNED], lists[WordKind.SUSPECT], lists[WordKind.ALLOWED_DOMAIN]
+            ),
+        )
+    results = self.pipeline.score(body, context)
     with db.session() as session:
-        result = moderation.ScorerResult(scorer.name, scorer.version, scores)
-        moderation.record_scores(session, comment_id, [result], worker_settings())
+        moderation.record_scores(session, comment_id, results, worker_settings())
 
 
 def _backlog() -> int:

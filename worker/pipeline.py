@@ -1,0 +1,84 @@
+"""What the worker runs for each comment: toxicity, spam with its context, and the reasons.
+
+Loaded once per worker process (the models are the heavy part). The task fetches the context
+from the database (the site's word lists, how many comments the author posted before) and
+hands the results to ``moderation.record_scores``, which applies the policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis
+
+from service.config import Settings
+from service.moderation import ScorerResult
+from service.policy import BANNED_WORD, SUSPECT_WORD, Reason
+from worker.recent import MIN_WORDS, Posting, RecentActivity
+from worker.scorers import load_scorer
+from worker.scorers.spam import SpamScorer
+from worker.scorers.spam.similarity import signature
+from worker.scorers.spam.wordlists import WordLists, WordMatch
+
+
+@dataclass(frozen=True)
+class CommentContext:
+    """The facts about a comment that scoring needs beyond its text."""
+
+    site_id: int
+    comment_id: int
+    author: str
+    article: str
+    ip: str | None
+    posted_at: float  # Unix time
+    author_comment_count: int  # the author's earlier comments on this site
+    wordlists: WordLists
+
+
+def _word_reasons(code: str, label: str, matches: Iterable[WordMatch]) -> list[Reason]:
+    return [
+        Reason(code, 0.0, f"{label}: {m.text!r} (list entry {m.entry!r})", [(m.start, m.end)])
+        for m in matches
+    ]
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, client: redis.Redis):
+        self.toxicity = load_scorer(settings.scorers)
+        self.spam = SpamScorer.load() if settings.spam else None
+        self.recent = RecentActivity(
+            client,
+            window=settings.repetition_window,
+            author_limit=settings.author_burst_limit,
+            ip_limit=settings.ip_burst_limit,
+        )
+
+    def score(self, body: str, context: CommentContext) -> list[ScorerResult]:
+        results = [
+            ScorerResult(self.toxicity.name, self.toxicity.version, self.toxicity.score_batch([body])[0])
+        ]
+        if self.spam is None:
+            return results
+        activity = self.recent.observe(
+            Posting(
+                context.site_id,
+                context.comment_id,
+                context.author,
+                context.article,
+                context.ip,
+                context.posted_at,
+                signature(body) if len(body.split()) >= MIN_WORDS else None,
+            )
+        )
+        spam = self.spam.assess(
+            body,
+            wordlists=context.wordlists,
+            author_comment_count=context.author_comment_count,
+            extra_reasons=activity,
+        )
+        reasons = list(spam.reasons)
+        reasons += _word_reasons(BANNED_WORD, "banned word", spam.banned)
+        reasons += _word_reasons(SUSPECT_WORD, "suspect word", spam.suspect)
+        results.append(ScorerResult(self.spam.name, self.spam.version, {"spam": spam.score}, reasons))
+        return results
