@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from service.models import ApiKey, Role, Site, User
+from service.models import ApiKey, Role, Site, SiteWord, User, WordKind
 
 KEY_PREFIX = "stet_"
 MIN_PASSWORD_LENGTH = 8
@@ -46,6 +47,32 @@ def site_for_key(session: Session, key: str) -> Site | None:
     return session.scalar(
         select(Site).join(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
     )
+
+
+def change_words(
+    session: Session, site_name: str, changes: Mapping[WordKind, Iterable[str]], *, remove: bool = False
+) -> dict[WordKind, list[str]]:
+    """Add (or remove) word-list entries of a site; returns its lists afterwards."""
+    from service.moderation import word_lists
+
+    site = session.scalar(select(Site).where(Site.name == site_name))
+    if site is None:
+        raise AccountError(f"no site named {site_name!r}")
+    current = word_lists(session, site.id)
+    for kind, patterns in changes.items():
+        for pattern in dict.fromkeys(p.strip() for p in patterns):
+            if not pattern or len(pattern) > 200:
+                raise AccountError(f"word-list entries have 1 to 200 characters: {pattern!r}")
+            if remove:
+                session.execute(
+                    delete(SiteWord).where(
+                        SiteWord.site_id == site.id, SiteWord.kind == kind, SiteWord.pattern == pattern
+                    )
+                )
+            elif pattern not in current[kind]:
+                session.add(SiteWord(site_id=site.id, kind=kind.value, pattern=pattern))
+    session.flush()
+    return word_lists(session, site.id)
 
 
 def create_user(session: Session, name: str, role: Role, password: str) -> User:

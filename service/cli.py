@@ -203,6 +203,41 @@ def site_create(name: str) -> None:
     click.echo(key)
 
 
+@site.command("words")
+@click.argument("name")
+@click.option("--banned", multiple=True, help="Reject comments with this word or phrase (* is a wildcard).")
+@click.option("--suspect", multiple=True, help="Queue comments with this word or phrase for a person.")
+@click.option(
+    "--allowed-domain", multiple=True, help="Links to this domain (or *.domain) are no spam signal."
+)
+@click.option("--remove", is_flag=True, help="Remove the given entries instead of adding them.")
+def site_words(
+    name: str,
+    banned: tuple[str, ...],
+    suspect: tuple[str, ...],
+    allowed_domain: tuple[str, ...],
+    remove: bool,
+) -> None:
+    """Change site NAME's word lists, then print them."""
+    from service import accounts
+    from service.models import WordKind
+    from worker.scorers.spam.wordlists import WordLists
+
+    changes = {WordKind.BANNED: banned, WordKind.SUSPECT: suspect, WordKind.ALLOWED_DOMAIN: allowed_domain}
+    try:
+        WordLists(banned, suspect, allowed_domain)  # refuse what the worker could not match
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    with _database(_settings()).session() as session:
+        try:
+            lists = accounts.change_words(session, name, changes, remove=remove)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    for kind, patterns in lists.items():
+        click.echo(f"{kind.value}: {', '.join(patterns) or '-'}")
+
+
 @cli.group()
 def user() -> None:
     """Dashboard accounts."""

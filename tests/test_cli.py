@@ -62,3 +62,34 @@ def test_short_passwords_are_refused(settings, db):
     assert result.returncode != 0 and "at least 8" in result.stderr
     with db.session() as session:
         assert session.scalar(select(User)) is None
+
+
+def test_site_words_add_list_and_remove(settings):
+    stet(settings, "site", "create", "Gazette")
+    added = stet(
+        settings,
+        "site",
+        "words",
+        "Gazette",
+        "--banned",
+        "casin*",
+        "--suspect",
+        "crypto",
+        "--allowed-domain",
+        "*.gazette.example",
+    )
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.splitlines() == [
+        "banned: casin*",
+        "suspect: crypto",
+        "allowed_domain: *.gazette.example",
+    ]
+    removed = stet(settings, "site", "words", "Gazette", "--remove", "--suspect", "crypto")
+    assert "suspect: -" in removed.stdout.splitlines()
+
+
+def test_site_words_refuses_what_the_matcher_cannot_use(settings):
+    stet(settings, "site", "create", "Gazette")
+    result = stet(settings, "site", "words", "Gazette", "--banned", "a*b*c")
+    assert result.returncode != 0
+    assert "banned: -" in stet(settings, "site", "words", "Gazette").stdout

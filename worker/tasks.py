@@ -62,13 +62,20 @@ def score_comment(self: ScoringTask, comment_id: int) -> None:
             ip=comment.ip,
             posted_at=comment.created_at.timestamp(),
             author_comment_count=moderation.earlier_comment_count(session, comment),
-            wordlists=WordLists(
-                lists[WordKind.BANNED], lists[WordKind.SUSPECT], lists[WordKind.ALLOWED_DOMAIN]
-            ),
+            wordlists=_compile(lists),
         )
     results = self.pipeline.score(body, context)
     with db.session() as session:
         moderation.record_scores(session, comment_id, results, worker_settings())
+
+
+def _compile(lists: dict[WordKind, list[str]]) -> WordLists:
+    """A site's word lists; an entry the matcher refuses is logged and left out, never a stuck comment."""
+    try:
+        return WordLists(lists[WordKind.BANNED], lists[WordKind.SUSPECT], lists[WordKind.ALLOWED_DOMAIN])
+    except ValueError:
+        log.exception("a site's word lists do not compile; scoring without them")
+        return WordLists()
 
 
 def _backlog() -> int:
