@@ -8,7 +8,7 @@ hands the results to ``moderation.record_scores``, which applies the policy.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis
 
@@ -26,12 +26,7 @@ from worker.scorers.spam.wordlists import WordLists, WordMatch
 class CommentContext:
     """The facts about a comment that scoring needs beyond its text."""
 
-    site_id: int
-    comment_id: int
-    author: str
-    article: str
-    ip: str | None
-    posted_at: float  # Unix time
+    posting: Posting  # who posted it where and when (its signature is filled in here)
     author_comment_count: int  # the author's earlier comments on this site
     wordlists: WordLists
 
@@ -60,17 +55,8 @@ class Pipeline:
         ]
         if self.spam is None:
             return results
-        activity = self.recent.observe(
-            Posting(
-                context.site_id,
-                context.comment_id,
-                context.author,
-                context.article,
-                context.ip,
-                context.posted_at,
-                signature(body) if len(body.split()) >= MIN_WORDS else None,
-            )
-        )
+        sig = signature(body) if len(body.split()) >= MIN_WORDS else None
+        activity = self.recent.observe(replace(context.posting, signature=sig))
         spam = self.spam.assess(
             body,
             wordlists=context.wordlists,

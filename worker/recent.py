@@ -37,7 +37,7 @@ class Posting:
     article: str
     ip: str | None
     posted_at: float  # Unix time
-    signature: bytes | None  # None: too short to compare (see MIN_WORDS)
+    signature: bytes | None = None  # None: too short to compare (see MIN_WORDS)
 
 
 class RecentActivity:

@@ -15,6 +15,7 @@ from service.models import Comment, Status, WordKind
 from service.queue import QUEUE, SCORE_TASK, SWEEP_TASK, enqueue_scoring
 from worker.celery_app import worker_database, worker_settings
 from worker.pipeline import CommentContext, Pipeline
+from worker.recent import Posting
 from worker.scorers.spam.wordlists import WordLists
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,14 @@ def score_comment(self: ScoringTask, comment_id: int) -> None:
         lists = moderation.word_lists(session, comment.site_id)
         body = comment.body
         context = CommentContext(
-            site_id=comment.site_id,
-            comment_id=comment.id,
-            author=comment.author.external_id,
-            article=comment.article.external_id,
-            ip=comment.ip,
-            posted_at=comment.created_at.timestamp(),
+            posting=Posting(
+                site_id=comment.site_id,
+                comment_id=comment.id,
+                author=comment.author.external_id,
+                article=comment.article.external_id,
+                ip=comment.ip,
+                posted_at=comment.created_at.timestamp(),
+            ),
             author_comment_count=moderation.earlier_comment_count(session, comment),
             wordlists=_compile(lists),
         )
