@@ -75,6 +75,17 @@ def change_words(
     return word_lists(session, site.id)
 
 
+def set_akismet(session: Session, site_name: str, key: str | None, blog: str | None) -> Site:
+    """Turn a site's Akismet check on (key and the site's home URL) or off (no key)."""
+    site = session.scalar(select(Site).where(Site.name == site_name))
+    if site is None:
+        raise AccountError(f"no site named {site_name!r}")
+    if key is not None and not (blog or "").startswith(("http://", "https://")):
+        raise AccountError("Akismet needs the site's home page URL (http:// or https://) as --blog")
+    site.akismet_key, site.akismet_blog = key, blog if key is not None else None
+    return site
+
+
 def create_user(session: Session, name: str, role: Role, password: str) -> User:
     name = name.strip()
     if not name:

@@ -238,6 +238,26 @@ def site_words(
         click.echo(f"{kind.value}: {', '.join(patterns) or '-'}")
 
 
+@site.command("akismet")
+@click.argument("name")
+@click.option("--key", help="The site's Akismet API key.")
+@click.option("--blog", help="The site's home page URL, as registered with Akismet.")
+@click.option("--off", is_flag=True, help="Stop checking this site's comments with Akismet.")
+def site_akismet(name: str, key: str | None, blog: str | None, off: bool) -> None:
+    """Check site NAME's comments with Akismet as one more spam signal (sends their text to Akismet)."""
+    from service import accounts
+
+    if off == bool(key):
+        raise click.UsageError("give --key and --blog to turn Akismet on, or --off")
+    with _database(_settings()).session() as session:
+        try:
+            accounts.set_akismet(session, name, None if off else key, blog)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    click.echo(f"Akismet is {'off' if off else 'on'} for {name}", err=True)
+
+
 @cli.group()
 def user() -> None:
     """Dashboard accounts."""

@@ -38,6 +38,8 @@ class Settings:
     repetition_window: float = 600.0
     author_burst_limit: int = 5
     ip_burst_limit: int = 20
+    # Where sites with an Akismet key are checked; empty: Akismet's own service.
+    akismet_endpoint: str = ""
     # Every sweep_interval seconds the worker re-enqueues comments pending longer than
     # pending_timeout once the queue has drained (or 10x that long whatever the queue).
     sweep_interval: float = 10.0

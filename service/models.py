@@ -74,6 +74,9 @@ class Site(Base):
     reject_above: Mapped[float | None] = mapped_column(Float)
     spam_queue_above: Mapped[float | None] = mapped_column(Float)
     spam_reject_above: Mapped[float | None] = mapped_column(Float)
+    # Optional Akismet check (off unless set): the comment text and reader's IP go to Akismet.
+    akismet_key: Mapped[str | None] = mapped_column(String(100))
+    akismet_blog: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     keys: Mapped[list[ApiKey]] = relationship(back_populates="site")
 

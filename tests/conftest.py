@@ -12,9 +12,11 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +232,7 @@ def _env_for(settings: Settings) -> dict[str, str]:
         "STET_SWEEP_INTERVAL": str(settings.sweep_interval),
         "STET_PENDING_TIMEOUT": str(settings.pending_timeout),
         "STET_SECRET_KEY": settings.secret_key,
+        "STET_AKISMET_ENDPOINT": settings.akismet_endpoint,
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -341,3 +344,66 @@ def queued_comment(db: Database, site_key: str, settings: Settings) -> Callable[
         return comment_id
 
     return make
+
+
+# --- a stand-in Akismet on loopback -------------------------------------------------------
+
+
+@dataclass
+class FakeAkismet:
+    endpoint: str
+    forms: list[dict[str, str]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+
+@pytest.fixture
+def fake_akismet(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAkismet]:
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    stop = threading.Event()
+    fake = FakeAkismet(endpoint="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode("utf-8")))
+            fake.forms.append(form)
+            fake.headers.append(dict(self.headers.items()))
+            content = form.get("comment_content", "")
+            extra: dict[str, str] = {}
+            if "blog" not in form:
+                body, extra = "invalid", {"X-akismet-debug-help": "Empty 'blog' value"}
+            elif "slow" in content:
+                stop.wait(3)
+                body = "false"
+            elif "casino" in content:
+                body, extra = "true", {"X-akismet-pro-tip": "discard"}
+            elif "viagra" in content:
+                body = "true"
+            else:
+                body = "false"
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body.encode())
+            except OSError:  # the client gave up (the slow case)
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    fake.endpoint = f"http://127.0.0.1:{server.server_address[1]}/1.1/comment-check"
+    try:
+        yield fake
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -93,3 +93,17 @@ def test_site_words_refuses_what_the_matcher_cannot_use(settings):
     result = stet(settings, "site", "words", "Gazette", "--banned", "a*b*c")
     assert result.returncode != 0
     assert "banned: -" in stet(settings, "site", "words", "Gazette").stdout
+
+
+def test_site_akismet_on_and_off(settings, db):
+    from service.models import Site
+
+    stet(settings, "site", "create", "Gazette")
+    assert stet(settings, "site", "akismet", "Gazette", "--key", "k1").returncode != 0  # no --blog
+    on = stet(settings, "site", "akismet", "Gazette", "--key", "k1", "--blog", "https://gazette.example")
+    assert on.returncode == 0, on.stderr
+    with db.session() as session:
+        assert session.scalar(select(Site.akismet_key).where(Site.name == "Gazette")) == "k1"
+    assert stet(settings, "site", "akismet", "Gazette", "--off").returncode == 0
+    with db.session() as session:
+        assert session.scalar(select(Site.akismet_key).where(Site.name == "Gazette")) is None

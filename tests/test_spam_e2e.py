@@ -99,3 +99,36 @@ def test_word_lists_reject_and_queue_with_highlighted_spans(site, db, worker_fac
     assert "Best odds at the new C a s i n o in town"[start:end] == "C a s i n o"
     assert queued["status"] == Status.QUEUED
     assert queued["decision"]["reason"].startswith("suspect word: 'crypto'")
+
+
+def test_akismet_is_one_more_signal_and_never_blocks_scoring(
+    settings, site, db, worker_factory, fake_akismet
+):
+    from service import accounts
+
+    with db.session() as session:
+        accounts.set_akismet(session, "Daily Planet", "akismet-key", "https://planet.example")
+        session.commit()
+    worker_factory(akismet_endpoint=fake_akismet.endpoint).start()
+    flagged = site.post_comment("Cheap viagra, best prices in town for everyone", ip="203.0.113.7").get_json()
+    wait_until(lambda: site.status(flagged["id"]) != "pending", 60)
+
+    reasons = {r["code"]: r for r in site.get_comment(flagged["id"]).get_json()["reasons"]}
+    assert reasons["akismet"]["detail"] == "Akismet says spam"
+    assert fake_akismet.forms[0]["comment_content"].startswith("Cheap viagra")
+    assert fake_akismet.forms[0]["user_ip"] == "203.0.113.7"
+
+
+def test_scoring_goes_on_when_akismet_is_down(site, db, worker_factory):
+    from service import accounts
+
+    with db.session() as session:
+        accounts.set_akismet(session, "Daily Planet", "akismet-key", "https://planet.example")
+        session.commit()
+    worker_factory(akismet_endpoint="http://127.0.0.1:1/1.1/comment-check").start()
+    comment_id = site.post_comment("A perfectly ordinary remark on the budget.", ip="203.0.113.8").get_json()[
+        "id"
+    ]
+
+    wait_until(lambda: site.status(comment_id) != "pending", 60)
+    assert "akismet" not in {r["code"] for r in site.get_comment(comment_id).get_json()["reasons"]}

@@ -18,6 +18,7 @@ from service.policy import BANNED_WORD, SUSPECT_WORD, Reason
 from worker.recent import MIN_WORDS, Posting, RecentActivity
 from worker.scorers import load_scorer
 from worker.scorers.spam import SpamScorer
+from worker.scorers.spam.akismet import Akismet
 from worker.scorers.spam.similarity import signature
 from worker.scorers.spam.wordlists import WordLists, WordMatch
 
@@ -29,6 +30,9 @@ class CommentContext:
     posting: Posting  # who posted it where and when (its signature is filled in here)
     author_comment_count: int  # the author's earlier comments on this site
     wordlists: WordLists
+    user_agent: str | None = None
+    permalink: str | None = None  # the article's URL
+    akismet: tuple[str, str] | None = None  # the site's Akismet (key, blog URL), when it has one
 
 
 def _word_reasons(code: str, label: str, matches: Iterable[WordMatch]) -> list[Reason]:
@@ -42,6 +46,8 @@ class Pipeline:
     def __init__(self, settings: Settings, client: redis.Redis):
         self.toxicity = load_scorer(settings.scorers)
         self.spam = SpamScorer.load() if settings.spam else None
+        self.akismet_endpoint = settings.akismet_endpoint or None
+        self._akismet: dict[tuple[str, str], Akismet] = {}
         self.recent = RecentActivity(
             client,
             window=settings.repetition_window,
@@ -57,6 +63,7 @@ class Pipeline:
             return results
         sig = signature(body) if len(body.split()) >= MIN_WORDS else None
         activity = self.recent.observe(replace(context.posting, signature=sig))
+        activity += self._ask_akismet(body, context)
         spam = self.spam.assess(
             body,
             wordlists=context.wordlists,
@@ -68,3 +75,19 @@ class Pipeline:
         reasons += _word_reasons(SUSPECT_WORD, "suspect word", spam.suspect)
         results.append(ScorerResult(self.spam.name, self.spam.version, {"spam": spam.score}, reasons))
         return results
+
+    def _ask_akismet(self, body: str, context: CommentContext) -> list[Reason]:
+        """Akismet's verdict as a reason, for sites that configured it; nothing when it is away."""
+        if context.akismet is None:
+            return []
+        if context.akismet not in self._akismet:
+            key, blog = context.akismet
+            self._akismet[context.akismet] = Akismet(key, blog, endpoint=self.akismet_endpoint)
+        reason = self._akismet[context.akismet].check(
+            content=body,
+            user_ip=context.posting.ip,
+            user_agent=context.user_agent,
+            author=context.posting.author,
+            permalink=context.permalink,
+        )
+        return [reason] if reason is not None else []

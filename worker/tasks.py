@@ -66,6 +66,11 @@ def score_comment(self: ScoringTask, comment_id: int) -> None:
             ),
             author_comment_count=moderation.earlier_comment_count(session, comment),
             wordlists=_compile(lists),
+            user_agent=comment.user_agent,
+            permalink=comment.article.url,
+            akismet=(site.akismet_key, site.akismet_blog or "")
+            if (site := comment.site).akismet_key
+            else None,
         )
     results = self.pipeline.score(body, context)
     with db.session() as session:
