@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, send_from_directory
+from flask import Blueprint, Flask, Response, request, send_from_directory
 from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError
 from htmx_flask import Htmx
 
 from dashboard import auth, queue
@@ -34,12 +35,22 @@ def htmx_js() -> Response:
     return send_from_directory(HTMX_DIST, "htmx.min.js")
 
 
+def csrf_failed(exc: CSRFError) -> Response | tuple[str, int]:
+    """An expired session or token: htmx reloads the page (to the login form) instead of doing nothing."""
+    if request.path.startswith("/dashboard") and request.htmx:
+        response = Response(exc.description, status=400)
+        response.headers["HX-Refresh"] = "true"
+        return response
+    return exc.description, 400
+
+
 def init_app(app: Flask) -> None:
     """Register the dashboard's blueprints and login handling on ``app``."""
     login_manager = LoginManager(app)
     login_manager.user_loader(auth.load_user)
     login_manager.unauthorized_handler(auth.unauthorized)
     Htmx(app)
+    app.register_error_handler(CSRFError, csrf_failed)
     app.register_blueprint(bp)
     if not (HTMX_DIST / "htmx.min.js").is_file():
         app.logger.warning(

@@ -235,3 +235,11 @@ def test_repeated_failed_logins_are_slowed_down(client, make_user):
     assert blocked.status_code == 429
     assert "Too many failed logins" in blocked.text
     assert client.get("/dashboard/").status_code == 302  # still logged out
+
+
+def test_an_expired_token_makes_htmx_reload_the_page(moderator, queued_comment):
+    comment_id = queued_comment()
+    response = moderator.decide(comment_id, token=False)  # as after the session expired
+
+    assert response.status_code == 400
+    assert response.headers["HX-Refresh"] == "true"
