@@ -10,9 +10,17 @@ AUC); the chosen model's inner out-of-fold log-odds and the signals fit the comb
 (``fit_combination``); a model fitted on the four videos scores the fifth, alone and combined. The
 shipped model repeats the choice and the combination fit over all five videos and fits on all.
 
+Extra ham: YouTube comments are not what a news site's readers write, and a model that has seen only
+them takes some ordinary discussion for spam. So every content-model fit also sees the Civil Comments
+news-site comments of ``toxic_spans/tsd_train.csv`` (published comments, essentially none spam) as
+ham, those with a link left out, each with a small sample weight: together they weigh
+``EXTRA_HAM_SHARE`` times the YouTube ham of that fit. They only train: the TF-IDF weights are fitted
+on the YouTube rows alone, the combination on YouTube out-of-fold log-odds alone, and LOVO scores
+only the held-out video's YouTube comments.
+
 News comments are not spam-labelled anywhere in the shared data, so ``news_comments`` only counts
-how many published news-site comments (the Civil Comments in ``toxic_spans``, nearly all not spam)
-the scorer would queue or reject at the policy's default thresholds.
+how many published news-site comments of the held-out ``toxic_spans/tsd_trial.csv`` (nearly all not
+spam) the scorer would queue or reject at the policy's default thresholds.
 """
 
 from __future__ import annotations
@@ -40,14 +48,16 @@ from worker.scorers.spam.normalize import normalize
 from worker.scorers.spam.signals import PRIOR_WEIGHTS, SIGNALS_VERSION, detect
 from worker.training import DATA_ENV, classification_metrics
 
-MODEL_VERSION = "spam-tfidf-lr-1"
-MODEL_FILE = "spam-linear-1.npz"
+MODEL_VERSION = "spam-tfidf-lr-2"
+MODEL_FILE = "spam-linear-2.npz"
 N_FEATURES = 2**17
 CHAR_RANGES = ((2, 5), (1, 5))  # char_wb n-gram ranges tried next to word 1-2-grams
 C_GRID = (4.0, 16.0, 64.0)
 COMBINATION_L2 = 1.0  # pull of each reason weight (and of model_scale to 1) towards its prior
 POLICY_THRESHOLDS = (0.5, 0.95)  # the policy's default spam queue and reject thresholds
-NEWS_FILES = ("toxic_spans/tsd_train.csv", "toxic_spans/tsd_trial.csv")
+EXTRA_HAM_FILE = "toxic_spans/tsd_train.csv"  # extra ham for the content model (see the docstring)
+EXTRA_HAM_SHARE = 0.1  # the extra ham's total weight, relative to the YouTube ham of each fit
+NEWS_FILES = ("toxic_spans/tsd_trial.csv",)  # held out: never trained on
 CODES = list(PRIOR_WEIGHTS)
 
 
@@ -99,18 +109,42 @@ def load_videos(data_dir: Path | None = None) -> dict[str, Any]:
     }
 
 
-def _fit(counts: list[sp.csr_matrix], y: np.ndarray, rows: np.ndarray, C: float) -> tuple[list, Any, Any]:
-    """TF-IDF and logistic regression fitted on ``rows``; returns them and a log-odds function."""
+def load_extra_ham() -> dict[str, Any]:
+    """The extra ham's model inputs (``EXTRA_HAM_FILE`` without the comments that link anywhere)."""
+    path = data_root() / EXTRA_HAM_FILE
+    with open(path, encoding="utf-8", newline="") as f:
+        comments = [normalize(row["text"]) for row in csv.DictReader(f)]
+    kept = [c for c in comments if not any(r.code == "links" for r in detect(c))]
+    return {
+        "file": EXTRA_HAM_FILE,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "plain": [c.plain.text[:MODEL_MAX_CHARS] for c in kept],
+        "with_links_left_out": len(comments) - len(kept),
+    }
+
+
+def _fit(
+    counts: list[sp.csr_matrix], y: np.ndarray, rows: np.ndarray, C: float, share: float
+) -> tuple[list, Any, Any]:
+    """TF-IDF and logistic regression fitted on YouTube ``rows`` and the extra ham (the rows of
+    ``counts`` after ``y``'s, weighing ``share`` times the ham in ``rows`` together); returns them and a
+    log-odds function of YouTube rows. The TF-IDF weights are fitted on ``rows`` alone."""
     tfidfs = [TfidfTransformer(sublinear_tf=True).fit(block[rows]) for block in counts]
 
     def features(r: np.ndarray) -> sp.csr_matrix:
         return sp.hstack([t.transform(b[r]) for t, b in zip(tfidfs, counts, strict=True)], format="csr")
 
-    model = LogisticRegression(C=C, solver="liblinear", random_state=0).fit(features(rows), y[rows])
+    extra = np.arange(len(y), counts[0].shape[0]) if share > 0 else np.arange(0)
+    weight = share * np.sum(y[rows] == 0) / max(len(extra), 1)
+    model = LogisticRegression(C=C, solver="liblinear", random_state=0).fit(
+        features(np.concatenate([rows, extra])),
+        np.concatenate([y[rows], np.zeros(len(extra), dtype=y.dtype)]),
+        sample_weight=np.concatenate([np.ones(len(rows)), np.full(len(extra), weight)]),
+    )
     return tfidfs, model, lambda r: model.decision_function(features(r))
 
 
-def _choose(data: dict[str, Any], counts: dict, videos: list[int], bar: tqdm) -> dict[str, Any]:
+def _choose(data: dict[str, Any], counts: dict, videos: list[int], bar: tqdm, share: float) -> dict[str, Any]:
     """Inner LOVO over ``videos``: the best (char range, C) and its out-of-fold log-odds."""
     y, groups = data["y"], data["groups"]
     rows = np.flatnonzero(np.isin(groups, videos))
@@ -120,7 +154,7 @@ def _choose(data: dict[str, Any], counts: dict, videos: list[int], bar: tqdm) ->
             oof, aucs = np.zeros(len(y)), []
             for v in videos:
                 test = rows[groups[rows] == v]
-                oof[test] = _fit(counts[char_range], y, rows[groups[rows] != v], C)[2](test)
+                oof[test] = _fit(counts[char_range], y, rows[groups[rows] != v], C, share)[2](test)
                 aucs.append(roc_auc_score(y[test], oof[test]))
                 bar.update()
             results.append({"char_range": char_range, "C": C, "auc": float(np.mean(aucs)), "oof": oof[rows]})
@@ -157,26 +191,40 @@ def fit_combination(log_odds: np.ndarray, hits: np.ndarray, y: np.ndarray) -> di
 
 
 def _counts(data: dict[str, Any]) -> dict[tuple[int, int], list[sp.csr_matrix]]:
-    return {
-        r: [sp.csr_matrix(make_vectorizer(b).transform(data["plain"])) for b in blocks(r)]
-        for r in CHAR_RANGES
-    }
+    """Raw counts per char range and block: the YouTube rows, then the extra ham's (if loaded)."""
+    texts = data["plain"] + data["extra"]["plain"] if "extra" in data else data["plain"]
+    return {r: [sp.csr_matrix(make_vectorizer(b).transform(texts)) for b in blocks(r)] for r in CHAR_RANGES}
+
+
+def load_training_data(data_dir: Path | None = None, share: float = EXTRA_HAM_SHARE) -> dict[str, Any]:
+    """``load_videos`` plus, when ``share`` > 0, the extra ham (``load_extra_ham``) under ``extra``."""
+    data = load_videos(data_dir)
+    return {**data, "extra": load_extra_ham()} if share > 0 else data
 
 
 def _bar(fits: int, desc: str, progress: bool) -> tqdm:
     return tqdm(total=fits, desc=desc, unit="fit", disable=not progress, file=sys.stderr)
 
 
-def leave_one_video_out(data: dict[str, Any], *, progress: bool = True) -> dict[str, Any]:
-    """Nested LOVO (see the module docstring): per-video results and the reported figures."""
-    counts, y, groups, hits, n = _counts(data), data["y"], data["groups"], data["hits"], len(data["videos"])
+def leave_one_video_out(
+    data: dict[str, Any],
+    *,
+    share: float = EXTRA_HAM_SHARE,
+    counts: dict | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Nested LOVO (see the module docstring): per-video results and the reported figures.
+
+    ``data`` comes from ``load_training_data``; ``share`` weighs its extra ham (0: YouTube alone)."""
+    counts = counts if counts is not None else _counts(data)
+    y, groups, hits, n = data["y"], data["groups"], data["hits"], len(data["videos"])
     model, combined, per_video = np.zeros(len(y)), np.zeros(len(y)), []
     with _bar(n * (len(CHAR_RANGES) * len(C_GRID) * (n - 1) + 1), "leave one video out", progress) as bar:
         for v in range(n):
-            choice = _choose(data, counts, [u for u in range(n) if u != v], bar)
+            choice = _choose(data, counts, [u for u in range(n) if u != v], bar, share)
             combination = fit_combination(choice["oof"], hits[choice["rows"]], y[choice["rows"]])
             test = np.flatnonzero(groups == v)
-            model[test] = _fit(counts[choice["char_range"]], y, choice["rows"], choice["C"])[2](test)
+            model[test] = _fit(counts[choice["char_range"]], y, choice["rows"], choice["C"], share)[2](test)
             weights = np.array([combination["weights"][c] for c in CODES])
             combined[test] = (
                 combination["model_scale"] * model[test] + combination["bias"] + hits[test] @ weights
@@ -232,16 +280,23 @@ def news_comments(scorer: SpamScorer) -> dict[str, Any] | None:
     }
 
 
-def train_spam(data_dir: Path | None = None, out_dir: Path | None = None, *, progress: bool = True) -> dict:
-    """Evaluate by nested LOVO, then fit on all videos and write ``spam-linear-1.npz`` + ``.json``."""
+def train_spam(
+    data_dir: Path | None = None,
+    out_dir: Path | None = None,
+    *,
+    share: float = EXTRA_HAM_SHARE,
+    progress: bool = True,
+) -> dict:
+    """Evaluate by nested LOVO, then fit on all videos (and the extra ham, weighed by ``share``) and
+    write ``MODEL_FILE`` + ``.json``."""
     started = datetime.now(UTC)
-    data = load_videos(data_dir)
-    lovo = leave_one_video_out(data, progress=progress)
+    data = load_training_data(data_dir, share)
     counts, y, n = _counts(data), data["y"], len(data["videos"])
+    lovo = leave_one_video_out(data, share=share, counts=counts, progress=progress)
     with _bar(len(CHAR_RANGES) * len(C_GRID) * n + 1, "final model", progress) as bar:
-        choice = _choose(data, counts, list(range(n)), bar)
+        choice = _choose(data, counts, list(range(n)), bar, share)
         combination = fit_combination(choice["oof"], data["hits"], y)
-        tfidfs, model, log_odds = _fit(counts[choice["char_range"]], y, np.arange(len(y)), choice["C"])
+        tfidfs, model, log_odds = _fit(counts[choice["char_range"]], y, np.arange(len(y)), choice["C"], share)
         bar.update()
     model_path = Path(out_dir or MODELS_DIR) / MODEL_FILE
     save_artifact(
@@ -261,6 +316,17 @@ def train_spam(data_dir: Path | None = None, out_dir: Path | None = None, *, pro
                 "videos": data["videos"],
                 "rows": len(y),
                 "positives": int(y.sum()),
+                "extra_ham": {
+                    "data": EXTRA_HAM_FILE,
+                    "data_sha256": data["extra"]["sha256"],
+                    "rows": len(data["extra"]["plain"]),
+                    "with_links_left_out": data["extra"]["with_links_left_out"],
+                    "share": share,
+                    "weighting": "together share x the YouTube ham's weight (1 per comment) in each fit; "
+                    "trains the content model only (not TF-IDF, combination or evaluation)",
+                }
+                if share > 0
+                else None,
                 "selection": {"by": "mean LOVO ROC AUC over the five videos", "grid": choice["grid"]},
                 "char_range": choice["char_range"],
                 "C": choice["C"],
@@ -298,10 +364,13 @@ def evaluate_spam(
     this refits per held-out video exactly as ``train_spam`` does.
     """
     scorer = SpamScorer.load(model_path)
-    data = load_videos(data_dir)
+    extra = scorer.model.metadata["training"].get("extra_ham")
+    share = extra["share"] if extra else 0.0
+    data = load_training_data(data_dir, share)
     return {
         "model_version": scorer.version,
-        "same_data_as_training": data["sha256"] == scorer.model.metadata["training"]["data_sha256"],
-        "lovo": leave_one_video_out(data, progress=progress),
+        "same_data_as_training": data["sha256"] == scorer.model.metadata["training"]["data_sha256"]
+        and (not extra or data["extra"]["sha256"] == extra["data_sha256"]),
+        "lovo": leave_one_video_out(data, share=share, progress=progress),
         "news_comments": news_comments(scorer),
     }

@@ -2,8 +2,9 @@
 
 ``SpamScorer.assess`` normalises a comment once (``normalize``), scores its ``plain`` form with the
 compact content model (hashed TF-IDF + logistic regression trained on the YouTube Spam Collection,
-``worker/spam_training.py``), detects the signals (``signals.detect``) and matches the site's word
-lists (``wordlists``). The spam score is a sum of log-odds::
+with news-site comments from Civil Comments as lightly weighted extra ham; ``worker/spam_training.py``),
+detects the signals (``signals.detect``) and matches the site's word lists (``wordlists``).
+The spam score is a sum of log-odds::
 
     score = sigmoid(model_scale * model_log_odds + bias + sum(reason.weight for reason in reasons)
                     + logit(base_rate) - logit(training base rate))
@@ -38,7 +39,7 @@ from worker.scorers.spam.normalize import normalize
 from worker.scorers.spam.signals import SIGNALS_VERSION, detect
 from worker.scorers.spam.wordlists import WordLists, WordMatch
 
-DEFAULT_MODEL = MODELS_DIR / "spam-linear-1.npz"
+DEFAULT_MODEL = MODELS_DIR / "spam-linear-2.npz"
 DEFAULT_BASE_RATE = 0.1
 MODEL_MAX_CHARS = 5_000  # the content model reads this much of the plain form; the signals read it all
 
