@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from service.embedded import EmbeddedRedis, _free_port
+from service.embedded import EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,7 +84,7 @@ def post(base: str, key: str, i: int) -> float:
 def scenario(name: str, scorer: str, kill: bool, n: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as redis:
         home = Path(tmp) / "home"
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "STET_HOME": str(home),

@@ -80,7 +80,7 @@ def run(concurrency: int) -> None:
     Uses SQLite in $STET_HOME and starts a private Redis unless STET_REDIS_URL
     names one. Ctrl-C stops all of it.
     """
-    from service.embedded import EmbeddedRedis, _die_with_parent
+    from service.embedded import EmbeddedRedis, die_with_parent
     from service.migrate import upgrade
 
     settings = _settings()
@@ -100,7 +100,7 @@ def run(concurrency: int) -> None:
         children: dict[str, subprocess.Popen[bytes]] = {}
 
         def start(name: str) -> None:
-            children[name] = subprocess.Popen(commands[name], env=env, preexec_fn=_die_with_parent)
+            children[name] = subprocess.Popen(commands[name], env=env, preexec_fn=die_with_parent)
 
         def stop_all() -> None:
             for child in children.values():

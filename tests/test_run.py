@@ -13,17 +13,10 @@ import urllib.request
 
 import pytest
 
+from service.embedded import free_port
 from tests.conftest import ROOT, wait_until
 
 pytestmark = pytest.mark.worker
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str, key: str | None = None) -> dict:
@@ -41,7 +34,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_stet_run_serves_everything_and_stops_cleanly(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STET_")} | {
         "STET_HOME": str(tmp_path / "home"),
         "STET_PORT": str(port),

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from worker.scorers.linear import (
     FEATURE_BLOCKS,
+    MODELS_DIR,
     LinearToxicityScorer,
     make_vectorizer,
     metadata_path,
@@ -238,7 +239,7 @@ def _score_timed(
 
 
 def train_toxicity(
-    data: Path | None, out_dir: Path, *, seed: int = 0, progress: bool = True
+    data: Path | None, out_dir: Path | None = None, *, seed: int = 0, progress: bool = True
 ) -> dict[str, Any]:
     """Train the linear model, write ``toxicity-linear-1.npz`` + ``.json`` into ``out_dir``.
 
@@ -273,7 +274,7 @@ def train_toxicity(
     p_test = model.predict_proba(_tfidf(counts, test, tfidfs))[:, 1]
     metrics = classification_metrics(y[test], p_test)
     seconds = time.perf_counter() - started
-    model_path = Path(out_dir) / MODEL_FILE
+    model_path = Path(out_dir or MODELS_DIR) / MODEL_FILE
     save_artifact(
         model_path,
         blocks=FEATURE_BLOCKS,
