@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
 from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required, login_user, logout_user
 
 from service import limiter
 from service.accounts import authenticate
 from service.db import get_session
-from service.models import User
+from service.models import Role, User
 
 bp = Blueprint("auth", __name__)
 
@@ -43,6 +47,23 @@ def load_user(user_id: str) -> DashboardUser | None:
     """The user of a session cookie; a deactivated account is logged out on its next request."""
     user = get_session().get(User, int(user_id))
     return DashboardUser(user) if user is not None and user.active else None
+
+
+def roles_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Let only logged-in users with one of ``roles`` reach a view; others get 403 (anonymous: login)."""
+    allowed = {role.value for role in roles}
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
 def unauthorized() -> Response:

@@ -22,6 +22,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -59,8 +61,33 @@ class Status(enum.StrEnum):
 
 
 class Role(enum.StrEnum):
-    MODERATOR = "moderator"
-    ADMIN = "admin"
+    MODERATOR = "moderator"  # works the queues
+    ADMIN = "admin"  # also manages users, sites, keys, thresholds, word lists and webhooks
+    EDITOR = "editor"  # reads reports only
+
+
+class Premoderation(enum.StrEnum):
+    """Which comments on an article wait for a person whatever their scores."""
+
+    OFF = "off"
+    ALL = "all"
+    LINKS = "links"
+    NEW_AUTHORS = "new_authors"
+
+
+class ErasureMode(enum.StrEnum):
+    """What erasing an author does to their comments."""
+
+    ANONYMISE = "anonymise"  # keep the text, drop the author, IP and user agent
+    REMOVE = "remove"  # delete the comments too
+
+
+class ReportReason(enum.StrEnum):
+    OFFENSIVE = "offensive"
+    ABUSIVE = "abusive"
+    SPAM = "spam"
+    OFF_TOPIC = "off_topic"
+    OTHER = "other"
 
 
 class Site(Base):
@@ -77,6 +104,13 @@ class Site(Base):
     # Optional Akismet check (off unless set): the comment text and reader's IP go to Akismet.
     akismet_key: Mapped[str | None] = mapped_column(String(100))
     akismet_blog: Mapped[str | None] = mapped_column(String(500))
+    # IANA zone the site's reports are shown in (everything is stored in UTC).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # Weighted reader reports that hide an approved comment until a moderator looks at it.
+    report_hide_weight: Mapped[float] = mapped_column(Float, default=3.0, server_default="3")
+    erasure: Mapped[str] = mapped_column(
+        String(16), default=ErasureMode.ANONYMISE.value, server_default=ErasureMode.ANONYMISE.value
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     keys: Mapped[list[ApiKey]] = relationship(back_populates="site")
 
@@ -102,7 +136,16 @@ class Article(Base):
     external_id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str | None] = mapped_column(String(500))
     url: Mapped[str | None] = mapped_column(String(2000))
+    section: Mapped[str | None] = mapped_column(String(200), index=True)
+    comments_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    premoderation: Mapped[str] = mapped_column(
+        String(16), default=Premoderation.OFF.value, server_default=Premoderation.OFF.value
+    )
+    # Per-article threshold overrides; NULL falls back to the site, then the installation.
+    approve_below: Mapped[float | None] = mapped_column(Float)
+    reject_above: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Author(Base):
@@ -112,6 +155,11 @@ class Author(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     external_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(200))
+    # Moderators' standing orders for this author (see service.moderation author actions).
+    banned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    premoderate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -121,6 +169,12 @@ class Comment(Base):
         UniqueConstraint("site_id", "external_id"),
         Index("ix_comments_article_status_id", "article_id", "status", "id"),
         Index("ix_comments_status_enqueued", "status", "enqueued_at"),
+        # Queue pages: risk-ordered and age-ordered keyset pagination per status.
+        Index("ix_comments_status_risk_id", "status", "risk", "id"),
+        Index("ix_comments_status_id", "status", "id"),
+        # Reports: everything is bucketed by site and time.
+        Index("ix_comments_site_created", "site_id", "created_at"),
+        Index("ix_comments_reported", "reported_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
@@ -136,6 +190,16 @@ class Comment(Base):
     # When the comment was last handed to the queue; the sweep re-enqueues stale ones.
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The highest toxicity-or-spam score, copied here when scored so queues sort by risk on an index.
+    risk: Mapped[float | None] = mapped_column(Float)
+    # Open reader reports: when the first unresolved one came and their summed weight.
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    report_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # An approved comment hidden by reader reports until a moderator looks at it again.
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # A moderator who opened the comment holds it until claimed_until (others see that).
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     article: Mapped[Article] = relationship()
     author: Mapped[Author] = relationship()
@@ -195,8 +259,11 @@ class Decision(Base):
     """A change of a comment's status: by the policy ("auto") or by a moderator."""
 
     __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_created", "created_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    # The status before this decision (what an undo goes back to); NULL for the first one.
+    from_status: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     by: Mapped[str] = mapped_column(String(16))  # "auto" | "moderator"
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -204,6 +271,115 @@ class Decision(Base):
     details: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     user: Mapped[User | None] = relationship()
+
+
+class Report(Base):
+    """A reader's flag on a comment; one per reader per comment."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("comment_id", "reporter_id"),
+        Index("ix_reports_site_created", "site_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    reporter_id: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "upheld" (the moderator rejected the comment) or "dismissed" (approved it); NULL while open.
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Feedback(Base):
+    """A reader telling the newsroom that commenting itself is broken ("I can't post")."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_site_created", "site_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
+    category: Mapped[str] = mapped_column(String(50))
+    message: Mapped[str | None] = mapped_column(Text)
+    reader_id: Mapped[str | None] = mapped_column(String(200))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Label(Base):
+    """A person's judgement of a text, kept as data to evaluate (and retrain) the models against.
+
+    Written for every moderator decision on a scored comment, and for Perspective-style
+    ``suggestscore`` calls (which may carry text that is not a stored comment).
+    """
+
+    __tablename__ = "labels"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"), index=True)
+    text: Mapped[str | None] = mapped_column(Text)
+    attribute: Mapped[str] = mapped_column(String(50))  # "toxicity", "spam", or "acceptable"
+    value: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(20))  # "moderator" | "suggestscore"
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Webhook(Base):
+    """A site's endpoint subscribed to events; bodies are signed with ``secret`` (HMAC-SHA256).
+
+    While a secret is rotated, deliveries carry signatures from both the new and the
+    previous secret until ``previous_secret_expires_at``.
+    """
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook (an outbox row written in the same transaction as the change)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), index=True)
+    event: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_status_code: Mapped[int | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Who changed what, when, from what to what: every moderator, admin and privacy action."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(200))  # a user's name, "api:<site>", or "system"
+    action: Mapped[str] = mapped_column(String(50), index=True)
+    target_type: Mapped[str] = mapped_column(String(50))
+    target_id: Mapped[str] = mapped_column(String(200))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class User(Base):

@@ -15,13 +15,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service import policy
+from service import audit, events, policy
 from service.config import Settings
 from service.models import (
     Article,
     Author,
     Comment,
     Decision,
+    Label,
+    Premoderation,
     Score,
     Site,
     SiteWord,
@@ -97,16 +99,37 @@ def submit_comment(session: Session, site: Site, data: CommentIn) -> Submission:
     return Submission(comment, created=True)
 
 
-def thresholds_for(site: Site, settings: Settings) -> policy.Thresholds:
-    """The site's thresholds, each falling back to the installation default."""
+def thresholds_for(site: Site, settings: Settings, article: Article | None = None) -> policy.Thresholds:
+    """The article's thresholds, each falling back to the site's, then the installation default."""
 
     def pick(name: str) -> float:
-        value = getattr(site, name)
-        return float(value if value is not None else getattr(settings, name))
+        for source in (article, site):
+            value = getattr(source, name, None)
+            if value is not None:
+                return float(value)
+        return float(getattr(settings, name))
 
     return policy.Thresholds(
         *(pick(name) for name in ("approve_below", "reject_above", "spam_queue_above", "spam_reject_above"))
     )
+
+
+# The labels whose highest score is a comment's risk, the default order of the moderation queue.
+RISK_LABELS = ("toxicity", "spam")
+
+
+def premoderation_hold(session: Session, comment: Comment, reasons: Sequence[policy.Reason]) -> str | None:
+    """Why the article's or the author's pre-moderation makes a person see this comment, if it does."""
+    if comment.author.premoderate:
+        return "the author is pre-moderated"
+    mode = Premoderation(comment.article.premoderation)
+    if mode == Premoderation.ALL:
+        return "the article is pre-moderated"
+    if mode == Premoderation.LINKS and any(r.code in policy.LINK_REASONS for r in reasons):
+        return "the article pre-moderates comments with links"
+    if mode == Premoderation.NEW_AUTHORS and earlier_comment_count(session, comment) == 0:
+        return "the article pre-moderates new authors' first comments"
+    return None
 
 
 @dataclass(frozen=True)
@@ -135,12 +158,23 @@ def record_scores(
         for label, value in result.scores.items():
             scores.setdefault(label, float(value))
     reasons = [reason for result in results for reason in result.reasons]
-    outcome = policy.decide(scores, thresholds_for(comment.site, settings), reasons)
+    outcome = policy.decide(
+        scores,
+        thresholds_for(comment.site, settings, comment.article),
+        reasons,
+        hold=premoderation_hold(session, comment, reasons),
+        trusted=comment.author.trusted,
+    )
+    risk = max((scores[label] for label in RISK_LABELS if label in scores), default=None)
     now = utcnow()
     claimed = session.execute(
         update(Comment)
         .where(Comment.id == comment_id, Comment.status == Status.PENDING.value)
-        .values(status=outcome.status.value, decided_at=None if outcome.status == Status.QUEUED else now)
+        .values(
+            status=outcome.status.value,
+            decided_at=None if outcome.status == Status.QUEUED else now,
+            risk=risk,
+        )
     ).rowcount
     if not claimed:  # another worker got there first
         session.rollback()
@@ -171,14 +205,17 @@ def record_scores(
     session.add(
         Decision(
             comment_id=comment_id,
+            from_status=Status.PENDING.value,
             status=outcome.status.value,
             by="auto",
             reason=outcome.reason[:500],
             details={"category": outcome.category, "scorers": {r.scorer: r.version for r in results}},
         )
     )
-    session.commit()
     session.refresh(comment)
+    if outcome.status != Status.QUEUED:
+        events.comment_event(session, comment, events.COMMENT_DECIDED)
+    session.commit()
     return comment
 
 
@@ -202,6 +239,7 @@ def moderate(session: Session, comment: Comment, user: User, status: Status, rea
         raise ModerationError(f"comment {comment.id} is already {comment.status}")
     decision = Decision(
         comment_id=comment.id,
+        from_status=Status.QUEUED.value,
         status=status.value,
         by="moderator",
         user_id=user.id,
@@ -209,8 +247,31 @@ def moderate(session: Session, comment: Comment, user: User, status: Status, rea
         created_at=now,
     )
     session.add(decision)
-    session.commit()
     session.refresh(comment)
+    audit.record(
+        session,
+        actor=user,
+        action=f"comment.{status.value}",
+        target_type="comment",
+        target_id=comment.id,
+        before={"status": Status.QUEUED.value},
+        after={"status": status.value, "reason": decision.reason},
+        site_id=comment.site_id,
+    )
+    # The person's judgement, kept as data the models are evaluated (and retrained) against.
+    session.add(
+        Label(
+            site_id=comment.site_id,
+            comment_id=comment.id,
+            attribute="acceptable",
+            value=1.0 if status == Status.APPROVED else 0.0,
+            source="moderator",
+            user_id=user.id,
+            created_at=now,
+        )
+    )
+    events.comment_event(session, comment, events.COMMENT_DECIDED)
+    session.commit()
     return decision
 
 

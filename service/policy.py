@@ -59,7 +59,7 @@ class Thresholds:
 class Outcome:
     status: Status
     reason: str
-    category: str  # banned_word, spam, toxic, suspect_word, clean, uncertain
+    category: str  # banned_word, spam, toxic, premoderation, suspect_word, trusted, clean, uncertain
 
 
 def _why(reasons: Sequence[Reason]) -> str:
@@ -67,8 +67,19 @@ def _why(reasons: Sequence[Reason]) -> str:
     return f" ({'; '.join(r.detail for r in strongest)})" if strongest else ""
 
 
-def decide(scores: Mapping[str, float], thresholds: Thresholds, reasons: Sequence[Reason] = ()) -> Outcome:
-    """Turn a comment's scores and reasons into approved, rejected or queued, with a readable reason."""
+def decide(
+    scores: Mapping[str, float],
+    thresholds: Thresholds,
+    reasons: Sequence[Reason] = (),
+    hold: str | None = None,
+    trusted: bool = False,
+) -> Outcome:
+    """Turn a comment's scores and reasons into approved, rejected or queued, with a readable reason.
+
+    ``hold`` says why a person must see the comment whatever its scores (pre-moderation of the
+    article or the author); it never overrides a rejection. A ``trusted`` author's comments that
+    are not rejected and carry no suspect word are approved instead of waiting in the queue.
+    """
     by_code: dict[str, list[Reason]] = {}
     for r in reasons:
         by_code.setdefault(r.code, []).append(r)
@@ -86,8 +97,12 @@ def decide(scores: Mapping[str, float], thresholds: Thresholds, reasons: Sequenc
         return Outcome(
             Status.REJECTED, f"toxicity {toxicity:.2f} ≥ auto-reject threshold {t.reject_above:.2f}", "toxic"
         )
+    if hold:
+        return Outcome(Status.QUEUED, hold, "premoderation")
     if SUSPECT_WORD in by_code:
         return Outcome(Status.QUEUED, "; ".join(r.detail for r in by_code[SUSPECT_WORD]), SUSPECT_WORD)
+    if trusted:
+        return Outcome(Status.APPROVED, "trusted author, not rejected by any rule", "trusted")
     if spam is not None and spam >= t.spam_queue_above:
         return Outcome(Status.QUEUED, f"possible spam {spam:.2f}{_why(signals)}: a person decides", "spam")
     if toxicity is None:

@@ -1,0 +1,57 @@
+"""Events for the news site's webhooks, written as an outbox in the same transaction as the change.
+
+``emit`` adds one ``WebhookDelivery`` row per active webhook of the site subscribed to
+the event. Nothing is sent here: the worker delivers pending rows (see
+``worker.webhooks``), so an event is never lost to a crash between commit and send.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.models import Comment, Webhook, WebhookDelivery, utcnow
+
+COMMENT_CREATED = "comment.created"
+COMMENT_DECIDED = "comment.decided"
+COMMENT_REPORTED = "comment.reported"
+EVENTS = (COMMENT_CREATED, COMMENT_DECIDED, COMMENT_REPORTED)
+
+
+def emit(session: Session, site_id: int, event: str, data: dict[str, Any]) -> list[WebhookDelivery]:
+    """Queue ``event`` for every subscribed webhook of the site; the caller commits."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}")
+    hooks = session.scalars(select(Webhook).where(Webhook.site_id == site_id, Webhook.active.is_(True)))
+    now = utcnow()
+    deliveries = [
+        WebhookDelivery(
+            webhook_id=hook.id,
+            event=event,
+            payload={"event": event, "created_at": now.isoformat(), "data": data},
+            next_attempt_at=now,
+        )
+        for hook in hooks
+        if event in (hook.events or [])
+    ]
+    session.add_all(deliveries)
+    return deliveries
+
+
+def comment_event(session: Session, comment: Comment, event: str) -> list[WebhookDelivery]:
+    """Emit ``event`` about ``comment`` with the fields a news site needs to show or hide it."""
+    return emit(
+        session,
+        comment.site_id,
+        event,
+        {
+            "comment_id": comment.id,
+            "external_id": comment.external_id,
+            "article_id": comment.article.external_id,
+            "author_id": comment.author.external_id,
+            "status": comment.status,
+            "hidden": comment.hidden,
+        },
+    )
