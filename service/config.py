@@ -33,6 +33,9 @@ class Settings:
     reject_above: float = 0.97
     spam_queue_above: float = 0.5
     spam_reject_above: float = 0.95
+    # A spam score with no signal behind it (no link, contact, promotion, repetition...) is the
+    # content model alone, trained on YouTube comments; it queues a comment only from this score.
+    spam_alone_queue_above: float = 0.9
     # Repetition and bursts (per site): the window for near-duplicate copies, and how many
     # comments one author or one IP address may post in a minute before it counts as a burst.
     repetition_window: float = 600.0
@@ -45,6 +48,15 @@ class Settings:
     sweep_interval: float = 10.0
     pending_timeout: float = 20.0
     secure_cookies: bool = False
+    # API rate limits (Flask-Limiter notation): per site key, and on posting per author and per reader IP.
+    rate_limit_site: str = "1200/minute"
+    rate_limit_author: str = "10/minute"
+    rate_limit_ip: str = "60/minute"
+    # Webhook retries: the first after webhook_retry_base seconds, then doubling, until
+    # webhook_retry_window seconds after the event, when the delivery is marked failed.
+    webhook_retry_base: float = 30.0
+    webhook_retry_window: float = 86_400.0
+    webhook_timeout: float = 5.0
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -7,11 +7,12 @@ second worker or a second moderator acting on the same comment.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from service.models import (
     Decision,
     Label,
     Premoderation,
+    Report,
     Score,
     Site,
     SiteWord,
@@ -110,7 +112,8 @@ def thresholds_for(site: Site, settings: Settings, article: Article | None = Non
         return float(getattr(settings, name))
 
     return policy.Thresholds(
-        *(pick(name) for name in ("approve_below", "reject_above", "spam_queue_above", "spam_reject_above"))
+        *(pick(name) for name in ("approve_below", "reject_above", "spam_queue_above", "spam_reject_above")),
+        spam_alone_queue_above=settings.spam_alone_queue_above,
     )
 
 
@@ -219,31 +222,149 @@ def record_scores(
     return comment
 
 
-def moderate(session: Session, comment: Comment, user: User, status: Status, reason: str = "") -> Decision:
-    """A moderator approves or rejects a queued comment; commits.
+class RejectCode(enum.StrEnum):
+    """Why a moderator rejected a comment (shown in the reason picker, kept in the decision)."""
 
-    Refused with ModerationError when the comment is not waiting for a person
-    any more (someone else decided it first), so no decision is applied twice.
+    OFFENSIVE = "offensive"
+    ABUSIVE = "abusive"
+    SPAM = "spam"
+    BANNED_WORD = "banned_word"
+    AD = "ad"
+    ILLEGAL = "illegal"
+    HARASSMENT = "harassment"
+    HATE_SPEECH = "hate_speech"
+    OFF_TOPIC = "off_topic"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The state of a comment as the moderator saw it: a decision applies only if it is still so."""
+
+    status: str
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, comment: Comment) -> Seen:
+        return cls(comment.status, comment.decided_at)
+
+
+def _still(comment_id: int, seen: Seen):  # type: ignore[no-untyped-def]
+    """The WHERE clause of a conditional UPDATE: the comment is still as ``seen``.
+
+    Every decision moves ``decided_at``, so it tells two decisions to the same status apart.
+    """
+    at = seen.decided_at
+    same_time = Comment.decided_at.is_(None) if at is None else Comment.decided_at == at
+    return (Comment.id == comment_id) & (Comment.status == seen.status) & same_time
+
+
+def _refused(session: Session, comment: Comment) -> ModerationError:
+    """The error for a comment someone decided first, naming who ("already approved by alice")."""
+    session.rollback()
+    session.refresh(comment)
+    last = comment.decisions[-1] if comment.decisions else None
+    if comment.status == Status.PENDING.value or last is None:
+        return ModerationError(f"comment {comment.id} is {comment.status}: it has not been scored yet")
+    who = last.user.name if last.user is not None else "the automatic policy"
+    return ModerationError(f"already {comment.status} by {who}")
+
+
+def moderate(
+    session: Session,
+    comment: Comment,
+    user: User,
+    status: Status,
+    reason: str = "",
+    *,
+    code: RejectCode | None = None,
+    seen: Seen | None = None,
+) -> Decision:
+    """A moderator approves or rejects a comment; commits.
+
+    Queued, reported and already decided comments (to overturn the policy or another
+    moderator) can be decided. The UPDATE applies only while the comment is as the
+    moderator ``seen`` it (default: as loaded), so when someone else decided it first
+    ModerationError says who, and no decision is applied twice. Open reader reports are
+    resolved: upheld by a rejection, dismissed by an approval.
     """
     if status not in (Status.APPROVED, Status.REJECTED):
         raise ModerationError(f"a moderator can approve or reject, not {status.value}")
+    if status == Status.REJECTED and code is None:
+        raise ModerationError("a rejection needs a reason code")
+    if code == RejectCode.OTHER and not reason.strip():
+        raise ModerationError("say why in a few words when the reason is “other”")
+    seen = seen or Seen.of(comment)
+    last = comment.decisions[-1] if comment.decisions else None
+    if seen.status == Status.PENDING.value:
+        raise ModerationError(f"comment {comment.id} is pending: it has not been scored yet")
+    # Deciding a comment to the status it has only makes sense to answer reports or confirm the policy.
+    if seen.status == status.value and comment.reported_at is None and last is not None and last.by != "auto":
+        raise _refused(session, comment)
     now = utcnow()
+    open_reports = select(Report.id).where(Report.comment_id == comment.id, Report.resolution.is_(None))
+    reports = {
+        "ids": list(session.scalars(open_reports)),
+        "reported_at": comment.reported_at.isoformat() if comment.reported_at else None,
+        "weight": comment.report_weight,
+        "hidden": comment.hidden,
+    }
     claimed = session.execute(
         update(Comment)
-        .where(Comment.id == comment.id, Comment.status == Status.QUEUED.value)
-        .values(status=status.value, decided_at=now)
+        .where(_still(comment.id, seen))
+        .values(
+            status=status.value,
+            decided_at=now,
+            reported_at=None,
+            report_weight=0.0,
+            hidden=False,
+            claimed_by=None,
+            claimed_until=None,
+        )
     ).rowcount
     if not claimed:
-        session.rollback()
-        session.refresh(comment)
-        raise ModerationError(f"comment {comment.id} is already {comment.status}")
+        raise _refused(session, comment)
+    if reports["ids"]:
+        session.execute(
+            update(Report)
+            .where(Report.id.in_(reports["ids"]))
+            .values(resolution="upheld" if status == Status.REJECTED else "dismissed", resolved_at=now)
+        )
+    text = reason.strip()[:400]
+    if code is not None:
+        summary = f"rejected ({code.label}){': ' + text if text else ''}"
+    else:
+        summary = text or f"{status.value} by {user.name}"
+    # The person's judgement, kept as data the models are evaluated (and retrained) against.
+    label = Label(
+        site_id=comment.site_id,
+        comment_id=comment.id,
+        attribute="acceptable",
+        value=1.0 if status == Status.APPROVED else 0.0,
+        source="moderator",
+        user_id=user.id,
+        created_at=now,
+    )
+    session.add(label)
+    session.flush()
     decision = Decision(
         comment_id=comment.id,
-        from_status=Status.QUEUED.value,
+        from_status=seen.status,
         status=status.value,
         by="moderator",
         user_id=user.id,
-        reason=reason or f"{status.value} by {user.name}",
+        reason=summary[:500],
+        details={
+            "code": code.value if code else None,
+            "note": text or None,
+            "reports": reports,
+            "previous_decided_at": seen.decided_at.isoformat() if seen.decided_at else None,
+            "label_id": label.id,
+        },
         created_at=now,
     )
     session.add(decision)
@@ -254,25 +375,170 @@ def moderate(session: Session, comment: Comment, user: User, status: Status, rea
         action=f"comment.{status.value}",
         target_type="comment",
         target_id=comment.id,
-        before={"status": Status.QUEUED.value},
-        after={"status": status.value, "reason": decision.reason},
+        before={"status": seen.status, "open_reports": len(reports["ids"])},
+        after={"status": status.value, "reason": decision.reason, "code": code.value if code else None},
         site_id=comment.site_id,
-    )
-    # The person's judgement, kept as data the models are evaluated (and retrained) against.
-    session.add(
-        Label(
-            site_id=comment.site_id,
-            comment_id=comment.id,
-            attribute="acceptable",
-            value=1.0 if status == Status.APPROVED else 0.0,
-            source="moderator",
-            user_id=user.id,
-            created_at=now,
-        )
     )
     events.comment_event(session, comment, events.COMMENT_DECIDED)
     session.commit()
     return decision
+
+
+def undo(session: Session, comment: Comment, user: User, decision_id: int) -> Decision:
+    """Take back a moderator's decision: the comment returns to the decision's ``from_status``; commits.
+
+    Only the comment's latest decision can be undone, and only while nobody decided
+    the comment since (checked by the same conditional UPDATE as ``moderate``). The
+    undo is itself a decision and an audit entry; the reports it resolved are open
+    again and the moderator's label is withdrawn.
+    """
+    last = comment.decisions[-1] if comment.decisions else None
+    if last is None or last.id != decision_id:
+        raise _refused(session, comment) if last is not None else ModerationError("nothing to undo")
+    if last.by != "moderator" or last.from_status is None or (last.details or {}).get("undo_of"):
+        raise ModerationError("only a moderator's decision can be undone")
+    details = last.details or {}
+    reports = details.get("reports") or {}
+    back = Status(last.from_status)
+    previous = details.get("previous_decided_at")
+    reported_at = reports.get("reported_at")
+    now = utcnow()
+    changed = session.execute(
+        update(Comment)
+        .where(_still(comment.id, Seen(last.status, last.created_at)))
+        .values(
+            status=back.value,
+            decided_at=datetime.fromisoformat(previous) if previous else None,
+            reported_at=datetime.fromisoformat(reported_at) if reported_at else None,
+            report_weight=reports.get("weight") or 0.0,
+            hidden=bool(reports.get("hidden")),
+        )
+    ).rowcount
+    if not changed:
+        raise _refused(session, comment)
+    if reports.get("ids"):
+        session.execute(
+            update(Report).where(Report.id.in_(reports["ids"])).values(resolution=None, resolved_at=None)
+        )
+    if details.get("label_id"):
+        session.execute(delete(Label).where(Label.id == details["label_id"]))
+    decision = Decision(
+        comment_id=comment.id,
+        from_status=last.status,
+        status=back.value,
+        by="moderator",
+        user_id=user.id,
+        reason=f"undo by {user.name} of “{last.reason}”"[:500],
+        details={"undo_of": last.id},
+        created_at=now,
+    )
+    session.add(decision)
+    session.refresh(comment)
+    audit.record(
+        session,
+        actor=user,
+        action="comment.undo",
+        target_type="comment",
+        target_id=comment.id,
+        before={"status": last.status, "decision": last.id},
+        after={"status": back.value},
+        site_id=comment.site_id,
+    )
+    events.comment_event(session, comment, events.COMMENT_DECIDED)
+    session.commit()
+    return decision
+
+
+# How long opening a comment keeps it for one moderator.
+CLAIM_SECONDS = 120
+
+
+def claim(session: Session, comment: Comment, user: User, seconds: int = CLAIM_SECONDS) -> User | None:
+    """Hold ``comment`` for ``user`` unless someone else holds it; commits. Returns who holds it.
+
+    A claim only tells other moderators that someone is on it; their actions stay
+    possible and race-safe through ``moderate``'s conditional UPDATE.
+    """
+    now = utcnow()
+    free = (Comment.claimed_by.is_(None)) | (Comment.claimed_by == user.id) | (Comment.claimed_until < now)
+    session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, free)
+        .values(claimed_by=user.id, claimed_until=now + timedelta(seconds=seconds))
+    )
+    session.commit()
+    session.refresh(comment)
+    return claimant(session, comment)
+
+
+def claimant(session: Session, comment: Comment) -> User | None:
+    """The moderator holding ``comment`` now, if anyone does."""
+    if comment.claimed_by is None or comment.claimed_until is None or comment.claimed_until < utcnow():
+        return None
+    return session.get(User, comment.claimed_by)
+
+
+class Standing(enum.StrEnum):
+    """What a moderator can order about an author, and its reversal."""
+
+    BAN = "ban"
+    UNBAN = "unban"
+    SUSPEND = "suspend"
+    UNSUSPEND = "unsuspend"
+    PREMODERATE = "premoderate"
+    UNPREMODERATE = "unpremoderate"
+    TRUST = "trust"
+    UNTRUST = "untrust"
+
+
+def _standing(author: Author) -> dict[str, object]:
+    until = author.suspended_until
+    return {
+        "banned": author.banned,
+        "suspended_until": until.isoformat() if until else None,
+        "premoderate": author.premoderate,
+        "trusted": author.trusted,
+    }
+
+
+def set_standing(
+    session: Session, author: Author, user: User, action: Standing, until: datetime | None = None
+) -> Author:
+    """Ban, suspend (until a future time), pre-moderate or trust an author, or lift it; commits.
+
+    Trust and the restrictions exclude each other: banning, suspending or pre-moderating
+    an author ends their trust, and trusting one ends the pre-moderation.
+    """
+    before = _standing(author)
+    if action == Standing.SUSPEND:
+        if until is None or until <= utcnow():
+            raise ModerationError("a suspension needs an end in the future")
+        author.suspended_until, author.trusted = until, False
+    elif action == Standing.UNSUSPEND:
+        author.suspended_until = None
+    elif action in (Standing.BAN, Standing.PREMODERATE):
+        setattr(author, "banned" if action == Standing.BAN else "premoderate", True)
+        author.trusted = False
+    elif action in (Standing.UNBAN, Standing.UNPREMODERATE):
+        setattr(author, "banned" if action == Standing.UNBAN else "premoderate", False)
+    elif action == Standing.TRUST:
+        if author.banned:
+            raise ModerationError("lift the ban before trusting this author")
+        author.trusted, author.premoderate, author.suspended_until = True, False, None
+    else:
+        author.trusted = False
+    audit.record(
+        session,
+        actor=user,
+        action=f"author.{action.value}",
+        target_type="author",
+        target_id=author.id,
+        before=before,
+        after=_standing(author),
+        site_id=author.site_id,
+    )
+    session.commit()
+    return author
 
 
 def word_lists(session: Session, site_id: int) -> dict[WordKind, list[str]]:

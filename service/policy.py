@@ -16,6 +16,8 @@ from service.models import Status
 
 BANNED_WORD = "banned_word"
 SUSPECT_WORD = "suspect_word"
+TOXIC_SPAN = "toxic_span"  # the words behind a toxicity score, not a spam signal
+NOT_SPAM_SIGNALS = frozenset({BANNED_WORD, SUSPECT_WORD, TOXIC_SPAN})
 # Readers link to sources; links alone make a comment look like spam to the content model, so
 # they may queue it for a person but never reject it on their own.
 LINK_REASONS = frozenset(
@@ -37,12 +39,14 @@ class Reason:
 @dataclass(frozen=True)
 class Thresholds:
     """Toxicity: approve below ``approve_below``, reject at ``reject_above``.
-    Spam: queue at ``spam_queue_above``, reject at ``spam_reject_above``."""
+    Spam: queue at ``spam_queue_above``, reject at ``spam_reject_above``; a spam score with no
+    signal behind it queues only from ``spam_alone_queue_above`` (or ``spam_queue_above`` if higher)."""
 
     approve_below: float
     reject_above: float
     spam_queue_above: float = 0.5
     spam_reject_above: float = 0.95
+    spam_alone_queue_above: float = 0.9
 
     def __post_init__(self) -> None:
         for low, high, what in (
@@ -83,7 +87,7 @@ def decide(
     by_code: dict[str, list[Reason]] = {}
     for r in reasons:
         by_code.setdefault(r.code, []).append(r)
-    signals = [r for r in reasons if r.code not in (BANNED_WORD, SUSPECT_WORD) and r.weight > 0]
+    signals = [r for r in reasons if r.code not in NOT_SPAM_SIGNALS and r.weight > 0]
     t = thresholds
     if BANNED_WORD in by_code:
         return Outcome(Status.REJECTED, "; ".join(r.detail for r in by_code[BANNED_WORD]), BANNED_WORD)
@@ -103,7 +107,8 @@ def decide(
         return Outcome(Status.QUEUED, "; ".join(r.detail for r in by_code[SUSPECT_WORD]), SUSPECT_WORD)
     if trusted:
         return Outcome(Status.APPROVED, "trusted author, not rejected by any rule", "trusted")
-    if spam is not None and spam >= t.spam_queue_above:
+    queue_bar = t.spam_queue_above if signals else max(t.spam_queue_above, t.spam_alone_queue_above)
+    if spam is not None and spam >= queue_bar:
         return Outcome(Status.QUEUED, f"possible spam {spam:.2f}{_why(signals)}: a person decides", "spam")
     if toxicity is None:
         return Outcome(Status.QUEUED, "no toxicity score: a person decides", "uncertain")

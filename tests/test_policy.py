@@ -58,6 +58,34 @@ def test_possible_spam_is_queued_even_when_clean():
     assert (outcome.status, outcome.category) == (Status.QUEUED, "spam")
 
 
+def test_the_content_model_alone_queues_only_when_it_is_sure():
+    # Without a link, contact, promotion or repetition behind it, a spam score is the YouTube-trained
+    # content model alone: discussion that merely reads like a template is not queued as spam.
+    alone = decide({"toxicity": 0.01, "spam": 0.8}, T)
+    assert (alone.status, alone.category) == (Status.APPROVED, "clean")
+    sure = decide({"toxicity": 0.01, "spam": 0.93}, T)
+    assert (sure.status, sure.category) == (Status.QUEUED, "spam")
+    toxic_words = Reason("toxic_span", 2.0, "idiot", [(0, 5)])
+    assert decide({"toxicity": 0.01, "spam": 0.8}, T, [toxic_words]).status is Status.APPROVED
+
+
+def test_pre_moderation_holds_whatever_the_scores_but_never_saves_a_rejection():
+    held = decide({"toxicity": 0.01, "spam": 0.01}, T, hold="the article is pre-moderated")
+    assert (held.status, held.reason, held.category) == (
+        Status.QUEUED,
+        "the article is pre-moderated",
+        "premoderation",
+    )
+    assert decide({"toxicity": 0.99}, T, hold="the article is pre-moderated").status is Status.REJECTED
+
+
+def test_a_trusted_author_skips_the_uncertain_band_but_not_rejection_or_suspect_words():
+    assert decide({"toxicity": 0.5, "spam": 0.7}, T, [LINKS], trusted=True).category == "trusted"
+    assert decide({"toxicity": 0.99}, T, trusted=True).status is Status.REJECTED
+    suspect = Reason(SUSPECT_WORD, 0.0, "suspect word: crypto")
+    assert decide({"toxicity": 0.01}, T, [suspect], trusted=True).status is Status.QUEUED
+
+
 def test_a_banned_word_rejects_and_a_suspect_word_queues():
     banned = Reason(BANNED_WORD, 0.0, "banned word: casino", [(4, 10)])
     suspect = Reason(SUSPECT_WORD, 0.0, "suspect word: crypto", [(4, 10)])

@@ -42,6 +42,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
+from service.config import Settings
+from service.policy import Thresholds, decide
 from worker.scorers.linear import MODELS_DIR, make_vectorizer, metadata_path, save_artifact
 from worker.scorers.spam import MODEL_MAX_CHARS, SpamScorer
 from worker.scorers.spam.normalize import normalize
@@ -240,12 +242,22 @@ def leave_one_video_out(
                 }
             )
     p_model, p_combined = (0.5 * (1.0 + np.tanh(0.5 * z)) for z in (model, combined))
+    defaults = Settings()
+    supported = hits.sum(axis=1) > 0
+    held = (p_combined >= defaults.spam_queue_above) & (
+        supported | (p_combined >= defaults.spam_alone_queue_above)
+    )
     return {
         "per_video": per_video,
         "mean_model_auc": round(float(np.mean([v["model_auc"] for v in per_video])), 4),
         "mean_combined_auc": round(float(np.mean([v["combined_auc"] for v in per_video])), 4),
         "pooled_model": classification_metrics(y, p_model),
         "pooled_combined": classification_metrics(y, p_combined),
+        # Queued or rejected as spam by the policy at the default thresholds (toxicity aside).
+        "held_by_policy": {
+            "spam": round(float(held[y == 1].mean()), 4),
+            "ham": round(float(held[y == 0].mean()), 4),
+        },
         "reason_hit_rates": {
             c: {
                 "spam": round(float(hits[y == 1, j].mean()), 4),
@@ -269,6 +281,18 @@ def news_comments(scorer: SpamScorer) -> dict[str, Any] | None:
     scores = np.array([a.score for a in assessed])
     linked = np.array([any(r.code == "links" for r in a.reasons) for a in assessed])
     share = {f"at_or_above_{t}": round(float(np.mean(scores >= t)), 4) for t in POLICY_THRESHOLDS}
+    # What the policy does with them at the default thresholds (toxicity left out): a spam score
+    # with no signal behind it needs ``spam_alone_queue_above`` to queue.
+    defaults = Settings()
+    thresholds = Thresholds(
+        defaults.approve_below,
+        defaults.reject_above,
+        defaults.spam_queue_above,
+        defaults.spam_reject_above,
+        defaults.spam_alone_queue_above,
+    )
+    categories = [decide({"spam": a.score, "toxicity": 0.0}, thresholds, a.reasons) for a in assessed]
+    share["held_as_spam_by_policy"] = round(float(np.mean([o.category == "spam" for o in categories])), 4)
     with_links = {
         f"at_or_above_{t}": round(float(np.mean(scores[linked] >= t)), 4) for t in POLICY_THRESHOLDS
     }
