@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from ipaddress import ip_address
 from typing import Annotated, Any
 
@@ -10,10 +11,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     field_validator,
+    model_validator,
 )
+
+from service.models import Premoderation, ReportReason
 
 
 def _clean(value: Any) -> Any:
@@ -75,3 +80,53 @@ class CommentIn(_Model):
             except ValueError:
                 raise ValueError("must be an IPv4 or IPv6 address") from None
         return value
+
+
+# --- article settings, reader reports and feedback ----------------------------------------
+
+
+class ThresholdsIn(_Model):
+    """Toxicity thresholds for one article: approve below ``approve_below``, reject above ``reject_above``."""
+
+    approve_below: Annotated[float, Field(ge=0, le=1)]
+    reject_above: Annotated[float, Field(ge=0, le=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThresholdsIn:
+        if self.approve_below > self.reject_above:
+            raise ValueError("approve_below must not be above reject_above")
+        return self
+
+
+class ArticleSettingsIn(_Model):
+    """``PUT /articles/<id>``: fields left out keep their value (or the default on a new article)."""
+
+    title: Annotated[Text, Field(max_length=500)] | None = None
+    url: Annotated[Text, Field(max_length=2000)] | None = None
+    section: Annotated[Text, Field(max_length=200)] | None = None
+    comments_open: StrictBool | None = None
+    premoderation: Premoderation | None = None
+    # null clears the override (back to the site's, then the installation's thresholds).
+    thresholds: ThresholdsIn | None = None
+
+
+class ReportIn(_Model):
+    reporter_id: ExternalId
+    reason: ReportReason
+    note: Annotated[Text, Field(max_length=2000)] | None = None
+
+
+class FeedbackCategory(StrEnum):
+    CANNOT_POST = "cannot_post"
+    LOGGED_OUT = "logged_out"
+    COMMENTS_MISSING = "comments_missing"
+    SLOW = "slow"
+    OTHER = "other"
+
+
+class FeedbackIn(_Model):
+    category: FeedbackCategory
+    message: Annotated[Text, Field(max_length=5000)] | None = None
+    article_id: ExternalId | None = None
+    reader_id: ExternalId | None = None
+    user_agent: Annotated[Text, Field(max_length=500)] | None = None

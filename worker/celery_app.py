@@ -14,6 +14,7 @@ from celery import Celery
 from service.config import Settings
 from service.db import Database
 from service.queue import QUEUE, SWEEP_TASK
+from service.webhooks import SWEEP_TASK as WEBHOOK_SWEEP_TASK
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -38,6 +39,7 @@ def make_celery(settings: Settings) -> Celery:
         timezone="UTC",
         beat_schedule={
             "sweep-pending": {"task": SWEEP_TASK, "schedule": settings.sweep_interval},
+            "sweep-webhooks": {"task": WEBHOOK_SWEEP_TASK, "schedule": settings.sweep_interval},
         },
     )
     return app
@@ -56,3 +58,4 @@ def worker_database() -> Database:
 
 celery = make_celery(worker_settings())
 celery.autodiscover_tasks(["worker"], related_name="tasks", force=True)
+celery.autodiscover_tasks(["worker"], related_name="webhooks", force=True)

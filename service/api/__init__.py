@@ -1,16 +1,39 @@
-"""The JSON API for news sites, under /api/v1, authenticated by site keys."""
+"""The JSON API for news sites, under /api/v1, authenticated by site keys; and the
+Perspective-compatible endpoint under /v1alpha1."""
 
 from __future__ import annotations
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from service.api import articles, comments
+from service.api import (
+    articles,
+    authors,
+    comments,
+    feedback,
+    labels,
+    limits,
+    openapi,
+    perspective,
+    reader_reports,
+    reports,
+)
 
 PREFIX = "/api/v1"
 
 
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
-    for bp in (comments.bp, articles.bp):
-        app.register_blueprint(bp, url_prefix=PREFIX)
+    for bp, prefix in (
+        (comments.bp, PREFIX),
+        (articles.bp, PREFIX),
+        (reader_reports.bp, PREFIX),
+        (feedback.bp, PREFIX),
+        (authors.bp, PREFIX),
+        (labels.bp, PREFIX),
+        (reports.bp, PREFIX),
+        (perspective.bp, "/v1alpha1"),
+    ):
+        limits.per_site(bp)
+        app.register_blueprint(bp, url_prefix=prefix)
         csrf.exempt(bp)  # bearer keys, not cookies: nothing for a forged request to ride on
+    openapi.init_app(app, PREFIX)

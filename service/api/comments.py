@@ -1,17 +1,25 @@
-"""POST a reader's comment; GET its status, scores and decision."""
+"""POST a reader's comment; GET its status, scores and decision.
+
+A comment is refused when its article is closed to comments or its author is banned or
+suspended; a new one emits ``comment.created`` to the site's webhooks.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from service import moderation
+from service import events, moderation, webhooks
+from service.api import limits
 from service.api.auth import current_site
 from service.api.errors import APIError, parse
+from service.api.openapi import documented
+from service.api.responses import CommentOut
 from service.api.serialize import comment_json
 from service.db import get_session
-from service.models import Comment
+from service.models import Article, Author, Comment, Site, utcnow
 from service.queue import enqueue_scoring
 from service.schemas import CommentIn
 
@@ -32,8 +40,37 @@ def json_body() -> object:
     return data
 
 
+def refuse_if_not_allowed(session: Session, site: Site, data: CommentIn) -> None:
+    """A closed article or a banned or suspended author refuses a new comment (not a retry)."""
+    if data.external_id is not None and session.scalar(
+        select(Comment.id).where(Comment.site_id == site.id, Comment.external_id == data.external_id)
+    ):
+        return
+    author = session.scalar(
+        select(Author).where(Author.site_id == site.id, Author.external_id == data.author.id)
+    )
+    if author is not None and author.banned:
+        raise APIError(403, "author_banned", "the author is banned from commenting", field="author.id")
+    if author is not None and author.suspended_until is not None and author.suspended_until > utcnow():
+        until = author.suspended_until.isoformat(timespec="seconds")
+        raise APIError(403, "author_suspended", f"the author is suspended until {until}", field="author.id")
+    article = session.scalar(
+        select(Article).where(Article.site_id == site.id, Article.external_id == data.article.id)
+    )
+    if article is not None and not article.comments_open:
+        raise APIError(409, "comments_closed", "the article is closed to comments", field="article.id")
+
+
 @bp.post("/comments")
+@limits.per_author
+@limits.per_reader_ip
+@documented(ok=(200, 202), answer=CommentOut, json=CommentIn, errors=(403, 409), tags=["comments"])
 def create():
+    """Post a reader's comment; ``202`` pending (a retry with the same ``external_id``: ``200``).
+
+    Refused with ``403`` (``author_banned``, ``author_suspended``) or ``409`` (``comments_closed``,
+    or an ``external_id`` reused for other words).
+    """
     site = current_site()
     data = parse(CommentIn, json_body())
     settings = current_app.config["STET_SETTINGS"]
@@ -48,14 +85,18 @@ def create():
             field="body",
         )
     session = get_session()
+    refuse_if_not_allowed(session, site, data)
     if data.parent_id is not None:
         parent = session.get(Comment, data.parent_id)
         if parent is None or parent.site_id != site.id:
             raise APIError(
                 422, "validation_error", f"parent_id: no comment {data.parent_id}", field="parent_id"
             )
+    deliveries = []
     try:
         submission = moderation.submit_comment(session, site, data)
+        if submission.created:
+            deliveries = events.comment_event(session, submission.comment, events.COMMENT_CREATED)
         session.commit()
     except IntegrityError:
         # A concurrent retry with the same external_id won the insert.
@@ -76,11 +117,14 @@ def create():
         )
     if submission.created:
         enqueue_scoring(current_app.extensions["stet.celery"], [comment.id])
+        webhooks.enqueue_deliveries(current_app.extensions["stet.celery"], [d.id for d in deliveries])
     return comment_json(comment), 202 if submission.created else 200
 
 
 @bp.get("/comments/<int:comment_id>")
+@documented(answer=CommentOut, errors=(404,), tags=["comments"])
 def show(comment_id: int):
+    """A comment's status, scores per scorer, reasons and latest decision."""
     site = current_site()
     comment = get_session().get(Comment, comment_id)
     if comment is None or comment.site_id != site.id:

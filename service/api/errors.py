@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from flask_limiter import RateLimitExceeded
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -59,7 +62,15 @@ _HTTP_CODES = {
 
 
 def _is_api_request() -> bool:
-    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz")
+    return request.path.startswith(("/api/", "/v1alpha1/")) or request.path in ("/healthz", "/readyz")
+
+
+def _retry_after() -> int:
+    """Seconds until the breached limit's window resets (at least 1)."""
+    from service import limiter
+
+    current = limiter.current_limit
+    return max(1, math.ceil(current.window[0] - time.time())) if current is not None else 1
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -71,9 +82,13 @@ def register_error_handlers(app: Flask) -> None:
             return exc
         status = exc.code or 500
         message = exc.description or exc.name
+        headers = {}
         if status == 413:
             message = "request body is too large"
-        return error_response(APIError(status, _HTTP_CODES.get(status, "error"), message))
+        if isinstance(exc, RateLimitExceeded):
+            message = f"rate limit exceeded: {message}"
+            headers["Retry-After"] = str(_retry_after())
+        return error_response(APIError(status, _HTTP_CODES.get(status, "error"), message, headers=headers))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]

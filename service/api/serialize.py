@@ -1,10 +1,10 @@
-"""How a comment looks in API responses."""
+"""How comments and articles look in API responses (``service.api.responses`` documents them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from service.models import Comment
+from service.models import Article, Comment
 
 
 def comment_json(comment: Comment) -> dict[str, Any]:
@@ -18,6 +18,7 @@ def comment_json(comment: Comment) -> dict[str, Any]:
         "id": comment.id,
         "external_id": comment.external_id,
         "status": comment.status,
+        "hidden": comment.hidden,
         "article_id": comment.article.external_id,
         "author_id": comment.author.external_id,
         "parent_id": comment.parent_id,
@@ -37,4 +38,19 @@ def comment_json(comment: Comment) -> dict[str, Any]:
             "reason": decision.reason,
             "at": decision.created_at.isoformat(),
         },
+    }
+
+
+def article_json(article: Article) -> dict[str, Any]:
+    overridden = article.approve_below is not None and article.reject_above is not None
+    return {
+        "id": article.external_id,
+        "title": article.title,
+        "url": article.url,
+        "section": article.section,
+        "comments_open": article.comments_open,
+        "premoderation": article.premoderation,
+        "thresholds": {"approve_below": article.approve_below, "reject_above": article.reject_above}
+        if overridden
+        else None,
     }

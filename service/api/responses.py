@@ -1,0 +1,132 @@
+"""What the API answers, as pydantic models: they document responses in the OpenAPI document
+(``service.api.openapi``) and schemathesis checks every live answer against them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None
+    details: list[ErrorDetail]
+
+
+class ErrorOut(BaseModel):
+    """Every error of the API: ``{"error": {"code", "message", "field", "details"}}``."""
+
+    error: ErrorBody
+
+
+class ReasonOut(BaseModel):
+    scorer: str
+    code: str
+    detail: str
+    weight: float
+    spans: list[list[int]]
+
+
+class DecisionOut(BaseModel):
+    status: str
+    by: str
+    moderator: str | None
+    reason: str
+    at: str
+
+
+class CommentOut(BaseModel):
+    id: int
+    external_id: str | None
+    status: str
+    hidden: bool  # hidden by reader reports until a moderator looks again: do not show it
+    article_id: str
+    author_id: str
+    parent_id: int | None
+    body: str
+    created_at: str
+    scores: dict[str, dict[str, float | str]]
+    reasons: list[ReasonOut]
+    decision: DecisionOut | None
+
+
+class ArticleRef(BaseModel):
+    id: str
+    title: str | None
+    url: str | None
+
+
+class CommentPage(BaseModel):
+    article: ArticleRef
+    comments: list[CommentOut]
+    next_cursor: str | None
+
+
+class ThresholdsOut(BaseModel):
+    approve_below: float
+    reject_above: float
+
+
+class ArticleOut(BaseModel):
+    id: str
+    title: str | None
+    url: str | None
+    section: str | None
+    comments_open: bool
+    premoderation: str
+    thresholds: ThresholdsOut | None
+
+
+class ReportOut(BaseModel):
+    id: int
+    comment_id: int
+    reporter_id: str
+    reason: str
+    note: str | None
+    created_at: str
+    comment_hidden: bool
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    category: str
+    message: str | None
+    article_id: str | None
+    reader_id: str | None
+    created_at: str
+
+
+class AuthorExport(BaseModel):
+    """Everything Stet holds about one author of a site."""
+
+    author: dict[str, Any]
+    comments: list[dict[str, Any]]
+    reports_made: list[dict[str, Any]]
+
+
+class ErasureOut(BaseModel):
+    author_id: str
+    mode: str
+    comments: int
+
+
+class LabelOut(BaseModel):
+    id: int
+    comment_id: int | None
+    text: str | None
+    attribute: str
+    value: float
+    source: str
+    created_at: str
+
+
+class LabelPage(BaseModel):
+    labels: list[LabelOut]
+    next_cursor: str | None

@@ -1,0 +1,259 @@
+"""Signed webhooks: a site's endpoints, how each event's body is signed, and the delivery log.
+
+``service.events`` writes one pending ``WebhookDelivery`` per subscribed endpoint in the same
+transaction as the change; the worker (``worker.webhooks``) sends it and records the answer here.
+A failed attempt is retried with exponential backoff until ``webhook_retry_window`` after the
+event, then marked failed; an admin can redeliver it from the dashboard.
+
+Each request carries ``Stet-Event``, ``Stet-Delivery`` (an id to de-duplicate on: delivery is at
+least once) and ``Stet-Signature: t=<unix time>,v1=<hex>``, where the hex is
+HMAC-SHA256(secret, f"{t}.{body}"). While a secret is being rotated there are two ``v1`` values,
+one per secret. Receivers check it with ``verify``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from celery import Celery
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from service import audit, events
+from service.config import Settings
+from service.models import Site, User, Webhook, WebhookDelivery, utcnow
+
+log = logging.getLogger(__name__)
+
+DELIVER_TASK = "stet.deliver_webhook"
+SWEEP_TASK = "stet.sweep_webhooks"
+SIGNATURE_HEADER = "Stet-Signature"
+SECRET_PREFIX = "whsec_"
+# How long the previous secret still signs deliveries after a rotation.
+ROTATION_GRACE = timedelta(hours=24)
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+class WebhookError(ValueError):
+    """A webhook cannot be set up as asked; the message says why."""
+
+
+class InvalidSignature(ValueError):
+    """A webhook request whose signature does not check out; the message says why."""
+
+
+# --- signing -------------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def signature_header(hook: Webhook, body: bytes, timestamp: int | None = None) -> str:
+    """``t=<unix>,v1=<hex>``, plus a ``v1`` by the previous secret while it is still valid."""
+    t = int(time.time()) if timestamp is None else timestamp
+    parts = [f"t={t}", f"v1={sign(hook.secret, t, body)}"]
+    expires = hook.previous_secret_expires_at
+    if hook.previous_secret and expires is not None and expires > utcnow():
+        parts.append(f"v1={sign(hook.previous_secret, t, body)}")
+    return ",".join(parts)
+
+
+def verify(secret: str, header: str, body: bytes | str, tolerance: int = 300) -> bool:
+    """Check a ``Stet-Signature`` header against the raw request body; for receivers.
+
+    Returns True, or raises InvalidSignature when the header is malformed, no ``v1`` matches
+    ``secret``, or the timestamp is more than ``tolerance`` seconds away (a replay).
+    """
+    raw = body.encode() if isinstance(body, str) else body
+    timestamp, candidates = None, []
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1":
+            candidates.append(value)
+    if timestamp is None or not candidates:
+        raise InvalidSignature("malformed signature header: expected t=<unix time>,v1=<hex>")
+    if abs(time.time() - timestamp) > tolerance:
+        raise InvalidSignature("timestamp outside the tolerance: a replay, or a clock far off")
+    expected = sign(secret, timestamp, raw)
+    if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+        raise InvalidSignature("no signature matches the secret")
+    return True
+
+
+def request_for(hook: Webhook, delivery: WebhookDelivery) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one delivery attempt."""
+    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return body, {
+        "Content-Type": "application/json",
+        "User-Agent": "Stet-Webhooks/1",
+        "Stet-Event": delivery.event,
+        "Stet-Delivery": str(delivery.id),
+        SIGNATURE_HEADER: signature_header(hook, body),
+    }
+
+
+# --- endpoints -----------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def _check(url: str, subscribed: Iterable[str]) -> list[str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+        raise WebhookError(f"a webhook URL is http:// or https:// with a host: {url!r}")
+    chosen = list(dict.fromkeys(subscribed)) or list(events.EVENTS)
+    unknown = [e for e in chosen if e not in events.EVENTS]
+    if unknown:
+        raise WebhookError(f"unknown events {', '.join(unknown)} (known: {', '.join(events.EVENTS)})")
+    return chosen
+
+
+def add(session: Session, site: Site, url: str, subscribed: Iterable[str], actor: User | str) -> Webhook:
+    """A new endpoint for ``site`` (all events when none are named); its secret is on the row."""
+    hook = Webhook(site_id=site.id, url=url, events=_check(url, subscribed), secret=new_secret(), active=True)
+    session.add(hook)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="webhook.added",
+        target_type="webhook",
+        target_id=hook.id,
+        after={"url": url, "events": hook.events},
+        site_id=site.id,
+    )
+    return hook
+
+
+def rotate(session: Session, hook: Webhook, actor: User | str, grace: timedelta = ROTATION_GRACE) -> str:
+    """Give ``hook`` a new secret; the old one keeps signing (as a second ``v1``) for ``grace``."""
+    hook.previous_secret, hook.secret = hook.secret, new_secret()
+    hook.previous_secret_expires_at = utcnow() + grace
+    audit.record(
+        session,
+        actor=actor,
+        action="webhook.rotated",
+        target_type="webhook",
+        target_id=hook.id,
+        after={"previous_secret_expires_at": hook.previous_secret_expires_at.isoformat()},
+        site_id=hook.site_id,
+    )
+    return hook.secret
+
+
+def remove(session: Session, hook: Webhook, actor: User | str) -> None:
+    """Delete an endpoint and its delivery log."""
+    audit.record(
+        session,
+        actor=actor,
+        action="webhook.removed",
+        target_type="webhook",
+        target_id=hook.id,
+        before={"url": hook.url, "events": hook.events},
+        site_id=hook.site_id,
+    )
+    session.execute(delete(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id))
+    session.delete(hook)
+
+
+def redeliver(session: Session, delivery: WebhookDelivery, actor: User | str) -> WebhookDelivery:
+    """Send a delivery's event again, as a new delivery with its own log and retry window."""
+    again = WebhookDelivery(
+        webhook_id=delivery.webhook_id,
+        event=delivery.event,
+        payload=delivery.payload,
+        next_attempt_at=utcnow(),
+    )
+    session.add(again)
+    session.flush()
+    hook = session.get(Webhook, delivery.webhook_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="webhook.redelivered",
+        target_type="webhook_delivery",
+        target_id=delivery.id,
+        after={"delivery": again.id},
+        site_id=hook.site_id if hook else None,
+    )
+    return again
+
+
+# --- delivery ------------------------------------------------------------------------------
+
+
+def claim(session: Session, delivery_id: int, lease: float) -> WebhookDelivery | None:
+    """Take a due pending delivery for one attempt (commits); None if another worker has it or it
+    is not due. If the worker dies mid-attempt the sweep picks it up again after ``lease`` seconds."""
+    now = utcnow()
+    taken = session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.state == PENDING,
+            WebhookDelivery.next_attempt_at <= now,
+        )
+        .values(next_attempt_at=now + timedelta(seconds=lease), attempts=WebhookDelivery.attempts + 1)
+    ).rowcount
+    session.commit()
+    return session.get(WebhookDelivery, delivery_id) if taken else None
+
+
+def record_attempt(
+    session: Session,
+    delivery: WebhookDelivery,
+    status_code: int | None,
+    error: str | None,
+    settings: Settings,
+) -> None:
+    """Log an attempt's answer: delivered on 2xx, else retried with backoff or, past the window, failed."""
+    now = utcnow()
+    delivery.last_status_code, delivery.last_error = status_code, (error or None) and error[:500]
+    if status_code is not None and 200 <= status_code < 300:
+        delivery.state, delivery.delivered_at, delivery.last_error = DELIVERED, now, None
+        return
+    delay = settings.webhook_retry_base * 2 ** max(0, delivery.attempts - 1)
+    retry_at = now + timedelta(seconds=delay)
+    if retry_at > delivery.created_at + timedelta(seconds=settings.webhook_retry_window):
+        delivery.state = FAILED
+    else:
+        delivery.next_attempt_at = retry_at
+
+
+def due(session: Session, limit: int = 200) -> list[int]:
+    """Pending deliveries whose next attempt is due, oldest first."""
+    return list(
+        session.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.state == PENDING, WebhookDelivery.next_attempt_at <= utcnow())
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+        )
+    )
+
+
+def enqueue_deliveries(celery: Celery, delivery_ids: Iterable[int]) -> None:
+    """Hand deliveries to the worker after the commit; if the broker is away the sweep sends them."""
+    try:
+        for delivery_id in delivery_ids:
+            celery.send_task(
+                DELIVER_TASK,
+                args=[delivery_id],
+                retry=True,
+                retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
+            )
+    except Exception:  # noqa: BLE001 - the sweep delivers whatever could not be enqueued
+        log.warning("could not enqueue webhook deliveries; the sweep will send them", exc_info=True)

@@ -1,0 +1,116 @@
+"""A news site registers articles with their settings; closed articles and barred authors are refused."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from service import moderation
+from service.models import Article, AuditEntry, Author, utcnow
+from tests.test_api_errors import assert_error
+
+
+def put_article(site, article_id="story-1", **settings):
+    return site.client.put(f"/api/v1/articles/{article_id}", json=settings, headers=site.headers())
+
+
+def test_register_then_read_an_article(site):
+    created = put_article(
+        site,
+        title="Flood defences",
+        url="https://news.example/flood",
+        section="local",
+        comments_open=True,
+        premoderation="links",
+        thresholds={"approve_below": 0.05, "reject_above": 0.9},
+    )
+    assert created.status_code == 201
+    shown = site.client.get("/api/v1/articles/story-1", headers=site.headers())
+    assert shown.status_code == 200
+    assert shown.get_json() == {
+        "id": "story-1",
+        "title": "Flood defences",
+        "url": "https://news.example/flood",
+        "section": "local",
+        "comments_open": True,
+        "premoderation": "links",
+        "thresholds": {"approve_below": 0.05, "reject_above": 0.9},
+    }
+
+
+def test_update_keeps_what_is_left_out_and_null_clears_thresholds(site, db):
+    put_article(site, title="Budget", thresholds={"approve_below": 0.1, "reject_above": 0.5})
+    updated = put_article(site, comments_open=False, thresholds=None)
+
+    assert updated.status_code == 200
+    body = updated.get_json()
+    assert (body["title"], body["comments_open"], body["thresholds"]) == ("Budget", False, None)
+    with db.session() as session:
+        assert [
+            e.action
+            for e in session.query(AuditEntry).filter_by(target_type="article").order_by(AuditEntry.id)
+        ] == [
+            "article.created",
+            "article.updated",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        ({"thresholds": {"approve_below": 0.6, "reject_above": 0.4}}, "thresholds"),
+        ({"thresholds": {"approve_below": -0.1, "reject_above": 0.4}}, "thresholds.approve_below"),
+        ({"thresholds": {"approve_below": 0.1, "reject_above": 1.5}}, "thresholds.reject_above"),
+        ({"premoderation": "sometimes"}, "premoderation"),
+        ({"comments_open": "no"}, "comments_open"),
+    ],
+)
+def test_bad_settings_are_refused(site, given, field):
+    assert_error(put_article(site, **given), 422, field=field, code="validation_error")
+
+
+def test_unknown_article_is_404(site):
+    assert_error(site.client.get("/api/v1/articles/nope", headers=site.headers()), 404, code="not_found")
+
+
+def test_closed_article_refuses_new_comments_but_not_a_retry(site):
+    first = site.post_comment("Before closing.", external_id="c-1")
+    put_article(site, comments_open=False)
+
+    refused = site.post_comment("After closing.")
+    assert_error(refused, 409, field="article.id", code="comments_closed")
+    assert "closed" in refused.get_json()["error"]["message"]
+    retry = site.post_comment("Before closing.", external_id="c-1")
+    assert (retry.status_code, retry.get_json()["id"]) == (200, first.get_json()["id"])
+
+
+def _author(db, **standing):
+    with db.session() as session:
+        author = session.query(Author).filter_by(external_id="reader-1").one()
+        for name, value in standing.items():
+            setattr(author, name, value)
+        session.commit()
+
+
+def test_banned_and_suspended_authors_are_refused(site, db):
+    site.post_comment("My first comment.")
+    _author(db, banned=True)
+    assert_error(site.post_comment("Again."), 403, field="author.id", code="author_banned")
+
+    _author(db, banned=False, suspended_until=utcnow() + timedelta(days=1))
+    assert_error(site.post_comment("Again."), 403, code="author_suspended")
+
+    _author(db, suspended_until=utcnow() - timedelta(minutes=1))
+    assert site.post_comment("Suspension over.").status_code == 202
+
+
+def test_premoderated_article_queues_a_harmless_comment(site, db, settings):
+    put_article(site, premoderation="all")
+    comment_id = site.post_comment("Lovely weather for the parade.").get_json()["id"]
+
+    with db.session() as session:
+        result = moderation.ScorerResult("test", "1", {"toxicity": 0.0})
+        comment = moderation.record_scores(session, comment_id, [result], settings)
+        assert comment.status == "queued"
+        assert session.query(Article).one().premoderation == "all"

@@ -1,0 +1,35 @@
+"""Rate limits per site key and per author answer 429 with Retry-After in the API's error shape."""
+
+from __future__ import annotations
+
+from service.api.limits import site_key
+from tests.test_api_errors import assert_error
+
+
+def site_for(app_factory, key, **limits):
+    from tests.conftest import SiteClient
+
+    return SiteClient(app_factory(**limits).test_client(), key)
+
+
+def test_posting_past_the_author_limit_is_429(app_factory, site_key):
+    site = site_for(app_factory, site_key, rate_limit_author="2/minute")
+    assert [site.post_comment(f"Comment {n}").status_code for n in range(2)] == [202, 202]
+
+    refused = site.post_comment("One too many")
+    assert_error(refused, 429, code="rate_limited")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    other_author = site.post_comment("Someone else", author={"id": "reader-2"})
+    assert other_author.status_code == 202
+
+
+def test_the_site_key_limit_covers_every_route(app_factory, site_key):
+    site = site_for(app_factory, site_key, rate_limit_site="3/minute")
+    site.post_comment("One")
+    answers = [site.client.get("/api/v1/comments/1", headers=site.headers()).status_code for _ in range(3)]
+    assert answers == [200, 200, 429]
+
+
+def test_site_keys_are_hashed_before_they_reach_redis(app):
+    with app.test_request_context(headers={"Authorization": "Bearer stet_secret"}):
+        assert "stet_secret" not in site_key()

@@ -1,0 +1,94 @@
+"""A Perspective client (Coral) gets Perspective's answers from Stet by changing one URL."""
+
+from __future__ import annotations
+
+from service.models import Label
+
+# The request of Perspective's quickstart and API reference ("AnalyzeComment example").
+QUICKSTART = {
+    "comment": {"text": "What kind of idiot name is foo?"},
+    "languages": ["en"],
+    "requestedAttributes": {"TOXICITY": {}},
+}
+REFERENCE_EXAMPLE = {
+    "comment": {"text": "What kind of idiot name is foo? Sorry, I like your name."},
+    "languages": ["en"],
+    "requestedAttributes": {"TOXICITY": {}, "UNSUBSTANTIAL": {}},
+}
+
+
+def analyze(client, body, key, via="query"):
+    if via == "query":
+        return client.post(f"/v1alpha1/comments:analyze?key={key}", json=body)
+    return client.post("/v1alpha1/comments:analyze", json=body, headers={"X-Goog-Api-Key": key})
+
+
+def test_the_quickstart_request_gets_a_well_formed_answer(client, site_key):
+    response = analyze(client, {**QUICKSTART, "clientToken": "req-7"}, site_key)
+
+    assert response.status_code == 200, response.text
+    body = response.get_json()
+    assert set(body) == {"attributeScores", "languages", "clientToken"}
+    assert list(body["attributeScores"]) == ["TOXICITY"]
+    summary = body["attributeScores"]["TOXICITY"]["summaryScore"]
+    assert summary["type"] == "PROBABILITY"
+    assert summary["value"] > 0.5  # "idiot" is an insult
+    assert (body["languages"], body["clientToken"]) == (["en"], "req-7")
+
+
+def test_a_polite_comment_scores_low_and_the_key_may_come_in_a_header(client, site_key):
+    body = {**QUICKSTART, "comment": {"text": "Thank you for the clear explanation of the budget."}}
+    response = analyze(client, body, site_key, via="header")
+    assert response.get_json()["attributeScores"]["TOXICITY"]["summaryScore"]["value"] < 0.2
+
+
+def test_span_annotations_give_spans_in_utf16_units(client, site_key):
+    text = "🙂 What kind of idiot name is foo?"
+    response = analyze(client, {**QUICKSTART, "comment": {"text": text}, "spanAnnotations": True}, site_key)
+    spans = response.get_json()["attributeScores"]["TOXICITY"]["spanScores"]
+    assert spans, "spanAnnotations asks for spans"
+    for span in spans:
+        assert 0 <= span["begin"] < span["end"] <= len(text.encode("utf-16-le")) // 2
+        assert 0 <= span["score"]["value"] <= 1
+
+
+def test_an_attribute_stet_does_not_score_is_perspectives_400(client, site_key):
+    response = analyze(client, REFERENCE_EXAMPLE, site_key)
+
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert (error["code"], error["status"]) == (400, "INVALID_ARGUMENT")
+    assert "UNSUBSTANTIAL" in error["message"]
+
+
+def test_a_language_other_than_english_is_perspectives_400(client, site_key):
+    response = analyze(client, {**QUICKSTART, "languages": ["it"]}, site_key)
+    error = response.get_json()["error"]
+    assert response.status_code == 400
+    assert error["message"] == "Attribute TOXICITY does not support request languages: it"
+    assert analyze(client, {**QUICKSTART, "languages": ["en-US"]}, site_key).status_code == 200
+
+
+def test_a_missing_or_wrong_key_is_refused(client, site_key):
+    assert client.post("/v1alpha1/comments:analyze", json=QUICKSTART).status_code == 403
+    wrong = analyze(client, QUICKSTART, "stet_wrong")
+    assert (wrong.status_code, wrong.get_json()["error"]["status"]) == (400, "INVALID_ARGUMENT")
+
+
+def test_suggestscore_is_kept_as_a_label(client, site_key, db):
+    body = {
+        "comment": {"text": "You are all sheep."},
+        "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0.9}}},
+        "clientToken": "fb-1",
+    }
+    response = client.post(f"/v1alpha1/comments:suggestscore?key={site_key}", json=body)
+    assert response.status_code == 200
+    assert response.get_json()["clientToken"] == "fb-1"
+    with db.session() as session:
+        label = session.query(Label).one()
+        assert (label.text, label.attribute, label.value, label.source) == (
+            "You are all sheep.",
+            "toxicity",
+            0.9,
+            "suggestscore",
+        )

@@ -1,0 +1,167 @@
+"""Webhook signing, rotation, the retry schedule, the CLI and the admin pages."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from service import webhooks
+from service.cli import cli
+from service.models import AuditEntry, Site, Webhook, WebhookDelivery, utcnow
+from tests.test_dashboard import csrf_token
+
+BODY = b'{"event":"comment.decided"}'
+
+
+def make_hook(db, events=("comment.decided",)) -> int:
+    with db.session() as session:
+        site = session.query(Site).one()
+        hook = webhooks.add(session, site, "http://127.0.0.1:9/hook", events, "test")
+        session.commit()
+        return hook.id
+
+
+def test_a_signature_verifies_and_tampering_or_replay_does_not():
+    hook = Webhook(secret="whsec_a")
+    header = webhooks.signature_header(hook, BODY)
+
+    assert webhooks.verify("whsec_a", header, BODY)
+    for secret, body, sig in [
+        ("whsec_b", BODY, header),
+        ("whsec_a", BODY + b" ", header),
+        ("whsec_a", BODY, webhooks.signature_header(hook, BODY, timestamp=int(time.time()) - 301)),
+        ("whsec_a", BODY, "v1=abc"),
+    ]:
+        with pytest.raises(webhooks.InvalidSignature):
+            webhooks.verify(secret, sig, body)
+
+
+def test_during_rotation_both_secrets_sign(db, site_key):
+    hook_id = make_hook(db)
+    with db.session() as session:
+        hook = session.get(Webhook, hook_id)
+        old = hook.secret
+        new = webhooks.rotate(session, hook, "test", grace=timedelta(hours=1))
+        header = webhooks.signature_header(hook, BODY)
+        assert webhooks.verify(old, header, BODY) and webhooks.verify(new, header, BODY)
+        hook.previous_secret_expires_at -= timedelta(hours=2)
+        header = webhooks.signature_header(hook, BODY)
+        assert webhooks.verify(new, header, BODY)
+        with pytest.raises(webhooks.InvalidSignature):
+            webhooks.verify(old, header, BODY)
+
+
+def test_failures_back_off_exponentially_then_fail_after_the_window(db, site_key, settings):
+    hook_id = make_hook(db)
+    settings = replace(settings, webhook_retry_base=10, webhook_retry_window=100)
+    with db.session() as session:
+        delivery = WebhookDelivery(webhook_id=hook_id, event="comment.decided", payload={})
+        session.add(delivery)
+        session.commit()
+        delays = []
+        for attempt in range(1, 7):
+            delivery.attempts = attempt
+            before = utcnow()
+            webhooks.record_attempt(session, delivery, 500, "HTTP 500", settings)
+            if delivery.state == "failed":
+                break
+            delays.append(round((delivery.next_attempt_at - before).total_seconds()))
+        assert delays == [10, 20, 40, 80]  # the next one (160 s) would end past the 100 s window
+        assert (delivery.state, delivery.last_status_code) == ("failed", 500)
+
+
+def test_the_cli_adds_lists_rotates_and_removes(db, site_key, settings, monkeypatch):
+    monkeypatch.setenv("STET_DATABASE_URL", settings.sqlalchemy_url)
+    runner = CliRunner()
+    added = runner.invoke(
+        cli,
+        ["site", "webhook", "add", "Daily Planet", "https://news.example/hook", "--event", "comment.decided"],
+    )
+    assert added.exit_code == 0, added.output
+    hook_id, secret = added.output.split()
+    assert secret.startswith("whsec_")
+    listed = runner.invoke(cli, ["site", "webhook", "list", "Daily Planet"])
+    assert "https://news.example/hook\tcomment.decided\tno deliveries" in listed.output
+    rotated = runner.invoke(cli, ["site", "webhook", "rotate", hook_id])
+    assert rotated.output.strip().startswith("whsec_") and rotated.output.strip() != secret
+    bad = runner.invoke(cli, ["site", "webhook", "add", "Daily Planet", "ftp://x", "--event", "nope"])
+    assert bad.exit_code != 0 and "http" in bad.output
+    assert runner.invoke(cli, ["site", "webhook", "remove", hook_id]).exit_code == 0
+    with db.session() as session:
+        assert session.query(Webhook).count() == 0
+        actions = [e.action for e in session.query(AuditEntry).filter_by(target_type="webhook")]
+        assert actions == ["webhook.added", "webhook.rotated", "webhook.removed"]
+
+
+def login(client, name):
+    token = csrf_token(client.get("/dashboard/login").text)
+    client.post(
+        "/dashboard/login", data={"name": name, "password": "correct horse battery", "csrf_token": token}
+    )
+
+
+def test_admins_see_the_delivery_log_and_redeliver(app, client, db, site_key, make_user):
+    hook_id = make_hook(db)
+    with db.session() as session:
+        session.add(
+            WebhookDelivery(
+                webhook_id=hook_id,
+                event="comment.decided",
+                payload={"data": {"comment_id": 7}},
+                state="failed",
+                attempts=9,
+                last_status_code=502,
+                last_error="HTTP 502: bad gateway",
+            )
+        )
+        session.commit()
+    make_user("mod")
+    login(client, "mod")
+    assert client.get("/dashboard/webhooks/").status_code == 403
+
+    client = app.test_client()
+    make_user("boss", role="admin")
+    login(client, "boss")
+    page = client.get(f"/dashboard/webhooks/{hook_id}")
+    assert "HTTP 502" in page.text and "failed" in page.text
+    delivery_id = 1
+    assert (
+        client.post(f"/dashboard/webhooks/deliveries/{delivery_id}/redeliver").status_code == 400
+    )  # no CSRF
+    done = client.post(
+        f"/dashboard/webhooks/deliveries/{delivery_id}/redeliver",
+        data={"csrf_token": csrf_token(page.text)},
+        follow_redirects=True,
+    )
+    assert "queued again" in done.text
+    with db.session() as session:
+        again = session.query(WebhookDelivery).order_by(WebhookDelivery.id.desc()).first()
+        assert (again.state, again.attempts, again.payload) == ("pending", 0, {"data": {"comment_id": 7}})
+        entry = session.query(AuditEntry).filter_by(action="webhook.redelivered").one()
+        assert entry.actor == "boss"
+
+
+def test_an_admin_adds_an_endpoint_and_sees_its_secret_once(client, db, site_key, make_user):
+    make_user("boss", role="admin")
+    login(client, "boss")
+    page = client.get("/dashboard/webhooks/")
+    with db.session() as session:
+        site_id = session.query(Site).one().id
+    added = client.post(
+        "/dashboard/webhooks/",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "site_id": site_id,
+            "url": "https://news.example/h",
+            "events": ["comment.reported"],
+        },
+    )
+    with db.session() as session:
+        hook = session.query(Webhook).one()
+        assert hook.events == ["comment.reported"]
+        assert hook.secret in added.text
+    assert hook.secret not in client.get("/dashboard/webhooks/").text

@@ -1,0 +1,65 @@
+"""Celery tasks that send webhook deliveries (see ``service.webhooks``) and sweep up due ones."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+import httpx
+from celery import shared_task
+
+from service import webhooks
+from service.models import Webhook, WebhookDelivery
+from worker.celery_app import worker_database, worker_settings
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def _client() -> httpx.Client:
+    """One connection pool per worker process; redirects are not followed (the URL is the contract)."""
+    return httpx.Client(timeout=worker_settings().webhook_timeout, follow_redirects=False)
+
+
+@shared_task(
+    name=webhooks.DELIVER_TASK, ignore_result=True, acks_late=True, soft_time_limit=60, time_limit=90
+)
+def deliver_webhook(delivery_id: int) -> None:
+    """One attempt at one delivery; a no-op unless it is pending and due (so duplicates are harmless)."""
+    settings = worker_settings()
+    db = worker_database()
+    with db.session() as session:
+        delivery = webhooks.claim(session, delivery_id, lease=settings.webhook_timeout * 2 + 30)
+        if delivery is None:
+            return
+        hook = session.get(Webhook, delivery.webhook_id)
+        if hook is None or not hook.active:
+            delivery.state = webhooks.FAILED
+            delivery.last_error = "the webhook was removed or deactivated"
+            session.commit()
+            return
+        url = hook.url
+        body, headers = webhooks.request_for(hook, delivery)
+    status, error = None, None
+    try:
+        response = _client().post(url, content=body, headers=headers)
+        status = response.status_code
+        if not response.is_success:
+            error = f"HTTP {status}: {response.text[:200]}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    with db.session() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        webhooks.record_attempt(session, delivery, status, error, settings)
+        session.commit()
+    log.info("webhook delivery %s to %s: %s", delivery_id, url, status or error)
+
+
+@shared_task(name=webhooks.SWEEP_TASK, ignore_result=True)
+def sweep_webhooks() -> int:
+    """Enqueue every due pending delivery: retries, and events whose enqueue was lost."""
+    with worker_database().session() as session:
+        ids = webhooks.due(session)
+    if ids:
+        webhooks.enqueue_deliveries(sweep_webhooks.app, ids)
+    return len(ids)
