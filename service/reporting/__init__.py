@@ -1,0 +1,65 @@
+"""Reports for editors: SQL aggregates over the store, one module per report.
+
+Every report is ``build(session, scope) -> result.Report``; the dashboard, the CSV export, the
+JSON API and the weekly digest all render the same ``Report``. ``scope_from`` turns request
+arguments (range or from/to, bucket, section, article) into a ``Scope`` for one site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.models import Article, Site
+from service.reporting import articles, backlog, model, moderators, quality, readers, volume
+from service.reporting.period import PeriodError, parse_period, zone_of
+from service.reporting.result import Report
+from service.reporting.scope import Scope
+
+REPORTS: dict[str, tuple[str, Callable[..., Report]]] = {
+    "volume": ("Volume", volume.build),
+    "moderation": ("Toxicity and spam", quality.build),
+    "queue": ("The queue", backlog.build),
+    "articles": ("Articles", articles.build),
+    "moderators": ("Moderators", moderators.build),
+    "readers": ("Readers", readers.build),
+    "model": ("Model against moderators", model.build),
+}
+ADMIN_ONLY = frozenset({"moderators"})
+
+
+def scope_from(session: Session, site: Site, settings: Settings, args: Mapping[str, str]) -> Scope:
+    """The scope asked for by ``args``; raises PeriodError (with the offending field) on bad input."""
+    period = parse_period(args, zone_of(site.timezone))
+    article = None
+    if external_id := (args.get("article") or "").strip():
+        article = session.scalar(
+            select(Article).where(Article.site_id == site.id, Article.external_id == external_id)
+        )
+        if article is None:
+            raise PeriodError(f"no article {external_id!r} on this site", "article")
+    return Scope(site, period, settings, section=(args.get("section") or "").strip() or None, article=article)
+
+
+def build(name: str, session: Session, scope: Scope, **options: Any) -> Report:
+    return REPORTS[name][1](session, scope, **options)
+
+
+def simulator_options(args: Mapping[str, str]) -> dict[str, float]:
+    """``approve_below``/``reject_above`` as floats in 0..1 (absent ones are left out)."""
+    options = {}
+    for name in ("approve_below", "reject_above"):
+        raw = (args.get(name) or "").strip()
+        if raw:
+            try:
+                value = float(raw)
+            except ValueError:
+                raise PeriodError(f"{name} must be a number between 0 and 1", name) from None
+            if not 0.0 <= value <= 1.0:
+                raise PeriodError(f"{name} must be a number between 0 and 1", name)
+            options[name] = value
+    return options

@@ -1,0 +1,45 @@
+"""``stet report weekly``: the weekly digest from the command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def report() -> None:
+    """Reports for editors."""
+
+
+@report.command("weekly")
+@click.option("--site", "site_name", required=True, help="The site's name.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="HTML file (default: standard output)."
+)
+def weekly(site_name: str, out: Path | None) -> None:
+    """Write a self-contained HTML digest comparing last week (Monday to Sunday, the site's zone)
+    with the week before, to mail around."""
+    from sqlalchemy import select
+
+    from service.config import Settings
+    from service.db import Database
+    from service.models import Site
+    from service.reporting import digest
+
+    settings = Settings.from_env()
+    database = Database(settings.sqlalchemy_url)
+    try:
+        with database.session() as session:
+            site = session.scalar(select(Site).where(Site.name == site_name))
+            if site is None:
+                raise click.ClickException(f"no site named {site_name!r}")
+            html = digest.weekly(session, site, settings)
+    finally:
+        database.engine.dispose()
+    if out is None:
+        sys.stdout.write(html)
+    else:
+        out.write_text(html, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)

@@ -1,0 +1,127 @@
+"""Readers: their reports on comments (by reason, and how often a moderator agreed) and their
+problems with commenting itself (feedback by category and article, newest first)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from service.models import Article, Comment, Feedback, ReportReason
+from service.models import Report as ReaderReport
+from service.reporting.result import Chart, Report, Table, share
+from service.reporting.scope import Scope
+
+NEWEST = 20
+TOP_ARTICLES = 10
+
+
+def build(session: Session, scope: Scope) -> Report:
+    resolved = lambda value: func.sum(case((ReaderReport.resolution == value, 1), else_=0))  # noqa: E731
+    by_reason = {
+        reason: (count, int(upheld or 0), int(dismissed or 0))
+        for reason, count, upheld, dismissed in session.execute(
+            scope.during(
+                scope.articles(
+                    select(ReaderReport.reason, func.count(), resolved("upheld"), resolved("dismissed"))
+                    .join(Comment, Comment.id == ReaderReport.comment_id)
+                    .where(ReaderReport.site_id == scope.site.id),
+                    Comment.article_id,
+                ),
+                ReaderReport.created_at,
+            ).group_by(ReaderReport.reason)
+        )
+    }
+    order = [reason.value for reason in ReportReason] + sorted(set(by_reason) - set(ReportReason))
+    reports = Table(
+        "reports",
+        "Reader reports by reason",
+        ["Reason", "Reports", "Upheld", "Dismissed", "Open", "Share upheld"],
+        [
+            [reason, count, upheld, dismissed, count - upheld - dismissed, share(upheld, upheld + dismissed)]
+            for reason in order
+            for count, upheld, dismissed in [by_reason.get(reason, (0, 0, 0))]
+        ],
+        percent=("Share upheld",),
+    )
+    feedback = scope.during(
+        scope.articles(
+            select().select_from(Feedback).where(Feedback.site_id == scope.site.id), Feedback.article_id
+        ),
+        Feedback.created_at,
+    )
+    categories = Table(
+        "problems",
+        "Readers' problems with commenting, by category",
+        ["Category", "Reports"],
+        [
+            list(row)
+            for row in session.execute(
+                feedback.add_columns(Feedback.category, func.count())
+                .group_by(Feedback.category)
+                .order_by(func.count().desc(), Feedback.category)
+            )
+        ],
+    )
+    per_article = Table(
+        "problem_articles",
+        "Articles with the most problems reported",
+        ["Article", "Reports", "URL"],
+        [
+            [title or external_id, count, url]
+            for title, external_id, url, count in session.execute(
+                feedback.add_columns(Article.title, Article.external_id, Article.url, func.count())
+                .join(Article, Article.id == Feedback.article_id)
+                .group_by(Article.id, Article.title, Article.external_id, Article.url)
+                .order_by(func.count().desc(), Article.id)
+                .limit(TOP_ARTICLES)
+            )
+        ],
+        links={"Article": "URL"},
+    )
+    newest = Table(
+        "problems_newest",
+        "Newest problems",
+        ["When", "Category", "Article", "Message", "URL"],
+        [
+            [
+                created.astimezone(UTC).astimezone(scope.period.zone).strftime("%Y-%m-%d %H:%M %Z"),
+                category,
+                title or external_id or "",
+                message or "",
+                url,
+            ]
+            for created, category, title, external_id, message, url in session.execute(
+                feedback.add_columns(
+                    Feedback.created_at,
+                    Feedback.category,
+                    Article.title,
+                    Article.external_id,
+                    Feedback.message,
+                    Article.url,
+                )
+                .outerjoin(Article, Article.id == Feedback.article_id)
+                .order_by(Feedback.created_at.desc(), Feedback.id.desc())
+                .limit(NEWEST)
+            )
+        ],
+        links={"Article": "URL"},
+    )
+    total = sum(row[1] for row in reports.rows)
+    upheld = sum(row[2] for row in reports.rows)
+    decided = upheld + sum(row[3] for row in reports.rows)
+    return Report(
+        "readers",
+        "Readers",
+        figures={
+            "Reader reports": total,
+            "Share upheld": share(upheld, decided),
+            "Problems reported": sum(row[1] for row in categories.rows),
+        },
+        tables=[reports, categories, per_article, newest],
+        charts=[
+            Chart("Reader reports by reason", "bar", "reports", "Reason", ["Upheld", "Dismissed", "Open"]),
+            Chart("Problems by category", "bar", "problems", "Category", ["Reports"]),
+        ],
+    )

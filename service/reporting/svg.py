@@ -1,0 +1,114 @@
+"""Charts as inline SVG, drawn on the server from a report's table (no script, no web fonts).
+
+``line`` draws one polyline per series over the table's rows (time buckets); ``bar`` draws one
+horizontal bar per row with its series stacked. Every chart carries a <title> and the numbers
+stay in the table below it, so screen readers and the CSV get the same figures.
+"""
+
+from __future__ import annotations
+
+import math
+
+from markupsafe import Markup, escape
+
+from service.reporting.result import Chart, Table
+
+COLOURS = ["#1f5fd6", "#18794e", "#b42318", "#b7791f", "#6941c6", "#0e7490"]
+WIDTH, LINE_HEIGHT, BAR = 720, 240, 22
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 28
+
+
+def render(chart: Chart, table: Table) -> Markup:
+    return (line if chart.kind == "line" else bar)(chart, table)
+
+
+def _values(chart: Chart, table: Table) -> list[list[float]]:
+    return [[float(v or 0) for v in table.column(name)] for name in chart.series]
+
+
+def nice_max(value: float) -> float:
+    """The smallest of 1, 2, 2.5 or 5 times a power of ten that is at least ``value`` (1 when 0)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= value)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:g}"
+
+
+def _legend(chart: Chart, y: float) -> list[str]:
+    parts, x = [], LEFT
+    for i, name in enumerate(chart.series):
+        colour = COLOURS[i % len(COLOURS)]
+        parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{colour}"/>')
+        parts.append(f'<text x="{x + 14}" y="{y}" class="legend">{escape(name)}</text>')
+        x += 24 + 7 * len(name)
+    return parts
+
+
+def line(chart: Chart, table: Table) -> Markup:
+    series = _values(chart, table)
+    labels = table.column(chart.x)
+    top = nice_max(max((v for s in series for v in s), default=0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, LINE_HEIGHT - TOP - BOTTOM
+    n = max(len(labels), 1)
+    x_at = lambda i: LEFT + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)  # noqa: E731
+    y_at = lambda v: TOP + plot_h * (1 - v / top)  # noqa: E731
+    parts = []
+    for tick in (0, top / 2, top):
+        y = y_at(tick)
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{_fmt(tick)}</text>'
+        )
+    step = max(1, n // 6)
+    for i in range(0, n, step):
+        parts.append(
+            f'<text x="{x_at(i):.1f}" y="{LINE_HEIGHT - 8}" class="axis" text-anchor="middle">'
+            f"{escape(str(labels[i]))}</text>"
+        )
+    for s, values in enumerate(series):
+        points = " ".join(f"{x_at(i):.1f},{y_at(v):.1f}" for i, v in enumerate(values))
+        colour = COLOURS[s % len(COLOURS)]
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
+    height = LINE_HEIGHT + 22
+    parts += _legend(chart, LINE_HEIGHT + 14)
+    return _svg(chart, height, parts)
+
+
+def bar(chart: Chart, table: Table) -> Markup:
+    series = _values(chart, table)
+    labels = [str(label) for label in table.column(chart.x)]
+    totals = [sum(values) for values in zip(*series, strict=True)] if series else []
+    top = nice_max(max(totals, default=0))
+    label_w = min(220, 12 + 7 * max((len(label) for label in labels), default=0))
+    plot_w = WIDTH - label_w - RIGHT - 60
+    parts = []
+    for row, label in enumerate(labels):
+        y = TOP + row * (BAR + 8)
+        short = label if len(label) <= 30 else label[:29] + "…"
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 15}" class="axis" text-anchor="end">{escape(short)}</text>'
+        )
+        x = float(label_w)
+        for s, values in enumerate(series):
+            width = plot_w * values[row] / top
+            colour = COLOURS[s % len(COLOURS)]
+            parts.append(f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{BAR}" fill="{colour}"/>')
+            x += width
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}" class="value">{_fmt(totals[row])}</text>')
+    height = TOP + len(labels) * (BAR + 8) + (26 if len(series) > 1 else 4)
+    if len(series) > 1:
+        parts += _legend(chart, height - 8)
+    return _svg(chart, max(height, 40), parts)
+
+
+def _svg(chart: Chart, height: float, parts: list[str]) -> Markup:
+    return Markup(
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height:.0f}" role="img" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{escape(chart.title)}</title>"
+        "<style>.grid{stroke:#dde1e8}.axis,.legend,.value{font:11px system-ui,sans-serif;fill:#5d6677}"
+        ".value{fill:#1d2330}</style>" + "".join(parts) + "</svg>"
+    )

@@ -1,0 +1,62 @@
+"""The reports' building blocks: local buckets across daylight-saving changes and the SVG charts."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from service.reporting import svg
+from service.reporting.period import Period, PeriodError, parse_period
+from service.reporting.result import Chart, Table
+
+NY = ZoneInfo("America/New_York")
+
+
+@pytest.mark.parametrize(
+    "day, hours", [(date(2026, 3, 8), 23), (date(2026, 11, 1), 25), (date(2026, 6, 1), 24)]
+)
+def test_a_local_day_has_the_hours_the_clock_shows(day, hours):
+    assert len(Period(day, day, NY, "hour").buckets()) == hours
+
+
+def test_quarter_hour_slots_fold_into_local_days_weeks_and_half_hour_zones():
+    slot = lambda text: int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()) // 900  # noqa: E731
+    days = Period(date(2026, 3, 6), date(2026, 3, 9), NY, "day")
+    rows = [(slot("2026-03-07 04:45"), 1), (slot("2026-03-07 05:00"), 2), (slot("2026-03-09 04:00"), 4)]
+    assert days.series(rows) == [1, 2, 0, 4]
+    weeks = Period(date(2026, 3, 1), date(2026, 3, 14), NY, "week")
+    assert [label for _key, label in weeks.buckets()] == [
+        "week of 2026-02-23",
+        "week of 2026-03-02",
+        "week of 2026-03-09",
+    ]
+    india = Period(date(2026, 3, 6), date(2026, 3, 7), ZoneInfo("Asia/Kolkata"), "day")
+    assert india.series([(slot("2026-03-06 18:15"), 1), (slot("2026-03-06 18:30"), 1)]) == [1, 1]
+
+
+def test_parse_period_presets_and_errors():
+    today = date(2026, 3, 9)
+    assert parse_period({}, NY, today) == Period(date(2026, 3, 3), today, NY, "day")
+    assert parse_period({"range": "today"}, NY, today).bucket == "hour"
+    assert parse_period({"range": "30d"}, NY, today).first == date(2026, 2, 8)
+    assert parse_period({"from": "2026-01-01", "to": "2026-03-09"}, NY, today).bucket == "week"
+    with pytest.raises(PeriodError, match="hourly buckets"):
+        parse_period({"from": "2026-01-01", "to": "2026-02-15", "bucket": "hour"}, NY, today)
+    with pytest.raises(PeriodError, match="at most 400 days"):
+        parse_period({"from": "2020-01-01", "to": "2026-01-01"}, NY, today)
+
+
+@pytest.mark.parametrize("value, top", [(0, 1), (3, 5), (7, 10), (12, 20), (2400, 2500), (0.3, 0.5)])
+def test_axis_tops_are_round_numbers(value, top):
+    assert svg.nice_max(value) == top
+
+
+def test_charts_escape_labels_and_scale_to_the_data():
+    table = Table("t", "T", ["Day", "A", "B"], [["<b>Mon</b>", 1, 3], ["Tue", 4, 0]])
+    bars = svg.render(Chart("A & B", "bar", "t", "Day", ["A", "B"]), table)
+    assert "<title>A &amp; B</title>" in bars and "&lt;b&gt;Mon&lt;/b&gt;" in bars and "<b>" not in bars
+    assert bars.count("<rect") == 4 + 2  # two stacked bars per row, two legend keys
+    line = svg.render(Chart("Lines", "line", "t", "Day", ["A"]), table)
+    assert line.count("<polyline") == 1 and ">5</text>" in line  # the axis tops at 5 for a maximum of 4
