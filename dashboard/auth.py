@@ -6,7 +6,18 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -79,6 +90,23 @@ def local_path(target: str) -> str | None:
     return None
 
 
+REPORTS = "dashboard.reports.index"
+
+
+def landing() -> str:
+    """Where a user starts: editors on the reports (when installed), everyone else on the queue."""
+    if current_user.role == Role.EDITOR.value:
+        return url_for(REPORTS) if REPORTS in current_app.view_functions else url_for(".welcome")
+    return url_for("dashboard.queue.index")
+
+
+@bp.get("/welcome")
+@login_required
+def welcome():
+    """The start page of a role with nothing else to see yet (editors before reports are installed)."""
+    return render_template("dashboard/welcome.html")
+
+
 # Failed attempts per client address; a success does not count.
 LOGIN_LIMIT = "10 per minute;50 per hour"
 
@@ -88,7 +116,7 @@ LOGIN_LIMIT = "10 per minute;50 per hour"
 def login():
     next_path = local_path(request.values.get("next", ""))
     if current_user.is_authenticated:
-        return redirect(next_path or url_for("dashboard.queue.index"))
+        return redirect(next_path or landing())
     name = request.form.get("name", "")
     if request.method == "POST":
         user = authenticate(get_session(), name, request.form.get("password", ""))
@@ -97,7 +125,7 @@ def login():
             return render_template("dashboard/login.html", name=name, next=next_path, error=error), 401
         session.clear()  # nothing from before the login (a planted session) carries over
         login_user(DashboardUser(user))
-        return redirect(next_path or url_for("dashboard.queue.index"))
+        return redirect(next_path or landing())
     return render_template("dashboard/login.html", name=name, next=next_path, error=None)
 
 

@@ -1,20 +1,28 @@
-"""The moderation queue: comments waiting for a person, and approving or rejecting them."""
+"""The queues: a page of comment cards, the next page as infinite scroll, and live counts."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
 
-from service import moderation
+from dashboard import cards, queues
+from dashboard.auth import roles_required
 from service.db import get_session
-from service.models import Comment, Score, Status
+from service.models import Role
+from service.moderation import RejectCode
 
 bp = Blueprint("queue", __name__)
-
-# The first page only, for now; a later issue pages through the rest.
-PAGE_SIZE = 50
+MODERATORS = (Role.MODERATOR, Role.ADMIN)
 
 
 @bp.app_template_test("web_url")
@@ -23,80 +31,62 @@ def is_web_url(value: str | None) -> bool:
     return bool(value) and value.lower().startswith(("http://", "https://"))
 
 
-def queued_comments(session: Session, limit: int = PAGE_SIZE) -> list[tuple[Comment, float | None]]:
-    """Queued comments with their toxicity, most toxic first, then oldest first.
-
-    A comment scored by more than one scorer shows the highest toxicity any of them gave.
-    """
-    toxicity = (
-        select(Score.comment_id, func.max(Score.value).label("value"))
-        .where(Score.label == "toxicity")
-        .group_by(Score.comment_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Comment, toxicity.c.value)
-        .outerjoin(toxicity, toxicity.c.comment_id == Comment.id)
-        .where(Comment.status == Status.QUEUED.value)
-        .options(joinedload(Comment.article), joinedload(Comment.author))
-        .order_by(toxicity.c.value.desc().nulls_last(), Comment.created_at, Comment.id)
-        .limit(limit)
-    )
-    return [(comment, value) for comment, value in rows]
+@bp.app_context_processor
+def dashboard_globals() -> dict[str, object]:
+    return {
+        "reject_codes": list(RejectCode),
+        "labels": queues.LABELS,
+        "queue_names": list(queues.Queue),
+        "cap": queues.COUNT_CAP,
+        "has_endpoint": lambda endpoint: endpoint in current_app.view_functions,
+    }
 
 
 @bp.get("/")
-@login_required
-def index():
-    session = get_session()
-    waiting = session.scalar(select(func.count()).where(Comment.status == Status.QUEUED.value))
-    return render_template("dashboard/queue.html", comments=queued_comments(session), waiting=waiting)
-
-
-@bp.post("/comments/<int:comment_id>/approve")
-@login_required
-def approve(comment_id: int):
-    return decide(comment_id, Status.APPROVED)
-
-
-@bp.post("/comments/<int:comment_id>/reject")
-@login_required
-def reject(comment_id: int):
-    return decide(comment_id, Status.REJECTED)
-
-
-def decide(comment_id: int, status: Status):
-    """Apply the decision; htmx gets the card's replacement, a plain form post goes back to the queue.
-
-    When someone decided the comment first, nothing is applied and the answer (409) says who did;
-    base.html tells htmx to swap 409s in like successes.
-    """
-    session = get_session()
-    comment = session.get(Comment, comment_id)
-    if comment is None:
-        abort(404)
+@bp.get("/queues/<name>")
+@roles_required(*MODERATORS)
+def index(name: str = queues.Queue.REVIEW.value):
     try:
-        moderation.moderate(session, comment, current_user.user, status)
-        conflict = False
-    except moderation.ModerationError:
-        conflict = True
-    message = outcome(comment, conflict)
-    if request.htmx:
-        page = render_template("dashboard/_decided.html", comment=comment, message=message, conflict=conflict)
-        response = make_response(page, 409 if conflict else 200)
+        queue = queues.Queue(name)
+    except ValueError:
+        abort(404)
+    db = get_session()
+    error, status = None, 200
+    try:
+        filters = queues.Filters.parse(request.args)
+        page = queues.page(db, queue, filters, request.args.get("cursor") or None)
+    except queues.FilterError as exc:
+        filters, page, error, status = queues.Filters(), queues.Page([], None), str(exc), 400
+    found = cards.load(db, page.ids, current_user.user)
+    next_url = None
+    if page.cursor:
+        next_url = url_for(".index", name=queue.value, cursor=page.cursor, **filters.query_args())
+    context = {"queue": queue, "filters": filters, "cards": found, "next_url": next_url}
+    if request.htmx and request.args.get("cursor"):
+        response = make_response(render_template("dashboard/_rows.html", **context))
     else:
-        flash(f"Comment {comment.id}: {message}")
-        response = redirect(url_for(".index"))
+        counts = queues.counts(db)
+        page_html = render_template("dashboard/queue.html", error=error, counts=counts, **context)
+        response = make_response(page_html, status)
     response.vary.add("HX-Request")
     return response
 
 
-def outcome(comment: Comment, conflict: bool) -> str:
-    """What the moderator is told about a comment they just acted on."""
-    if comment.status not in (Status.APPROVED.value, Status.REJECTED.value):
-        return f"Not applied: this comment is {comment.status}."
-    last = comment.decisions[-1]
-    who = last.user.name if last.user is not None else "the automatic policy"
-    if conflict:
-        return f"Already {comment.status} by {who} — your decision was not applied."
-    return f"{comment.status.capitalize()} by {who}"
+@bp.get("/counts")
+@roles_required(*MODERATORS)
+def counts():
+    """The queue tabs with their counts; the page polls this every few seconds."""
+    current = request.args.get("queue", queues.Queue.REVIEW.value)
+    return render_template("dashboard/_counts.html", counts=queues.counts(get_session()), current=current)
+
+
+@bp.post("/preferences/blur")
+@roles_required(*MODERATORS)
+def toggle_blur():
+    """Blur (or stop blurring) comments at or above the rejection threshold until clicked."""
+    session["blur"] = not session.get("blur", False)
+    return redirect(request.referrer if _same_site(request.referrer) else url_for(".index"))
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)

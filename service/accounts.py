@@ -6,11 +6,12 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from service.models import ApiKey, Role, Site, SiteWord, User, WordKind
+from service import audit
+from service.models import ApiKey, Role, Site, SiteWord, User, WordKind, utcnow
 
 KEY_PREFIX = "stet_"
 MIN_PASSWORD_LENGTH = 8
@@ -25,22 +26,95 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_site(session: Session, name: str) -> tuple[Site, str]:
+# Who changed something when it was not a dashboard user: the command line.
+CLI = "cli"
+
+
+def create_site(session: Session, name: str, actor: User | str = CLI) -> tuple[Site, str]:
     """A new site and its first API key; the key is returned once and only its hash is kept."""
     name = name.strip()
-    if not name:
-        raise AccountError("a site needs a name")
+    if not name or len(name) > 100:
+        raise AccountError("a site needs a name of 1 to 100 characters")
     if session.scalar(select(Site).where(Site.name == name)) is not None:
         raise AccountError(f"a site named {name!r} already exists")
     site = Site(name=name)
     session.add(site)
-    return site, create_key(session, site)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="site.create",
+        target_type="site",
+        target_id=site.id,
+        after={"name": name},
+        site_id=site.id,
+    )
+    return site, create_key(session, site, actor)
 
 
-def create_key(session: Session, site: Site) -> str:
+def create_key(session: Session, site: Site, actor: User | str = CLI) -> str:
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiKey(site=site, prefix=key[: len(KEY_PREFIX) + 6], key_hash=hash_key(key)))
+    row = ApiKey(site=site, prefix=key[: len(KEY_PREFIX) + 6], key_hash=hash_key(key))
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="key.create",
+        target_type="api_key",
+        target_id=row.id,
+        after={"prefix": row.prefix},
+        site_id=site.id,
+    )
     return key
+
+
+def revoke_key(session: Session, key: ApiKey, actor: User | str = CLI) -> None:
+    """Stop a key from working (kept, marked revoked, for the record)."""
+    if key.revoked_at is not None:
+        raise AccountError(f"key {key.prefix}… is already revoked")
+    key.revoked_at = utcnow()
+    audit.record(
+        session,
+        actor=actor,
+        action="key.revoke",
+        target_type="api_key",
+        target_id=key.id,
+        before={"prefix": key.prefix},
+        after={"revoked": True},
+        site_id=key.site_id,
+    )
+
+
+THRESHOLDS = ("approve_below", "reject_above", "spam_queue_above", "spam_reject_above")
+
+
+def set_thresholds(
+    session: Session, site: Site, values: Mapping[str, float | None], actor: User | str = CLI
+) -> Site:
+    """Override a site's policy thresholds (None: the installation default); each in [0, 1],
+    approving below the rejection threshold and queueing spam below rejecting it."""
+    before = {name: getattr(site, name) for name in THRESHOLDS}
+    after = {**before, **{name: values[name] for name in THRESHOLDS if name in values}}
+    for name, value in after.items():
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise AccountError(f"{name.replace('_', ' ')} must be between 0 and 1")
+    for low, high in (("approve_below", "reject_above"), ("spam_queue_above", "spam_reject_above")):
+        if after[low] is not None and after[high] is not None and after[low] >= after[high]:
+            raise AccountError(f"{low.replace('_', ' ')} must be lower than {high.replace('_', ' ')}")
+    for name, value in after.items():
+        setattr(site, name, value)
+    audit.record(
+        session,
+        actor=actor,
+        action="site.thresholds",
+        target_type="site",
+        target_id=site.id,
+        before=before,
+        after=after,
+        site_id=site.id,
+    )
+    return site
 
 
 def site_for_key(session: Session, key: str) -> Site | None:
@@ -50,14 +124,25 @@ def site_for_key(session: Session, key: str) -> Site | None:
 
 
 def change_words(
-    session: Session, site_name: str, changes: Mapping[WordKind, Iterable[str]], *, remove: bool = False
+    session: Session,
+    site_name: str,
+    changes: Mapping[WordKind, Iterable[str]],
+    *,
+    remove: bool = False,
+    actor: User | str = CLI,
 ) -> dict[WordKind, list[str]]:
     """Add (or remove) word-list entries of a site; returns its lists afterwards."""
     from service.moderation import word_lists
+    from worker.scorers.spam.wordlists import WordLists
 
     site = session.scalar(select(Site).where(Site.name == site_name))
     if site is None:
         raise AccountError(f"no site named {site_name!r}")
+    if not remove:
+        try:  # refuse what the worker could not match
+            WordLists(*(changes.get(kind, ()) for kind in WordKind))
+        except ValueError as exc:
+            raise AccountError(str(exc)) from None
     current = word_lists(session, site.id)
     for kind, patterns in changes.items():
         for pattern in dict.fromkeys(p.strip() for p in patterns):
@@ -72,7 +157,23 @@ def change_words(
             elif pattern not in current[kind]:
                 session.add(SiteWord(site_id=site.id, kind=kind.value, pattern=pattern))
     session.flush()
-    return word_lists(session, site.id)
+    after = word_lists(session, site.id)
+    if after != current:
+        audit.record(
+            session,
+            actor=actor,
+            action="site.words",
+            target_type="site",
+            target_id=site.id,
+            before=_plain(current),
+            after=_plain(after),
+            site_id=site.id,
+        )
+    return after
+
+
+def _plain(lists: Mapping[WordKind, list[str]]) -> dict[str, list[str]]:
+    return {kind.value: patterns for kind, patterns in lists.items()}
 
 
 def set_akismet(session: Session, site_name: str, key: str | None, blog: str | None) -> Site:
@@ -86,16 +187,49 @@ def set_akismet(session: Session, site_name: str, key: str | None, blog: str | N
     return site
 
 
-def create_user(session: Session, name: str, role: Role, password: str) -> User:
+def create_user(session: Session, name: str, role: Role, password: str, actor: User | str = CLI) -> User:
     name = name.strip()
-    if not name:
-        raise AccountError("a user needs a name")
+    if not name or len(name) > 100:
+        raise AccountError("a user needs a name of 1 to 100 characters")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if session.scalar(select(User).where(User.name == name)) is not None:
         raise AccountError(f"a user named {name!r} already exists")
     user = User(name=name, role=role.value, password_hash=generate_password_hash(password))
     session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        target_type="user",
+        target_id=user.id,
+        after={"name": name, "role": role.value},
+    )
+    return user
+
+
+def change_user(
+    session: Session, user: User, actor: User, *, role: Role | None = None, active: bool | None = None
+) -> User:
+    """Give a user another role, or deactivate (or reactivate) them; one active admin always remains."""
+    before = {"role": user.role, "active": user.active}
+    after = {"role": role.value if role else user.role, "active": user.active if active is None else active}
+    if before["role"] == Role.ADMIN.value and before["active"] and after != before:
+        admins = select(func.count()).where(User.role == Role.ADMIN.value, User.active.is_(True))
+        others = session.scalar(admins.where(User.id != user.id))
+        if not others:
+            raise AccountError("keep at least one active admin: make someone else an admin first")
+    user.role, user.active = after["role"], after["active"]
+    audit.record(
+        session,
+        actor=actor,
+        action="user.change",
+        target_type="user",
+        target_id=user.id,
+        before=before,
+        after=after,
+    )
     return user
 
 

@@ -407,3 +407,40 @@ def fake_akismet(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAkismet]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+# --- the dashboard's seeded comments -------------------------------------------------------
+
+
+@pytest.fixture
+def scored_comment(db: Database, site_key: str, settings: Settings) -> Callable[..., int]:
+    """A comment scored as the worker would (scores, reasons with spans; the policy decides its
+    status), without a worker; ``reports`` readers then report it. Returns its id."""
+    from service import policy, reader_reports
+    from service.models import Comment
+    from service.schemas import ReportIn
+
+    def make(
+        body: str = "I am not sure the council read its own report.",
+        scores: dict[str, float] | None = None,
+        reasons: list[policy.Reason] | None = None,
+        reports: int = 0,
+        **comment: Any,
+    ) -> int:
+        data = CommentIn.model_validate(
+            {"article": {"id": "story-1", "title": "City budget"}, "author": {"id": "reader-1"}, "body": body}
+            | comment
+        )
+        with db.session() as session:
+            site = accounts.site_for_key(session, site_key)
+            comment_id = moderation.submit_comment(session, site, data).comment.id
+            session.commit()
+            result = moderation.ScorerResult("test", "1", scores or {"toxicity": 0.5}, reasons or [])
+            moderation.record_scores(session, comment_id, [result], settings)
+            for n in range(reports):
+                report = ReportIn(reporter_id=f"reader-{100 + n}", reason="abusive", note=f"note {n}")
+                reader_reports.submit_report(session, site, session.get(Comment, comment_id), report)
+            session.commit()
+        return comment_id
+
+    return make

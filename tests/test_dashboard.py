@@ -37,8 +37,13 @@ class Dashboard:
     def queue(self):
         return self.client.get("/dashboard/")
 
-    def decide(self, comment_id: int, action: str = "approve", htmx: bool = True, token: bool = True):
+    def decide(
+        self, comment_id: int, action: str = "approve", htmx: bool = True, token: bool = True, **form: str
+    ):
         data = {"csrf_token": csrf_token(self.queue().text)} if token else {}
+        if action == "reject":
+            data["code"] = "offensive"
+        data.update(form)
         headers = HTMX if htmx else {}
         return self.client.post(f"/dashboard/comments/{comment_id}/{action}", data=data, headers=headers)
 
@@ -131,12 +136,13 @@ def test_queue_lists_queued_comments_most_toxic_first(moderator, queued_comment,
     )
     approved = site.post_comment("Not in the queue.").get_json()["id"]  # still pending: no worker
     page = moderator.queue().text
-    assert "2 waiting" in page
+    assert 'data-queue="review">2<' in page
     assert page.index(f'id="comment-{harsh}"') < page.index(f'id="comment-{mild}"')
     assert f'id="comment-{approved}"' not in page
     assert "Bridge closure" in page and 'href="https://planet.example/bridge"' in page
     assert "City budget" in page and "Lois" in page and "reader-7" in page and "reader-1" in page
     assert "0.90" in page and "0.35" in page and "width: 90.0%" in page
+    assert "0.08 ≤ toxicity" in page or "toxicity" in page
 
 
 def test_empty_queue_says_so(moderator):

@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
-from service import moderation
-from service.models import Comment, Status, User
+from service import policy
+from service.models import AuditEntry, Comment, Status
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
@@ -24,6 +25,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
+LAPTOP = {"width": 1366, "height": 768}
+XSS = "<script>alert(1)</script><img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
@@ -48,99 +51,268 @@ def dialogs():
 
 
 @pytest.fixture
-def page(browser, live_server, dialogs):
-    """A fresh browser tab on the live server."""
-    context = browser.new_context(base_url=live_server, viewport={"width": 1000, "height": 760})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    yield page
-    context.close()
+def new_page(browser, live_server, dialogs):
+    """Open fresh browser tabs (each its own context: its own cookies) on the live server."""
+    contexts = []
+
+    def make():
+        context = browser.new_context(base_url=live_server, viewport=LAPTOP)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
 
 
-def screenshot(page, name: str) -> None:
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+def screenshot(page, name: str, full_page: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
 
 
 def log_in(page, password: str, name: str = "mod") -> None:
     page.goto("/dashboard/")
     page.fill("input[name=name]", name)
     page.fill("input[name=password]", password)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url("**/dashboard/")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Log out").wait_for()
+    ready(page)
 
 
-def test_moderator_works_the_queue_by_mouse_and_keyboard(page, dialogs, make_user, queued_comment, site):
+def ready(page) -> None:
+    """Wait until the page's scripts run (keys pressed before would be lost)."""
+    page.wait_for_function("window.htmx && document.readyState === 'complete'")
+
+
+def focused_id(page) -> str:
+    return page.evaluate("document.activeElement.id")
+
+
+def count(db, *where) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(Comment).where(*where))
+
+
+def test_a_moderator_clears_a_queue_of_50_mixed_comments_by_keyboard_alone(
+    page, dialogs, make_user, scored_comment, db
+):
     password = make_user("mod")
-    by_click = queued_comment("The council should publish the full budget, not a summary.", toxicity=0.62)
-    by_key = queued_comment(
-        "Honestly this reporter has no idea what they are talking about.",
-        toxicity=0.81,
-        article={"id": "story-2", "title": "Bridge closure", "url": "https://planet.example/bridge"},
-        author={"id": "reader-7", "name": "Lois"},
-    )
-    xss = queued_comment("<script>alert(1)</script><img src=x onerror=alert(1)>", toxicity=0.3)
-
-    page.goto("/dashboard/")
-    assert "/dashboard/login" in page.url
-    screenshot(page, "login")
-    page.fill("input[name=name]", "mod")
-    page.fill("input[name=password]", "a wrong guess")
-    page.click("button:has-text('Log in')")
-    assert page.get_by_role("alert").inner_text() == "Wrong name or password."
-    screenshot(page, "login-error")
+    for n in range(50):
+        toxicity = 0.1 + (n * 37 % 85) / 100
+        if n % 5 == 0:
+            spam = [policy.Reason("link", 1.2, "links to casino.example", [(0, 6)])]
+            scored_comment(f"Visit {n} casino deals now", scores={"toxicity": 0.2, "spam": 0.7}, reasons=spam)
+        else:
+            scored_comment(f"Comment number {n} about the budget", scores={"toxicity": toxicity})
+    assert count(db, Comment.status == Status.QUEUED.value) == 50
     log_in(page, password)
-    assert page.locator(".card").count() == 3
-    assert page.locator(f"#comment-{xss} .body").inner_text() == (
-        "<script>alert(1)</script><img src=x onerror=alert(1)>"
-    )
-    screenshot(page, "queue")
+    assert page.locator("#cards .card").count() == 25  # the first page; the rest scrolls in
 
-    page.evaluate("window.__marker = 1")  # survives only if the page is never reloaded
-    page.locator(f"#comment-{by_click}").get_by_role("button", name="Approve").click()
-    page.locator(f"#comment-{by_click}.decided").wait_for()
-    assert page.locator(f"#comment-{by_click}").inner_text().startswith("Approved by mod")
-
-    page.locator(f"#comment-{by_key}").focus()
-    page.keyboard.press("a")
-    page.locator(f"#comment-{by_key}.decided").wait_for()
-    assert "Approved by mod" in page.locator(f"#comment-{by_key}").inner_text()
-    assert page.evaluate("document.activeElement.id") == f"comment-{xss}"  # focus moved on
-    assert page.evaluate("window.__marker") == 1
-    screenshot(page, "after-approve")
-
-    for comment_id in (by_click, by_key):
-        decision = site.get_comment(comment_id).get_json()["decision"]
-        assert (decision["status"], decision["by"], decision["moderator"]) == ("approved", "moderator", "mod")
-    assert site.status(xss) == "queued"
+    for n in range(50):
+        if not page.evaluate("!!document.activeElement.closest('#cards .card')"):
+            page.locator("#cards .card").first.wait_for()  # the next page, scrolled in
+            page.keyboard.press("j")
+        page.locator("#cards .card:focus").wait_for()
+        if n % 3 == 2:
+            page.keyboard.press("r")
+            page.keyboard.press(str(n % 9 + 1))  # a reason code by its number
+        else:
+            page.keyboard.press("a")
+        page.wait_for_function(f"document.querySelectorAll('#cards .decided').length === {n + 1}")
+    assert count(db, Comment.status == Status.QUEUED.value) == 0
+    assert count(db, Comment.status == Status.REJECTED.value) == 16
+    page.locator("[data-queue=review]", has_text="0").wait_for()  # the live count followed
+    screenshot(page, "queue-cleared")
+    with db.session() as session:
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "mod")).all()
+    assert sorted(set(actions)) == ["comment.approved", "comment.rejected"] and len(actions) == 50
     assert dialogs == []
 
 
-def test_j_and_k_move_focus_between_cards(page, make_user, queued_comment):
+def test_the_card_shows_highlights_labels_reports_and_the_author_drawer(
+    page, make_user, scored_comment, queued_comment, db
+):
     password = make_user("mod")
-    first, second = queued_comment("Worst.", toxicity=0.9), queued_comment("Milder.", toxicity=0.4)
+    parent = queued_comment("The bridge should have been repaired years ago.", toxicity=0.2)
+    with db.session() as session:
+        parent_external = session.get(Comment, parent).id
+    body = "You are an absolute idiot, and everyone at casino-wins.example knows it."
+    reasons = [
+        policy.Reason("toxic_span", 0.9, "idiot", [(body.index("idiot"), body.index("idiot") + 5)]),
+        policy.Reason(
+            "suspect_word", 0.6, "suspect word “casino”", [(body.index("casino"), body.index("casino") + 6)]
+        ),
+    ]
+    scores = {"toxicity": 0.88, "insult": 0.81, "threat": 0.04, "identity_attack": 0.12, "spam": 0.31}
+    flagged = scored_comment(
+        body,
+        scores=scores,
+        reasons=reasons,
+        reports=2,
+        parent_id=parent_external,
+        article={"id": "bridge", "title": "Bridge closure", "url": "https://planet.example/bridge"},
+        author={"id": "reader-7", "name": "Lois"},
+    )
+    scored_comment(
+        "An earlier remark by Lois.", scores={"toxicity": 0.01}, author={"id": "reader-7", "name": "Lois"}
+    )
     log_in(page, password)
+    card = page.locator(f"#comment-{flagged}")
+    assert card.locator("mark").all_inner_texts() == ["idiot", "casino"]
+    assert "In reply to" in card.locator(".parent").inner_text()
+    assert "2 reader reports" in card.locator(".reports").inner_text()
+    assert card.locator(".label .name").all_inner_texts()[:2] == ["toxicity", "identity attack"]
     page.keyboard.press("j")
-    assert page.evaluate("document.activeElement.id") == f"comment-{first}"
-    page.keyboard.press("j")
-    assert page.evaluate("document.activeElement.id") == f"comment-{second}"
-    page.keyboard.press("k")
-    assert page.evaluate("document.activeElement.id") == f"comment-{first}"
+    screenshot(page, "queue")
+    card.focus()
+    page.keyboard.press("r")
+    screenshot(page, "reason-picker")
+    page.keyboard.press("Escape")
+    assert focused_id(page) == f"comment-{flagged}"
+    page.keyboard.press("h")
+    drawer = page.locator("#drawer .author-panel")
+    drawer.wait_for()
+    assert "Lois" in drawer.inner_text() and "Approval rate" in drawer.inner_text()
+    assert drawer.locator(".history li").count() == 2
+    screenshot(page, "author-drawer")
+    page.keyboard.press("Escape")
+    page.keyboard.press("?")
+    page.locator("#help").wait_for()
+    screenshot(page, "help")
 
 
-def test_a_comment_decided_meanwhile_says_who_decided_it(page, make_user, queued_comment, db, site):
+def test_bulk_reject_then_undo_by_keyboard(page, make_user, queued_comment, site):
     password = make_user("mod")
-    make_user("alice")
-    comment_id = queued_comment()
+    ids = [queued_comment(f"Bulk candidate {n}", toxicity=0.9 - n / 10) for n in range(5)]
     log_in(page, password)
-    with db.session() as session:  # alice, in another tab, gets there first
-        alice = session.query(User).filter_by(name="alice").one()
-        moderation.moderate(session, session.get(Comment, comment_id), alice, Status.REJECTED)
-    page.evaluate("window.__marker = 1")
-    page.locator(f"#comment-{comment_id}").get_by_role("button", name="Approve").click()
-    page.locator(f"#comment-{comment_id}.conflict").wait_for()
-    assert "Already rejected by alice" in page.locator(f"#comment-{comment_id}").inner_text()
-    assert page.evaluate("window.__marker") == 1
-    screenshot(page, "already-decided")
-    assert site.status(comment_id) == "rejected"
+    for _ in range(3):  # select the three riskiest: x, then j
+        page.keyboard.press("j")
+        page.keyboard.press("x")
+    page.select_option("#bulk select[name=code]", "spam")
+    page.click("#bulk button[value=reject]")
+    page.locator("#bulk-status", has_text="3 rejected").wait_for()
+    assert [site.status(i) for i in ids] == ["rejected"] * 3 + ["queued"] * 2
+    screenshot(page, "bulk-rejected")
+    assert site.get_comment(ids[0]).get_json()["decision"]["reason"] == "rejected (spam)"
+
+    page.keyboard.press("u")  # the most recent decision on the page comes back
+    page.locator(f"#comment-{ids[2]}.card").wait_for()
+    page.keyboard.press("u")
+    page.locator(f"#comment-{ids[1]}.card").wait_for()
+    assert [site.status(i) for i in ids] == ["rejected", "queued", "queued", "queued", "queued"]
+
+
+def test_ban_an_author_from_the_card(page, make_user, queued_comment, db):
+    password = make_user("mod")
+    comment_id = queued_comment("Buy followers now", author={"id": "troll-1", "name": "Troll"})
+    log_in(page, password)
+    page.keyboard.press("j")
+    page.keyboard.press("b")
+    page.locator("#drawer [data-standing=ban]:focus").wait_for()
+    page.keyboard.press("Enter")
+    page.locator("#drawer .flag.bad", has_text="banned").wait_for()
+    with db.session() as session:
+        author = session.get(Comment, comment_id).author
+        assert author.banned
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "author.ban")).one()
+        assert (entry.actor, entry.target_id) == ("mod", str(author.id))
+    page.locator("#drawer [data-standing=unban]").wait_for()
+
+
+def test_two_moderators_race_on_one_comment(new_page, make_user, queued_comment, site):
+    mod, alice = new_page(), new_page()
+    log_in(mod, make_user("mod"))
+    log_in(alice, make_user("alice"), "alice")
+    comment_id = queued_comment("Contested remark.", toxicity=0.6)
+    mod.reload()
+    alice.reload()
+    ready(mod)
+    mod.keyboard.press("j")  # mod opens the card and claims it
+    mod.locator(f"#comment-{comment_id}:focus").wait_for()
+    mod.wait_for_timeout(300)
+    alice.reload()
+    ready(alice)
+    assert alice.locator(f"#comment-{comment_id} .claim").inner_text() == "Being handled by mod"
+    screenshot(alice, "claimed-by-another")
+    mod.keyboard.press("a")
+    mod.locator(f"#comment-{comment_id}.decided").wait_for()
+    alice.keyboard.press("j")
+    alice.keyboard.press("r")
+    alice.keyboard.press("3")
+    refused = alice.locator(f"#comment-{comment_id}.conflict")
+    refused.wait_for()
+    assert "Already approved by mod — your decision was not applied." in refused.inner_text()
+    screenshot(alice, "race-refused")
+    decision = site.get_comment(comment_id).get_json()["decision"]
+    assert (decision["status"], decision["moderator"]) == ("approved", "mod")
+
+
+def test_hostile_text_renders_as_text(page, dialogs, make_user, queued_comment):
+    password = make_user("mod")
+    comment_id = queued_comment(
+        XSS,
+        article={"id": "x", "title": XSS, "url": "javascript:alert(1)"},
+        author={"id": "x", "name": "<img src=x onerror=alert(2)>"},
+    )
+    log_in(page, password)
+    card = page.locator(f"#comment-{comment_id}")
+    assert card.locator(".body").inner_text() == XSS
+    assert XSS in card.locator(".meta").inner_text()
+    page.keyboard.press("j")
+    page.keyboard.press("h")
+    page.locator("#drawer .author-panel", has_text="<img src=x onerror=alert(2)>").wait_for()
+    assert page.locator("#drawer .history li").inner_text().endswith(XSS)
+    page.wait_for_timeout(300)
+    assert dialogs == []
+    assert page.locator("img[src=x]").count() == 0 and page.locator("main script").count() == 0
+
+
+def test_severe_content_is_blurred_until_clicked(page, make_user, queued_comment, scored_comment):
+    password = make_user("mod")
+    severe = scored_comment("Something truly vile.", scores={"toxicity": 0.99})  # auto-rejected
+    log_in(page, password)
+    page.click("button:has-text('Blur severe: off')")
+    page.goto("/dashboard/queues/auto-rejected")
+    card = page.locator(f"#comment-{severe}")
+    assert "blurred" in card.get_attribute("class")
+    screenshot(page, "blurred")
+    card.locator(".body").click()
+    assert "blurred" not in card.get_attribute("class")
+
+
+def test_admin_pages(page, make_user, queued_comment, site):
+    password = make_user("root", "admin")
+    queued_comment()
+    log_in(page, password, "root")
+    page.click("nav.sections >> text=Users")
+    page.fill("input[name=name]", "newmod")
+    page.fill("input[name=password]", "a long password")
+    page.click("button:has-text('Create')")
+    page.locator(".flash", has_text="Created newmod (moderator).").wait_for()
+    screenshot(page, "admin-users", full_page=True)
+    page.click("nav.sections >> text=Sites")
+    page.fill("input[name=name]", "Evening Star")
+    page.click("button:has-text('Create site and key')")
+    key = page.locator(".new-key .key").inner_text()
+    assert key.startswith("stet_")
+    page.fill("textarea[name=banned]", "casin*\nviagr*")
+    page.click("button:has-text('Save word lists')")
+    page.locator(".flash", has_text="Word lists saved.").wait_for()
+    assert page.locator("textarea[name=banned]").input_value() == "casin*\nviagr*"
+    screenshot(page, "admin-site", full_page=True)
+    page.click("nav.sections >> text=Audit log")
+    assert page.locator("table.audit tbody tr").count() >= 4
+    screenshot(page, "audit-log", full_page=True)
+    page.fill("input[name=action]", "site.words")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**action=site.words**")
+    rows = page.locator("table.audit tbody tr")
+    assert rows.count() == 1 and "casin*" in rows.inner_text()

@@ -1,23 +1,140 @@
-// Keyboard moderation: j / k move between cards, a approves and r rejects the focused card.
-document.addEventListener("keydown", (event) => {
-  if (event.ctrlKey || event.metaKey || event.altKey || event.target.closest("input, textarea, select")) {
-    return;
+// Keyboard-first moderation. j / k move between cards (focusing one claims it), a approves,
+// r opens the reason picker (1-9, 0 pick a reason), u undoes the last decision on this page,
+// x selects for bulk, h / b open the author's history (b with Ban focused), v shows a blurred
+// comment, / searches, ? shows the help, Escape closes what is open.
+(() => {
+  const decided = []; // ids of cards decided on this page, most recent last (for u)
+  const claimedAt = new Map(); // comment id -> when this page last claimed it
+  let focusAfterDrawer = null;
+
+  const cards = () => [...document.querySelectorAll("#cards .card")];
+  const typing = (el) => el.closest("input:not([type=radio]):not([type=checkbox]), textarea, select");
+  const drawer = () => document.getElementById("drawer");
+
+  function moveFrom(card, step) {
+    const list = cards();
+    const index = list.indexOf(card);
+    const next = index < 0 ? list[0] : list[index + step] || list[index - step] || null;
+    if (next && next !== card) next.focus();
+    return next;
   }
-  const cards = [...document.querySelectorAll(".card")];
-  const current = document.activeElement && document.activeElement.closest(".card");
-  const index = cards.indexOf(current);
-  const action = { a: "approve", r: "reject" }[event.key];
-  if (event.key === "j" || event.key === "k") {
-    const step = event.key === "j" ? 1 : -1;
-    const next = index < 0 ? cards[0] : cards[Math.min(Math.max(index + step, 0), cards.length - 1)];
-    if (next) {
-      next.focus();
-      event.preventDefault();
+
+  function claim(card) {
+    const last = claimedAt.get(card.id) || 0;
+    const slot = card.querySelector(".claim");
+    if (slot && window.htmx && Date.now() - last > 60_000) {
+      claimedAt.set(card.id, Date.now());
+      htmx.trigger(slot, "stet:claim");
     }
-  } else if (action && current) {
-    current.querySelector(`[data-action="${action}"]`).click();
-    // Move on straight away: the card is about to be replaced by its outcome.
-    (cards[index + 1] || cards[index - 1] || current).focus();
-    event.preventDefault();
   }
-});
+
+  function closePicker(picker) {
+    picker.open = false;
+    picker.closest(".card").focus();
+  }
+
+  function pickReason(picker, key) {
+    const radios = [...picker.querySelectorAll("input[type=radio]")];
+    const radio = radios[(Number(key) + 9) % 10];
+    if (!radio) return;
+    radio.checked = true;
+    if (radio.value === "other") {
+      picker.querySelector(".note").focus();
+    } else {
+      submitReject(picker);
+    }
+  }
+
+  function submitReject(picker) {
+    const card = picker.closest(".card");
+    moveFrom(card, 1);
+    picker.querySelector("[data-action=reject-confirm]").click();
+  }
+
+  document.addEventListener("focusin", (event) => {
+    const card = event.target.closest && event.target.closest("#cards .card");
+    if (card) claim(card);
+  });
+
+  document.addEventListener("click", (event) => {
+    const blurred = event.target.closest(".card.blurred .body, [data-action=reveal]");
+    if (blurred) blurred.closest(".card").classList.remove("blurred");
+    if (event.target.closest("[data-help]")) document.getElementById("help").showModal();
+    if (event.target.closest("[data-close-drawer]")) drawer().replaceChildren();
+  });
+
+  // htmx:load fires on every element htmx adds, out-of-band ones (bulk) included.
+  document.addEventListener("htmx:load", (event) => {
+    const added = event.target;
+    if (added.matches(".decided[data-undo]")) decided.push(added.id);
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    const button = focusAfterDrawer && drawer() && drawer().querySelector(focusAfterDrawer);
+    if (button) {
+      focusAfterDrawer = null;
+      button.focus();
+    }
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const picker = event.target.closest && event.target.closest("details.picker[open]");
+    if (picker) {
+      if (event.key === "Escape") {
+        closePicker(picker);
+        event.preventDefault();
+      } else if (event.key === "Enter" && event.target.matches(".note, input[type=radio]")) {
+        submitReject(picker); // not the form's first button (Approve)
+        event.preventDefault();
+      } else if (/^[0-9]$/.test(event.key) && !typing(event.target)) {
+        pickReason(picker, event.key);
+        event.preventDefault();
+      }
+      return;
+    }
+    if (event.key === "Escape" && drawer() && drawer().childElementCount) {
+      drawer().replaceChildren();
+      const card = document.querySelector("#cards .card.current");
+      if (card) card.focus();
+      return;
+    }
+    if (typing(event.target) || document.querySelector("dialog[open]")) return;
+    const current = document.activeElement && document.activeElement.closest("#cards .card");
+    const key = event.key;
+    let handled = true;
+    if (key === "j" || key === "k") {
+      moveFrom(current, key === "j" ? 1 : -1);
+    } else if (key === "?") {
+      document.getElementById("help").showModal();
+    } else if (key === "/") {
+      const search = document.querySelector("[data-key='/']");
+      if (search) search.focus();
+    } else if (key === "u") {
+      const id = decided.pop();
+      const undo = id && document.querySelector(`#${id} [data-action=undo]`);
+      if (undo) undo.click();
+    } else if (!current) {
+      handled = false;
+    } else if (key === "a") {
+      moveFrom(current, 1); // move on straight away: the card is about to be replaced
+      current.querySelector("[data-action=approve]").click();
+    } else if (key === "r") {
+      const details = current.querySelector("details.picker");
+      details.open = true;
+      details.querySelector("input[type=radio]:checked").focus();
+    } else if (key === "x") {
+      const box = current.querySelector(".pick");
+      box.checked = !box.checked;
+    } else if (key === "v") {
+      current.classList.remove("blurred");
+    } else if (key === "h" || key === "b") {
+      document.querySelectorAll("#cards .card.current").forEach((card) => card.classList.remove("current"));
+      current.classList.add("current");
+      focusAfterDrawer = key === "b" ? "[data-standing=ban], [data-standing=unban]" : "[data-close-drawer]";
+      current.querySelector("a.author").click();
+    } else {
+      handled = false;
+    }
+    if (handled) event.preventDefault();
+  });
+})();

@@ -1,0 +1,186 @@
+"""A moderator's actions on comments: approve, reject with a reason, undo, bulk, and claiming.
+
+Every action goes through ``service.moderation``; the form carries the comment's state as the
+moderator saw it, so an action on a comment someone else decided meanwhile is refused (409)
+with who decided it. htmx gets the card's replacement, a plain form post a redirect.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from dashboard import cards
+from dashboard.auth import roles_required
+from service import moderation
+from service.db import get_session
+from service.models import Comment, Role, Status
+
+bp = Blueprint("comments", __name__, url_prefix="/comments")
+MODERATORS = (Role.MODERATOR, Role.ADMIN)
+BULK_LIMIT = 200
+
+
+# A form without the card's state asks to decide a comment waiting in the review queue, never
+# to overturn a decision: that needs the state the moderator saw.
+WAITING = moderation.Seen(Status.QUEUED.value, None)
+
+
+def parse_seen(value: str) -> moderation.Seen:
+    """``status|decided_at`` as the card showed it."""
+    status, sep, at = value.partition("|")
+    if not sep or status not in {s.value for s in Status}:
+        return WAITING
+    try:
+        return moderation.Seen(status, datetime.fromisoformat(at) if at else None)
+    except ValueError:
+        return WAITING
+
+
+def reject_code(status: Status) -> moderation.RejectCode | None:
+    """The reason code of a rejection (None for an approval); ModerationError when it is missing."""
+    if status != Status.REJECTED:
+        return None
+    try:
+        code = moderation.RejectCode(request.form.get("code", ""))
+    except ValueError:
+        raise moderation.ModerationError("choose a reason for the rejection") from None
+    if code == moderation.RejectCode.OTHER and not request.form.get("note", "").strip():
+        raise moderation.ModerationError("say why in a few words when the reason is “other”")
+    return code
+
+
+def apply(
+    comment: Comment, status: Status, seen: moderation.Seen, code: moderation.RejectCode | None
+) -> None:
+    note = request.form.get("note", "")
+    moderation.moderate(get_session(), comment, current_user.user, status, note, code=code, seen=seen)
+
+
+def respond(comment: Comment, message: str, conflict: bool, card: cards.Card | None = None):
+    """The decided card (or the card itself, after an undo) for htmx; a redirect for a plain post."""
+    if request.htmx:
+        if card is not None:
+            page = render_template("dashboard/_card.html", card=card)
+        else:
+            decided = cards.one(get_session(), comment.id, current_user.user)
+            page = render_template(
+                "dashboard/_decided.html", card=decided, message=message, conflict=conflict
+            )
+        response = make_response(page, 409 if conflict else 200)
+        response.headers["HX-Trigger"] = "stet:decided"  # the queue counts refresh
+    else:
+        flash(f"Comment {comment.id}: {message}")
+        response = redirect(request.form.get("back") or url_for("dashboard.queue.index"))
+    response.vary.add("HX-Request")
+    return response
+
+
+def get_comment(comment_id: int) -> Comment:
+    comment = get_session().get(Comment, comment_id)
+    if comment is None:
+        abort(404)
+    return comment
+
+
+def outcome(comment: Comment) -> str:
+    last = comment.decisions[-1]
+    who = last.user.name if last.user is not None else "the automatic policy"
+    return f"{comment.status.capitalize()} by {who}"
+
+
+@bp.post("/<int:comment_id>/approve")
+@roles_required(*MODERATORS)
+def approve(comment_id: int):
+    return decide(comment_id, Status.APPROVED)
+
+
+@bp.post("/<int:comment_id>/reject")
+@roles_required(*MODERATORS)
+def reject(comment_id: int):
+    return decide(comment_id, Status.REJECTED)
+
+
+def decide(comment_id: int, status: Status):
+    comment = get_comment(comment_id)
+    try:
+        code = reject_code(status)
+    except moderation.ModerationError as exc:  # the card stays, with what is missing
+        if not request.htmx:
+            flash(f"Comment {comment.id}: {str(exc).capitalize()}.")
+            return redirect(request.form.get("back") or url_for("dashboard.queue.index"))
+        card = cards.one(get_session(), comment.id, current_user.user)
+        page = render_template("dashboard/_card.html", card=card, error=str(exc).capitalize() + ".")
+        return make_response(page, 400)
+    try:
+        apply(comment, status, parse_seen(request.form.get("seen", "")), code)
+    except moderation.ModerationError as exc:
+        message = str(exc)
+        return respond(comment, message[0].upper() + message[1:] + " — your decision was not applied.", True)
+    return respond(comment, outcome(comment), False)
+
+
+@bp.post("/<int:comment_id>/undo")
+@roles_required(*MODERATORS)
+def undo(comment_id: int):
+    comment = get_comment(comment_id)
+    try:
+        decision_id = int(request.form.get("decision", ""))
+    except ValueError:
+        abort(400)
+    try:
+        moderation.undo(get_session(), comment, current_user.user, decision_id)
+    except moderation.ModerationError as exc:
+        message = str(exc)
+        return respond(comment, message[0].upper() + message[1:] + " — nothing was undone.", True)
+    card = cards.one(get_session(), comment.id, current_user.user)
+    return respond(comment, f"Undone: back to {comment.status}", False, card)
+
+
+@bp.post("/bulk")
+@roles_required(*MODERATORS)
+def bulk():
+    """Approve or reject every selected comment; each is decided (or refused) on its own."""
+    action = request.form.get("action")
+    if action not in ("approve", "reject"):
+        abort(400)
+    status = Status.APPROVED if action == "approve" else Status.REJECTED
+    picked = request.form.getlist("pick")[:BULK_LIMIT]
+    db, done, refused = get_session(), [], []
+    try:
+        code = reject_code(status)
+        problem = None if picked else "Select comments first (x or the checkboxes)."
+    except moderation.ModerationError as exc:
+        problem = str(exc).capitalize() + "."
+    for value in picked if problem is None else []:
+        comment_id, _, seen = value.partition(":")
+        comment = db.get(Comment, int(comment_id)) if comment_id.isdigit() else None
+        if comment is None:
+            continue
+        try:
+            apply(comment, status, parse_seen(seen), code)
+            done.append((comment, outcome(comment), False))
+        except moderation.ModerationError as exc:
+            refused.append((comment, f"Not applied: {exc}", True))
+    summary = problem or f"{len(done)} {status.value}" + (f", {len(refused)} not applied" if refused else "")
+    if not request.htmx:
+        flash(summary + "".join(f" · {c.id}: {m}" for c, m, _ in refused))
+        return redirect(request.form.get("back") or url_for("dashboard.queue.index"))
+    decided = []
+    for comment, message, conflict in done + refused:
+        decided.append((cards.one(db, comment.id, current_user.user), message, conflict))
+    response = make_response(render_template("dashboard/_bulk.html", decided=decided, summary=summary))
+    response.headers["HX-Trigger"] = "stet:decided"
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.post("/<int:comment_id>/claim")
+@roles_required(*MODERATORS)
+def claim(comment_id: int):
+    """Hold the comment while this moderator looks at it; the answer says who holds it."""
+    comment = get_comment(comment_id)
+    holder = moderation.claim(get_session(), comment, current_user.user)
+    return render_template("dashboard/_claim.html", comment=comment, holder=holder, me=current_user.user)

@@ -1,0 +1,225 @@
+"""Which comments each queue holds, filtered and in order, a page at a time.
+
+Pages are keyset pages: the cursor is the last row's sort key, so the hundredth page of a
+100,000-comment queue costs what the first does (on ix_comments_status_risk_id and
+ix_comments_status_id). Risk order is highest first; comments without a risk come last.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from service.models import Article, Author, Comment, Decision, Score, Status
+
+PAGE_SIZE = 25
+# Counts above this show as "10,000+": counting every row of a huge queue on each poll is waste.
+COUNT_CAP = 10_000
+# A label filter keeps comments that this label scored at least this high.
+LABEL_AT_LEAST = 0.5
+LABELS = (
+    "toxicity",
+    "severe_toxicity",
+    "obscene",
+    "threat",
+    "insult",
+    "identity_attack",
+    "sexual_explicit",
+    "spam",
+)
+
+
+class Queue(enum.StrEnum):
+    REVIEW = "review"
+    REPORTED = "reported"
+    AUTO_REJECTED = "auto-rejected"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ALL = "all"
+
+    @property
+    def title(self) -> str:
+        special = {"review": "Needs review", "auto-rejected": "Auto-rejected"}
+        return special.get(self.value, self.value.title())
+
+
+class Sort(enum.StrEnum):
+    RISK = "risk"
+    OLDEST = "oldest"
+    NEWEST = "newest"
+
+
+class FilterError(ValueError):
+    """A filter value the queue cannot use; the message names the field."""
+
+
+def _last_decision_by():  # type: ignore[no-untyped-def]
+    return (
+        select(Decision.by)
+        .where(Decision.comment_id == Comment.id)
+        .order_by(Decision.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def in_queue(queue: Queue) -> ColumnElement[bool]:
+    """The condition a comment meets to be in ``queue``."""
+    if queue == Queue.REVIEW:
+        return Comment.status == Status.QUEUED.value
+    if queue == Queue.REPORTED:
+        return Comment.reported_at.is_not(None)
+    if queue == Queue.AUTO_REJECTED:
+        return and_(Comment.status == Status.REJECTED.value, _last_decision_by() == "auto")
+    if queue == Queue.ALL:
+        return Comment.status != Status.PENDING.value
+    return Comment.status == queue.value
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the moderator narrowed the queue to; every field is optional."""
+
+    article: str = ""
+    author: str = ""
+    label: str = ""
+    min_risk: float | None = None
+    max_risk: float | None = None
+    since: date | None = None
+    until: date | None = None
+    q: str = ""
+    sort: Sort = Sort.RISK
+
+    @classmethod
+    def parse(cls, args: Any) -> Filters:
+        """Filters from a query string; FilterError names the first unusable field."""
+        values: dict[str, Any] = {}
+        for name in ("article", "author", "q"):
+            values[name] = (args.get(name) or "").strip()[:200]
+        label = (args.get("label") or "").strip()
+        if label and label not in LABELS:
+            raise FilterError(f"label: choose one of {', '.join(LABELS)}")
+        values["label"] = label
+        for name in ("min_risk", "max_risk"):
+            raw = (args.get(name) or "").strip()
+            try:
+                values[name] = float(raw) if raw else None
+            except ValueError:
+                raise FilterError(f"{name.replace('_', ' ')}: a number between 0 and 1") from None
+            if values[name] is not None and not 0.0 <= values[name] <= 1.0:
+                raise FilterError(f"{name.replace('_', ' ')}: a number between 0 and 1")
+        for name in ("since", "until"):
+            raw = (args.get(name) or "").strip()
+            try:
+                values[name] = date.fromisoformat(raw) if raw else None
+            except ValueError:
+                raise FilterError(f"{name}: a date as YYYY-MM-DD") from None
+        try:
+            values["sort"] = Sort(args.get("sort") or Sort.RISK.value)
+        except ValueError:
+            raise FilterError("sort: risk, oldest or newest") from None
+        return cls(**values)
+
+    def query_args(self) -> dict[str, str]:
+        """The filters as query-string arguments (empty ones left out), for links and next pages."""
+        args = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value not in (None, "") and not (field.name == "sort" and value == Sort.RISK):
+                args[field.name] = str(value)
+        return args
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.article:
+            title = Article.title.icontains(self.article, autoescape=True)
+            found.append(
+                Comment.article_id.in_(
+                    select(Article.id).where(or_(Article.external_id == self.article, title))
+                )
+            )
+        if self.author:
+            name = Author.name.icontains(self.author, autoescape=True)
+            found.append(
+                Comment.author_id.in_(select(Author.id).where(or_(Author.external_id == self.author, name)))
+            )
+        if self.label:
+            scored = select(Score.id).where(
+                Score.comment_id == Comment.id, Score.label == self.label, Score.value >= LABEL_AT_LEAST
+            )
+            found.append(exists(scored))
+        if self.min_risk is not None:
+            found.append(Comment.risk >= self.min_risk)
+        if self.max_risk is not None:
+            found.append(Comment.risk <= self.max_risk)
+        if self.since is not None:
+            found.append(Comment.created_at >= datetime.combine(self.since, time(), UTC))
+        if self.until is not None:
+            found.append(Comment.created_at < datetime.combine(self.until + timedelta(days=1), time(), UTC))
+        if self.q:
+            found.append(Comment.body.icontains(self.q, autoescape=True))
+        return found
+
+
+@dataclass(frozen=True)
+class Page:
+    ids: list[int]
+    cursor: str | None  # where the next page starts; None on the last page
+
+
+def _ids(session: Session, query: Select[Any], limit: int) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in session.execute(query.limit(limit))]
+
+
+def page(
+    session: Session, queue: Queue, filters: Filters, cursor: str | None = None, size: int = PAGE_SIZE
+) -> Page:
+    """One page of ``queue`` after ``cursor``; FilterError for a cursor this queue did not hand out."""
+    base = select(Comment.id, Comment.risk).where(in_queue(queue), *filters.conditions())
+    kind, _, rest = (cursor or "").partition(":")
+    try:
+        if filters.sort != Sort.RISK:
+            newest = filters.sort == Sort.NEWEST
+            query = base.order_by(Comment.id.desc() if newest else Comment.id)
+            if cursor:
+                after = int(rest)
+                query = query.where(Comment.id < after if newest else Comment.id > after)
+            rows = _ids(session, query, size + 1)
+            more = len(rows) > size
+            rows = rows[:size]
+            return Page([r[0] for r in rows], f"i:{rows[-1][0]}" if more else None)
+        rows: list[tuple[Any, ...]] = []
+        if kind in ("", "r"):  # comments with a risk, highest first
+            query = base.where(Comment.risk.is_not(None)).order_by(Comment.risk.desc(), Comment.id.desc())
+            if kind == "r":
+                risk, _, last_id = rest.partition(":")
+                query = query.where(tuple_(Comment.risk, Comment.id) < (float(risk), int(last_id)))
+            rows = _ids(session, query, size + 1)
+        if len(rows) <= size:  # then those without one, newest first
+            query = base.where(Comment.risk.is_(None)).order_by(Comment.id.desc())
+            if kind == "n":
+                query = query.where(Comment.id < int(rest))
+            rows += _ids(session, query, size + 1 - len(rows))
+    except ValueError:
+        raise FilterError("cursor: not one this queue handed out; start again from the first page") from None
+    more = len(rows) > size
+    rows = rows[:size]
+    if not more:
+        return Page([r[0] for r in rows], None)
+    last_id, last_risk = rows[-1]
+    after = f"r:{last_risk!r}:{last_id}" if last_risk is not None else f"n:{last_id}"
+    return Page([r[0] for r in rows], after)
+
+
+def counts(session: Session) -> dict[Queue, int]:
+    """How many comments each queue holds, up to COUNT_CAP (a larger queue shows as COUNT_CAP)."""
+    found = {}
+    for queue in Queue:
+        capped = select(Comment.id).where(in_queue(queue)).limit(COUNT_CAP).subquery()
+        found[queue] = session.scalar(select(func.count()).select_from(capped)) or 0
+    return found

@@ -1,0 +1,133 @@
+"""Admins manage sites: create one, its API keys (shown once), its thresholds and word lists."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from dashboard.auth import roles_required
+from service import accounts
+from service.db import get_session
+from service.models import ApiKey, Role, Site, WordKind
+from service.moderation import word_lists
+
+bp = Blueprint("sites", __name__, url_prefix="/admin/sites")
+
+
+def get_site(site_id: int) -> Site:
+    site = get_session().get(Site, site_id)
+    if site is None:
+        abort(404)
+    return site
+
+
+@bp.get("/")
+@roles_required(Role.ADMIN)
+def index(error: str | None = None, new_key: str | None = None, status: int = 200):
+    sites = get_session().scalars(select(Site).order_by(Site.name)).all()
+    return render_template("dashboard/admin/sites.html", sites=sites, error=error, new_key=new_key), status
+
+
+@bp.post("/")
+@roles_required(Role.ADMIN)
+def create():
+    db = get_session()
+    try:
+        site, key = accounts.create_site(db, request.form.get("name", ""), actor=current_user.user)
+    except accounts.AccountError as exc:
+        db.rollback()
+        return index(error=str(exc).capitalize() + ".", status=400)
+    db.commit()
+    # The key is in this answer only (never in a flash cookie or a log): it cannot be shown again.
+    return show(site.id, new_key=key)
+
+
+@bp.get("/<int:site_id>")
+@roles_required(Role.ADMIN)
+def show(site_id: int, error: str | None = None, new_key: str | None = None, status: int = 200):
+    db = get_session()
+    site = get_site(site_id)
+    keys = db.scalars(select(ApiKey).where(ApiKey.site_id == site.id).order_by(ApiKey.id)).all()
+    lists = {kind.value: "\n".join(patterns) for kind, patterns in word_lists(db, site.id).items()}
+    if error and request.method == "POST":  # keep what the admin typed
+        lists.update({kind.value: request.form.get(kind.value, lists[kind.value]) for kind in WordKind})
+    page = render_template(
+        "dashboard/admin/site.html",
+        site=site,
+        keys=keys,
+        lists=lists,
+        thresholds=accounts.THRESHOLDS,
+        error=error,
+        new_key=new_key,
+    )
+    return page, status
+
+
+@bp.post("/<int:site_id>/keys")
+@roles_required(Role.ADMIN)
+def create_key(site_id: int):
+    db = get_session()
+    key = accounts.create_key(db, get_site(site_id), actor=current_user.user)
+    db.commit()
+    return show(site_id, new_key=key)
+
+
+@bp.post("/<int:site_id>/keys/<int:key_id>/revoke")
+@roles_required(Role.ADMIN)
+def revoke_key(site_id: int, key_id: int):
+    db = get_session()
+    key = db.get(ApiKey, key_id)
+    if key is None or key.site_id != site_id:
+        abort(404)
+    try:
+        accounts.revoke_key(db, key, actor=current_user.user)
+    except accounts.AccountError as exc:
+        return show(site_id, error=str(exc).capitalize() + ".", status=400)
+    db.commit()
+    flash(f"Revoked key {key.prefix}…")
+    return redirect(url_for(".show", site_id=site_id))
+
+
+@bp.post("/<int:site_id>/thresholds")
+@roles_required(Role.ADMIN)
+def thresholds(site_id: int):
+    db, site = get_session(), get_site(site_id)
+    values: dict[str, float | None] = {}
+    for name in accounts.THRESHOLDS:
+        raw = request.form.get(name, "").strip()
+        try:
+            values[name] = float(raw) if raw else None
+        except ValueError:
+            return show(site_id, error=f"{name.replace('_', ' ').capitalize()}: a number.", status=400)
+    try:
+        accounts.set_thresholds(db, site, values, actor=current_user.user)
+    except accounts.AccountError as exc:
+        db.rollback()
+        return show(site_id, error=str(exc).capitalize() + ".", status=400)
+    db.commit()
+    flash("Thresholds saved.")
+    return redirect(url_for(".show", site_id=site_id))
+
+
+@bp.post("/<int:site_id>/words")
+@roles_required(Role.ADMIN)
+def words(site_id: int):
+    """Save the three lists as typed (one entry a line): new lines are added, missing ones removed."""
+    db, site = get_session(), get_site(site_id)
+    current = word_lists(db, site.id)
+    wanted = {
+        kind: [w.strip() for w in request.form.get(kind.value, "").splitlines() if w.strip()]
+        for kind in WordKind
+    }
+    try:
+        added = {kind: [w for w in wanted[kind] if w not in current[kind]] for kind in WordKind}
+        removed = {kind: [w for w in current[kind] if w not in wanted[kind]] for kind in WordKind}
+        accounts.change_words(db, site.name, added, actor=current_user.user)
+        accounts.change_words(db, site.name, removed, remove=True, actor=current_user.user)
+    except accounts.AccountError as exc:
+        db.rollback()
+        return show(site_id, error=str(exc).capitalize() + ".", status=400)
+    db.commit()
+    flash("Word lists saved.")
+    return redirect(url_for(".show", site_id=site_id))

@@ -1,0 +1,64 @@
+"""Admins manage dashboard users: create them, change their role, deactivate or reactivate them."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from dashboard.auth import roles_required
+from service import accounts
+from service.db import get_session
+from service.models import Role, User
+
+bp = Blueprint("users", __name__, url_prefix="/admin/users")
+
+
+def render_users(error: str | None = None, status: int = 200, name: str = ""):
+    users = get_session().scalars(select(User).order_by(User.name)).all()
+    page = render_template(
+        "dashboard/admin/users.html", users=users, roles=list(Role), error=error, name=name
+    )
+    return page, status
+
+
+@bp.get("/")
+@roles_required(Role.ADMIN)
+def index():
+    return render_users()
+
+
+@bp.post("/")
+@roles_required(Role.ADMIN)
+def create():
+    db, name = get_session(), request.form.get("name", "")
+    try:
+        role = Role(request.form.get("role", ""))
+        user = accounts.create_user(db, name, role, request.form.get("password", ""), actor=current_user.user)
+    except ValueError as exc:  # AccountError, or an unknown role
+        db.rollback()
+        message = str(exc) if isinstance(exc, accounts.AccountError) else "choose a role"
+        return render_users(message.capitalize() + ".", 400, name)
+    db.commit()
+    flash(f"Created {user.name} ({user.role}).")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<int:user_id>")
+@roles_required(Role.ADMIN)
+def change(user_id: int):
+    db = get_session()
+    user = db.get(User, user_id)
+    if user is None:
+        abort(404)
+    try:
+        role = Role(request.form["role"]) if request.form.get("role") else None
+        active = {"1": True, "0": False}.get(request.form.get("active", ""))
+        accounts.change_user(db, user, current_user.user, role=role, active=active)
+    except ValueError as exc:
+        db.rollback()
+        message = str(exc) if isinstance(exc, accounts.AccountError) else "unknown role"
+        return render_users(message.capitalize() + ".", 400)
+    db.commit()
+    flash(f"{user.name}: {user.role}, {'active' if user.active else 'deactivated'}.")
+    return redirect(url_for(".index"))
