@@ -24,7 +24,7 @@ def get_author(author_id: int) -> Author:
     return author
 
 
-def render_drawer(author: Author, error: str | None = None, status: int = 200):
+def render_drawer(author: Author, error: str | None = None, status: int = 200, notice: str | None = None):
     db = get_session()
     per_status = select(Comment.status, func.count()).where(Comment.author_id == author.id)
     by_status: dict[str, int] = {status: n for status, n in db.execute(per_status.group_by(Comment.status))}
@@ -47,6 +47,8 @@ def render_drawer(author: Author, error: str | None = None, status: int = 200):
         recent=recent,
         changes=changes,
         error=error,
+        notice=notice,
+        waiting=by_status.get(Status.QUEUED.value, 0) + by_status.get(Status.PENDING.value, 0),
         tomorrow=(date.today() + timedelta(days=1)).isoformat(),
         full_page=not request.htmx,
     )
@@ -64,7 +66,11 @@ def show(author_id: int):
 @bp.post("/<int:author_id>/standing")
 @roles_required(Role.MODERATOR, Role.ADMIN)
 def standing(author_id: int):
-    """Ban, suspend until a date, pre-moderate or trust the author (or lift it); audited."""
+    """Ban, suspend until a date, pre-moderate or trust the author (or lift it); audited.
+
+    A ban also rejects the author's comments waiting for a decision when the form asks to
+    (its box is ticked by default), each as a moderator's rejection.
+    """
     author = get_author(author_id)
     try:
         action = moderation.Standing(request.form.get("action", ""))
@@ -81,4 +87,12 @@ def standing(author_id: int):
         moderation.set_standing(get_session(), author, current_user.user, action, until)
     except moderation.ModerationError as exc:
         return render_drawer(author, str(exc).capitalize() + ".", 400)
-    return render_drawer(author)
+    if action != moderation.Standing.BAN or not request.form.get("reject_waiting"):
+        return render_drawer(author)
+    swept = moderation.reject_waiting(get_session(), author, current_user.user)
+    notice = f"Banned; {swept.rejected} waiting comment{'s' if swept.rejected != 1 else ''} rejected"
+    if swept.decided_first:
+        notice += f" ({swept.decided_first} decided by someone else first, left as they were)"
+    response = render_drawer(author, notice=notice + ".")
+    response.headers["HX-Trigger"] = "stet:decided"  # the queue counts refresh
+    return response

@@ -56,20 +56,14 @@ class Card:
 
     @property
     def last(self) -> Decision | None:
-        return self.comment.decisions[-1] if self.comment.decisions else None
+        """The decision in effect: why the comment is in this queue (an undone one no longer counts)."""
+        return moderation.in_effect(self.comment.decisions)
 
     @property
     def seen(self) -> str:
         """The comment's state as shown, sent back with an action so a stale one is refused."""
         at = self.comment.decided_at
         return f"{self.comment.status}|{at.isoformat() if at else ''}"
-
-    @property
-    def undoable(self) -> Decision | None:
-        last = self.last
-        if last is not None and last.by == "moderator" and not (last.details or {}).get("undo_of"):
-            return last
-        return None
 
 
 def load(session: Session, ids: Sequence[int], me: User) -> list[Card]:
@@ -97,14 +91,18 @@ def load(session: Session, ids: Sequence[int], me: User) -> list[Card]:
     ):
         reports[report.comment_id].append(report)
     parent_ids = {c.parent_id for c in comments.values() if c.parent_id}
-    parents = {p.id: p for p in session.scalars(select(Comment).where(Comment.id.in_(parent_ids)))}
+    parents = {}
+    if parent_ids:
+        parents = {p.id: p for p in session.scalars(select(Comment).where(Comment.id.in_(parent_ids)))}
     now = utcnow()
     holder_ids = {
         c.claimed_by
         for c in comments.values()
         if c.claimed_by and c.claimed_by != me.id and c.claimed_until and c.claimed_until > now
     }
-    holders = {u.id: u for u in session.scalars(select(User).where(User.id.in_(holder_ids)))}
+    holders = {}
+    if holder_ids:
+        holders = {u.id: u for u in session.scalars(select(User).where(User.id.in_(holder_ids)))}
     settings = current_app.config["STET_SETTINGS"]
     cards = []
     for comment_id in ids:

@@ -11,16 +11,19 @@ from datetime import datetime
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from dashboard import cards
 from dashboard.auth import roles_required
 from service import moderation
 from service.db import get_session
-from service.models import Comment, Role, Status
+from service.models import Comment, Decision, Role, Status
 
 bp = Blueprint("comments", __name__, url_prefix="/comments")
 MODERATORS = (Role.MODERATOR, Role.ADMIN)
 BULK_LIMIT = 200
+# Loaded with every decided comment: its webhook event names its article and author.
+WITH_NAMES = (joinedload(Comment.article), joinedload(Comment.author))
 
 
 # A form without the card's state asks to decide a comment waiting in the review queue, never
@@ -54,20 +57,32 @@ def reject_code(status: Status) -> moderation.RejectCode | None:
 
 def apply(
     comment: Comment, status: Status, seen: moderation.Seen, code: moderation.RejectCode | None
-) -> None:
+) -> Decision:
     note = request.form.get("note", "")
-    moderation.moderate(get_session(), comment, current_user.user, status, note, code=code, seen=seen)
+    return moderation.moderate(get_session(), comment, current_user.user, status, note, code=code, seen=seen)
 
 
-def respond(comment: Comment, message: str, conflict: bool, card: cards.Card | None = None):
-    """The decided card (or the card itself, after an undo) for htmx; a redirect for a plain post."""
+def respond(
+    comment: Comment,
+    message: str,
+    conflict: bool,
+    decision: Decision | None = None,
+    card: cards.Card | None = None,
+):
+    """The decided card (or the card itself, after an undo) for htmx; a redirect for a plain post.
+
+    The decided card is drawn from what the action already holds: no query after the commit.
+    """
     if request.htmx:
         if card is not None:
             page = render_template("dashboard/_card.html", card=card)
         else:
-            decided = cards.one(get_session(), comment.id, current_user.user)
             page = render_template(
-                "dashboard/_decided.html", card=decided, message=message, conflict=conflict
+                "dashboard/_decided.html",
+                comment=comment,
+                undoable=decision,
+                message=message,
+                conflict=conflict,
             )
         response = make_response(page, 409 if conflict else 200)
         response.headers["HX-Trigger"] = "stet:decided"  # the queue counts refresh
@@ -79,16 +94,14 @@ def respond(comment: Comment, message: str, conflict: bool, card: cards.Card | N
 
 
 def get_comment(comment_id: int) -> Comment:
-    comment = get_session().get(Comment, comment_id)
+    comment = get_session().get(Comment, comment_id, options=WITH_NAMES)
     if comment is None:
         abort(404)
     return comment
 
 
-def outcome(comment: Comment) -> str:
-    last = comment.decisions[-1]
-    who = last.user.name if last.user is not None else "the automatic policy"
-    return f"{comment.status.capitalize()} by {who}"
+def outcome(decision: Decision) -> str:
+    return f"{decision.status.capitalize()} by {current_user.user.name}"
 
 
 @bp.post("/<int:comment_id>/approve")
@@ -115,11 +128,11 @@ def decide(comment_id: int, status: Status):
         page = render_template("dashboard/_card.html", card=card, error=str(exc).capitalize() + ".")
         return make_response(page, 400)
     try:
-        apply(comment, status, parse_seen(request.form.get("seen", "")), code)
+        decision = apply(comment, status, parse_seen(request.form.get("seen", "")), code)
     except moderation.ModerationError as exc:
         message = str(exc)
         return respond(comment, message[0].upper() + message[1:] + " — your decision was not applied.", True)
-    return respond(comment, outcome(comment), False)
+    return respond(comment, outcome(decision), False, decision)
 
 
 @bp.post("/<int:comment_id>/undo")
@@ -136,7 +149,7 @@ def undo(comment_id: int):
         message = str(exc)
         return respond(comment, message[0].upper() + message[1:] + " — nothing was undone.", True)
     card = cards.one(get_session(), comment.id, current_user.user)
-    return respond(comment, f"Undone: back to {comment.status}", False, card)
+    return respond(comment, f"Undone: back to {comment.status}", False, card=card)
 
 
 @bp.post("/bulk")
@@ -156,22 +169,20 @@ def bulk():
         problem = str(exc).capitalize() + "."
     for value in picked if problem is None else []:
         comment_id, _, seen = value.partition(":")
-        comment = db.get(Comment, int(comment_id)) if comment_id.isdigit() else None
+        comment = db.get(Comment, int(comment_id), options=WITH_NAMES) if comment_id.isdigit() else None
         if comment is None:
             continue
         try:
-            apply(comment, status, parse_seen(seen), code)
-            done.append((comment, outcome(comment), False))
+            decision = apply(comment, status, parse_seen(seen), code)
+            done.append((comment, decision, outcome(decision), False))
         except moderation.ModerationError as exc:
-            refused.append((comment, f"Not applied: {exc}", True))
+            refused.append((comment, None, f"Not applied: {exc}", True))
     summary = problem or f"{len(done)} {status.value}" + (f", {len(refused)} not applied" if refused else "")
     if not request.htmx:
-        flash(summary + "".join(f" · {c.id}: {m}" for c, m, _ in refused))
+        flash(summary + "".join(f" · {c.id}: {m}" for c, _, m, _ in refused))
         return redirect(request.form.get("back") or url_for("dashboard.queue.index"))
-    decided = []
-    for comment, message, conflict in done + refused:
-        decided.append((cards.one(db, comment.id, current_user.user), message, conflict))
-    response = make_response(render_template("dashboard/_bulk.html", decided=decided, summary=summary))
+    page = render_template("dashboard/_bulk.html", decided=done + refused, summary=summary)
+    response = make_response(page)
     response.headers["HX-Trigger"] = "stet:decided"
     response.vary.add("HX-Request")
     return response

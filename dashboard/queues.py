@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from service.models import Article, Author, Comment, Decision, Score, Status
+from service.models import Article, Author, Comment, Score, Status
+from service.moderation import decided_by
 
 PAGE_SIZE = 25
 # Counts above this show as "10,000+": counting every row of a huge queue on each poll is waste.
@@ -58,16 +59,6 @@ class FilterError(ValueError):
     """A filter value the queue cannot use; the message names the field."""
 
 
-def _last_decision_by():  # type: ignore[no-untyped-def]
-    return (
-        select(Decision.by)
-        .where(Decision.comment_id == Comment.id)
-        .order_by(Decision.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 def in_queue(queue: Queue) -> ColumnElement[bool]:
     """The condition a comment meets to be in ``queue``."""
     if queue == Queue.REVIEW:
@@ -75,7 +66,7 @@ def in_queue(queue: Queue) -> ColumnElement[bool]:
     if queue == Queue.REPORTED:
         return Comment.reported_at.is_not(None)
     if queue == Queue.AUTO_REJECTED:
-        return and_(Comment.status == Status.REJECTED.value, _last_decision_by() == "auto")
+        return and_(Comment.status == Status.REJECTED.value, decided_by(Comment.id) == "auto")
     if queue == Queue.ALL:
         return Comment.status != Status.PENDING.value
     return Comment.status == queue.value

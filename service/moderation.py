@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service import audit, events, policy
 from service.config import Settings
@@ -263,6 +264,50 @@ def _still(comment_id: int, seen: Seen):  # type: ignore[no-untyped-def]
     return (Comment.id == comment_id) & (Comment.status == seen.status) & same_time
 
 
+def _change(session: Session, comment: Comment, seen: Seen, **values: object) -> bool:
+    """Set ``values`` on the comment only while it is still as ``seen``; whether it was.
+
+    The loaded ``comment`` takes the new values without being read again.
+    """
+    statement = update(Comment).where(_still(comment.id, seen)).values(**values)
+    if not session.execute(statement.execution_options(synchronize_session=False)).rowcount:
+        return False
+    for name, value in values.items():
+        set_committed_value(comment, name, value)
+    session.expire(comment, ["decisions"])  # the caller adds one
+    return True
+
+
+def decided_by(comment_id: int | ColumnElement[int]) -> ScalarSelect[str]:
+    """Who made the decision in effect on a comment, "auto" or "moderator" (as SQL).
+
+    That is the latest decision's ``by``, except after an undo: the undo records the ``by``
+    of the decision it brought back (``restored_by``), so an auto-rejected comment whose
+    overturning was undone is auto-rejected again.
+    """
+    return (
+        select(func.coalesce(Decision.details["restored_by"].as_string(), Decision.by))
+        .where(Decision.comment_id == comment_id)
+        .order_by(Decision.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def in_effect(decisions: Sequence[Decision]) -> Decision | None:
+    """The decision whose outcome a comment has now: the latest one no undo took back.
+
+    An undo always follows the decision it undoes, and is never undone itself.
+    """
+    kept: list[Decision] = []
+    for decision in decisions:
+        if (decision.details or {}).get("undo_of"):
+            kept.pop()
+        else:
+            kept.append(decision)
+    return kept[-1] if kept else None
+
+
 def _refused(session: Session, comment: Comment) -> ModerationError:
     """The error for a comment someone decided first, naming who ("already approved by alice")."""
     session.rollback()
@@ -283,14 +328,19 @@ def moderate(
     *,
     code: RejectCode | None = None,
     seen: Seen | None = None,
+    unscored: bool = False,
+    judged: bool = True,
 ) -> Decision:
     """A moderator approves or rejects a comment; commits.
 
     Queued, reported and already decided comments (to overturn the policy or another
-    moderator) can be decided. The UPDATE applies only while the comment is as the
-    moderator ``seen`` it (default: as loaded), so when someone else decided it first
-    ModerationError says who, and no decision is applied twice. Open reader reports are
-    resolved: upheld by a rejection, dismissed by an approval.
+    moderator) can be decided; pending ones (not scored yet) only with ``unscored``, as
+    when banning their author. The UPDATE applies only while the comment is as the
+    moderator ``seen`` it (default: as loaded), so when someone else (or the worker)
+    decided it first ModerationError says who, and no decision is applied twice. Open
+    reader reports are resolved: upheld by a rejection, dismissed by an approval.
+    A ``judged`` decision (someone read the comment) is also kept as a Label; a rejection
+    that follows from a ban is not a judgement of the text and leaves no label.
     """
     if status not in (Status.APPROVED, Status.REJECTED):
         raise ModerationError(f"a moderator can approve or reject, not {status.value}")
@@ -299,58 +349,60 @@ def moderate(
     if code == RejectCode.OTHER and not reason.strip():
         raise ModerationError("say why in a few words when the reason is “other”")
     seen = seen or Seen.of(comment)
-    last = comment.decisions[-1] if comment.decisions else None
-    if seen.status == Status.PENDING.value:
+    if seen.status == Status.PENDING.value and not unscored:
         raise ModerationError(f"comment {comment.id} is pending: it has not been scored yet")
     # Deciding a comment to the status it has only makes sense to answer reports or confirm the policy.
-    if seen.status == status.value and comment.reported_at is None and last is not None and last.by != "auto":
-        raise _refused(session, comment)
+    if seen.status == status.value and comment.reported_at is None:
+        if session.scalar(select(decided_by(comment.id))) not in (None, "auto"):
+            raise _refused(session, comment)
     now = utcnow()
-    open_reports = select(Report.id).where(Report.comment_id == comment.id, Report.resolution.is_(None))
-    reports = {
-        "ids": list(session.scalars(open_reports)),
+    reports: dict[str, object] = {
         "reported_at": comment.reported_at.isoformat() if comment.reported_at else None,
         "weight": comment.report_weight,
         "hidden": comment.hidden,
     }
-    claimed = session.execute(
-        update(Comment)
-        .where(_still(comment.id, seen))
-        .values(
-            status=status.value,
-            decided_at=now,
-            reported_at=None,
-            report_weight=0.0,
-            hidden=False,
-            claimed_by=None,
-            claimed_until=None,
-        )
-    ).rowcount
-    if not claimed:
+    changed = _change(
+        session,
+        comment,
+        seen,
+        status=status.value,
+        decided_at=now,
+        reported_at=None,
+        report_weight=0.0,
+        hidden=False,
+        claimed_by=None,
+        claimed_until=None,
+    )
+    if not changed:
         raise _refused(session, comment)
-    if reports["ids"]:
-        session.execute(
-            update(Report)
-            .where(Report.id.in_(reports["ids"]))
-            .values(resolution="upheld" if status == Status.REJECTED else "dismissed", resolved_at=now)
-        )
+    # Resolved after the comment's row is ours, so a report filed meanwhile is resolved too.
+    resolve = (
+        update(Report)
+        .where(Report.comment_id == comment.id, Report.resolution.is_(None))
+        .values(resolution="upheld" if status == Status.REJECTED else "dismissed", resolved_at=now)
+        .returning(Report.id)
+    )
+    report_ids = list(session.scalars(resolve.execution_options(synchronize_session=False)))
+    reports["ids"] = report_ids
     text = reason.strip()[:400]
     if code is not None:
         summary = f"rejected ({code.label}){': ' + text if text else ''}"
     else:
         summary = text or f"{status.value} by {user.name}"
     # The person's judgement, kept as data the models are evaluated (and retrained) against.
-    label = Label(
-        site_id=comment.site_id,
-        comment_id=comment.id,
-        attribute="acceptable",
-        value=1.0 if status == Status.APPROVED else 0.0,
-        source="moderator",
-        user_id=user.id,
-        created_at=now,
-    )
-    session.add(label)
-    session.flush()
+    label = None
+    if judged:
+        label = Label(
+            site_id=comment.site_id,
+            comment_id=comment.id,
+            attribute="acceptable",
+            value=1.0 if status == Status.APPROVED else 0.0,
+            source="moderator",
+            user_id=user.id,
+            created_at=now,
+        )
+        session.add(label)
+        session.flush()
     decision = Decision(
         comment_id=comment.id,
         from_status=seen.status,
@@ -363,19 +415,18 @@ def moderate(
             "note": text or None,
             "reports": reports,
             "previous_decided_at": seen.decided_at.isoformat() if seen.decided_at else None,
-            "label_id": label.id,
+            "label_id": label.id if label else None,
         },
         created_at=now,
     )
     session.add(decision)
-    session.refresh(comment)
     audit.record(
         session,
         actor=user,
         action=f"comment.{status.value}",
         target_type="comment",
         target_id=comment.id,
-        before={"status": seen.status, "open_reports": len(reports["ids"])},
+        before={"status": seen.status, "open_reports": len(report_ids)},
         after={"status": status.value, "reason": decision.reason, "code": code.value if code else None},
         site_id=comment.site_id,
     )
@@ -389,31 +440,33 @@ def undo(session: Session, comment: Comment, user: User, decision_id: int) -> De
 
     Only the comment's latest decision can be undone, and only while nobody decided
     the comment since (checked by the same conditional UPDATE as ``moderate``). The
-    undo is itself a decision and an audit entry; the reports it resolved are open
-    again and the moderator's label is withdrawn.
+    undo is itself a decision and an audit entry; it names who made the decision it
+    brings back (``restored_by``), so the comment returns to the queue it came from
+    (see ``decided_by``). The reports it resolved are open again and the moderator's
+    label is withdrawn.
     """
     last = comment.decisions[-1] if comment.decisions else None
     if last is None or last.id != decision_id:
         raise _refused(session, comment) if last is not None else ModerationError("nothing to undo")
     if last.by != "moderator" or last.from_status is None or (last.details or {}).get("undo_of"):
         raise ModerationError("only a moderator's decision can be undone")
+    restored = in_effect(comment.decisions[:-1])
     details = last.details or {}
     reports = details.get("reports") or {}
     back = Status(last.from_status)
     previous = details.get("previous_decided_at")
     reported_at = reports.get("reported_at")
     now = utcnow()
-    changed = session.execute(
-        update(Comment)
-        .where(_still(comment.id, Seen(last.status, last.created_at)))
-        .values(
-            status=back.value,
-            decided_at=datetime.fromisoformat(previous) if previous else None,
-            reported_at=datetime.fromisoformat(reported_at) if reported_at else None,
-            report_weight=reports.get("weight") or 0.0,
-            hidden=bool(reports.get("hidden")),
-        )
-    ).rowcount
+    changed = _change(
+        session,
+        comment,
+        Seen(last.status, last.created_at),
+        status=back.value,
+        decided_at=datetime.fromisoformat(previous) if previous else None,
+        reported_at=datetime.fromisoformat(reported_at) if reported_at else None,
+        report_weight=reports.get("weight") or 0.0,
+        hidden=bool(reports.get("hidden")),
+    )
     if not changed:
         raise _refused(session, comment)
     if reports.get("ids"):
@@ -429,11 +482,14 @@ def undo(session: Session, comment: Comment, user: User, decision_id: int) -> De
         by="moderator",
         user_id=user.id,
         reason=f"undo by {user.name} of “{last.reason}”"[:500],
-        details={"undo_of": last.id},
+        details={
+            "undo_of": last.id,
+            "restored": restored.id if restored else None,
+            "restored_by": restored.by if restored else None,
+        },
         created_at=now,
     )
     session.add(decision)
-    session.refresh(comment)
     audit.record(
         session,
         actor=user,
@@ -539,6 +595,58 @@ def set_standing(
     )
     session.commit()
     return author
+
+
+# The note on the rejections a ban makes of its author's waiting comments.
+BANNED_NOTE = "the author was banned"
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What rejecting a banned author's waiting comments did."""
+
+    rejected: int
+    decided_first: int  # decided by someone else (a moderator, or the policy) before the ban reached them
+
+
+def reject_waiting(session: Session, author: Author, user: User) -> Swept:
+    """Reject every comment of ``author`` still waiting for a decision (queued, or pending its
+    scores), each as ``moderate`` would: a decision, an audit entry and a webhook (but no label:
+    nobody judged the text); commits.
+
+    Called after the ban is committed, so no new comment of theirs can arrive meanwhile. Each
+    rejection is race-safe: a comment someone decided first is left as they decided it, and one
+    the worker scored into the queue meanwhile is rejected from there.
+    """
+    waiting = (Status.QUEUED.value, Status.PENDING.value)
+    comments = session.scalars(
+        select(Comment)
+        .where(Comment.author_id == author.id, Comment.status.in_(waiting))
+        .order_by(Comment.id)
+        .options(joinedload(Comment.article), joinedload(Comment.author))
+    ).all()
+    rejected = decided_first = 0
+    for comment in comments:
+        for _attempt in range(3):
+            try:
+                moderate(
+                    session,
+                    comment,
+                    user,
+                    Status.REJECTED,
+                    BANNED_NOTE,
+                    code=RejectCode.OTHER,
+                    unscored=True,
+                    judged=False,
+                )
+            except ModerationError:  # changed meanwhile; ``comment`` is reloaded as it is now
+                if comment.status in waiting:  # the worker scored it into the queue: reject it there
+                    continue
+                decided_first += 1
+            else:
+                rejected += 1
+            break
+    return Swept(rejected, decided_first)
 
 
 def word_lists(session: Session, site_id: int) -> dict[WordKind, list[str]]:

@@ -444,3 +444,16 @@ def scored_comment(db: Database, site_key: str, settings: Settings) -> Callable[
         return comment_id
 
     return make
+
+
+@pytest.fixture
+def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash dashboard passwords with one PBKDF2 round instead of scrypt (0.2 s a hash, twice per
+    login): for tests that log in often and are not about the hash's cost."""
+    from functools import partial
+
+    from werkzeug.security import generate_password_hash
+
+    monkeypatch.setattr(
+        accounts, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1")
+    )

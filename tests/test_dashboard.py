@@ -12,6 +12,8 @@ from sqlalchemy import select
 import dashboard
 from service.models import Decision, User
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")  # many logins; not about the hash
+
 HTMX = {"HX-Request": "true"}
 
 

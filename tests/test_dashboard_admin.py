@@ -7,8 +7,10 @@ import re
 import pytest
 from sqlalchemy import select
 
-from service.models import ApiKey, AuditEntry, Author, Site, User
+from service.models import ApiKey, AuditEntry, Author, Comment, Site, User
 from tests.test_dashboard import HTMX, Dashboard, csrf_token
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")  # many logins; not about the hash
 
 ADMIN_PAGES = ["/dashboard/admin/users/", "/dashboard/admin/sites/", "/dashboard/admin/audit/"]
 QUEUE_PAGES = ["/dashboard/", "/dashboard/queues/reported", "/dashboard/counts", "/dashboard/authors/1"]
@@ -159,10 +161,9 @@ def test_thresholds_and_word_lists_from_the_site_page(login, db, site_key):
 
 def test_audit_log_filters_and_pages(login, queued_comment):
     dash = login("admin")
+    token = form(dash)
     for n in range(55):
-        dash.client.post(
-            f"/dashboard/comments/{queued_comment(f'c {n}')}/approve", data=form(dash), headers=HTMX
-        )
+        dash.client.post(f"/dashboard/comments/{queued_comment(f'c {n}')}/approve", data=token, headers=HTMX)
     first = dash.client.get("/dashboard/admin/audit/?actor=admin")
     assert first.text.count("<code>comment.approved</code>") == 50 and "Older entries" in first.text
     older = first.text.split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
@@ -199,6 +200,28 @@ def test_author_drawer_and_standing(login, queued_comment, db):
     assert done.status_code == 200 and "suspended until 1 Jan 2999" in done.text
     assert "always pre-moderated" in post(f"{url}/standing", data=form(dash, action="premoderate")).text
     assert dash.client.get("/dashboard/authors/999").status_code == 404
+
+
+def test_banning_from_the_drawer_rejects_waiting_comments_unless_unticked(login, queued_comment, site, db):
+    dash = login("moderator")
+    troll = [queued_comment(f"Troll {n}", author={"id": "troll", "name": "Troll"}) for n in range(2)]
+    quiet = queued_comment("Quiet one", author={"id": "quiet"})
+    with db.session() as session:
+        troll_id, quiet_id = (session.get(Comment, i).author_id for i in (troll[0], quiet))
+    drawer = dash.client.get(f"/dashboard/authors/{troll_id}", headers=HTMX).text
+    assert re.search(r'name="reject_waiting" value="1" checked> and reject their 2 comments waiting', drawer)
+    ticked = form(dash, action="ban", reject_waiting="1")
+    done = dash.client.post(f"/dashboard/authors/{troll_id}/standing", data=ticked, headers=HTMX)
+    assert done.status_code == 200 and "Banned; 2 waiting comments rejected." in done.text
+    assert done.headers["HX-Trigger"] == "stet:decided" and "Lift the ban" in done.text
+    assert [site.status(i) for i in troll] == ["rejected", "rejected"]
+    decision = site.get_comment(troll[0]).get_json()["decision"]
+    assert (decision["by"], decision["moderator"]) == ("moderator", "moderator")
+    # Unticked (the box is absent from the form), the ban leaves the queue as it is.
+    dash.client.post(f"/dashboard/authors/{quiet_id}/standing", data=form(dash, action="ban"), headers=HTMX)
+    assert site.status(quiet) == "queued"
+    queue = dash.client.get("/dashboard/").text
+    assert f'id="comment-{quiet}"' in queue and f'id="comment-{troll[0]}"' not in queue
 
 
 def test_queues_filter_sort_and_page(login, scored_comment, queued_comment):
@@ -249,6 +272,24 @@ def test_overturning_a_decision_needs_the_state_the_moderator_saw(login, scored_
     assert ok.headers["HX-Trigger"] == "stet:decided"
     again = dash.client.post(f"/dashboard/comments/{auto}/approve", data=form(dash, seen=seen), headers=HTMX)
     assert again.status_code == 409 and "Already approved by moderator" in again.text
+
+
+def test_undoing_an_overturned_auto_rejection_puts_it_back_in_auto_rejected(login, scored_comment):
+    dash = login("moderator")
+    auto = scored_comment("Rejected by the model", scores={"toxicity": 0.99})
+    page = dash.client.get("/dashboard/queues/auto-rejected").text
+    seen = page.split('name="seen" value="')[1].split('"')[0]
+    ok = dash.client.post(f"/dashboard/comments/{auto}/approve", data=form(dash, seen=seen), headers=HTMX)
+    decision = ok.text.split('name="decision" value="')[1].split('"')[0]
+    assert f'id="comment-{auto}"' not in dash.client.get("/dashboard/queues/auto-rejected").text
+    undone = dash.client.post(
+        f"/dashboard/comments/{auto}/undo", data=form(dash, decision=decision), headers=HTMX
+    )
+    assert undone.status_code == 200 and '<article class="card' in undone.text
+    assert '<p class="why"><span>Policy:</span>' in undone.text
+    back = dash.client.get("/dashboard/queues/auto-rejected").text
+    assert f'id="comment-{auto}"' in back and '<p class="why"><span>Policy:</span>' in back
+    assert 'data-queue="auto-rejected">1<' in dash.client.get("/dashboard/counts").text
 
 
 def test_reject_needs_a_reason_and_undo_goes_back(login, queued_comment):

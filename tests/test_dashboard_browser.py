@@ -12,7 +12,7 @@ from service import policy
 from service.models import AuditEntry, Comment, Status
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_passwords")]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -187,6 +187,14 @@ def test_the_card_shows_highlights_labels_reports_and_the_author_drawer(
     page.keyboard.press("?")
     page.locator("#help").wait_for()
     screenshot(page, "help")
+    # Approved by the policy, then hidden by readers' reports: the Reported queue says so.
+    hidden = scored_comment("The mayor is wrong again.", scores={"toxicity": 0.02}, reports=3)
+    page.goto("/dashboard/queues/reported")
+    card = page.locator(f"#comment-{hidden}")
+    assert [s.lower() for s in card.locator(".status").all_inner_texts()] == ["approved", "hidden by reports"]
+    assert "3 reader reports" in card.locator(".reports").inner_text()
+    card.locator("button[data-action=approve]", has_text="Keep").wait_for()
+    screenshot(page, "reported-hidden", full_page=True)
 
 
 def test_bulk_reject_then_undo_by_keyboard(page, make_user, queued_comment, site):
@@ -210,20 +218,40 @@ def test_bulk_reject_then_undo_by_keyboard(page, make_user, queued_comment, site
     assert [site.status(i) for i in ids] == ["rejected", "queued", "queued", "queued", "queued"]
 
 
-def test_ban_an_author_from_the_card(page, make_user, queued_comment, db):
+def test_ban_an_author_from_the_card(page, make_user, queued_comment, site, db):
     password = make_user("mod")
-    comment_id = queued_comment("Buy followers now", author={"id": "troll-1", "name": "Troll"})
+    troll = {"id": "troll-1", "name": "Troll"}
+    comment_id = queued_comment("Buy followers now", toxicity=0.9, author=troll)
+    also_waiting = queued_comment("Followers, cheap", toxicity=0.4, author=troll)
+    other = queued_comment("Unrelated remark.", toxicity=0.3)
     log_in(page, password)
     page.keyboard.press("j")
     page.keyboard.press("b")
     page.locator("#drawer [data-standing=ban]:focus").wait_for()
+    # Rejecting their waiting comments is offered, and on unless the moderator unticks it.
+    assert page.locator("#drawer input[name=reject_waiting]").is_checked()
+    screenshot(page, "ban-offer")
     page.keyboard.press("Enter")
     page.locator("#drawer .flag.bad", has_text="banned").wait_for()
+    page.locator("#drawer [role=status]", has_text="Banned; 2 waiting comments rejected.").wait_for()
+    page.locator("[data-queue=review]", has_text="1").wait_for()  # the live count followed
+    screenshot(page, "author-banned")
     with db.session() as session:
         author = session.get(Comment, comment_id).author
         assert author.banned
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "author.ban")).one()
         assert (entry.actor, entry.target_id) == ("mod", str(author.id))
+        rejected = session.scalars(
+            select(AuditEntry.target_id).where(
+                AuditEntry.action == "comment.rejected", AuditEntry.actor == "mod"
+            )
+        ).all()
+        assert sorted(rejected) == sorted([str(comment_id), str(also_waiting)])
+    assert (site.status(comment_id), site.status(also_waiting), site.status(other)) == (
+        "rejected",
+        "rejected",
+        "queued",
+    )
     page.locator("#drawer [data-standing=unban]").wait_for()
 
 

@@ -20,6 +20,7 @@ from service.models import (
     Site,
     Status,
     User,
+    WebhookDelivery,
     WordKind,
     utcnow,
 )
@@ -29,10 +30,14 @@ from service.moderation import (
     Seen,
     Standing,
     claim,
+    in_effect,
     moderate,
+    reject_waiting,
     set_standing,
     undo,
 )
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")  # users in every test; not about the hash
 
 
 @pytest.fixture
@@ -145,7 +150,8 @@ def test_undo_goes_back_and_is_itself_audited(session, queued_comment):
     back = undo(session, comment, user(session), decision.id)
     session.expire_all()
     assert comment.status == "queued" and comment.decided_at is None
-    assert (back.from_status, back.status, back.details) == ("rejected", "queued", {"undo_of": decision.id})
+    assert (back.from_status, back.status, back.details["undo_of"]) == ("rejected", "queued", decision.id)
+    assert back.details["restored_by"] == "auto"  # the policy queued it
     assert session.scalars(select(Label).where(Label.comment_id == comment.id)).all() == []
     assert audit_actions(session, comment.id) == ["comment.rejected", "comment.undo"]
     with pytest.raises(ModerationError):  # an undo is not undone, and the old decision is gone
@@ -153,6 +159,38 @@ def test_undo_goes_back_and_is_itself_audited(session, queued_comment):
     # Back in the queue, it can be decided again, as anyone who saw it queued expected.
     moderate(session, comment, user(session, "alice"), Status.APPROVED, seen=Seen("queued", None))
     assert session.get(Comment, comment.id).status == "approved"
+
+
+def queue_of(session, comment_id: int) -> list[str]:
+    """The dashboard queues that hold the comment now."""
+    from dashboard import queues
+
+    return [q.value for q in queues.Queue if comment_id in queues.page(session, q, queues.Filters()).ids]
+
+
+def test_undo_returns_an_auto_rejected_comment_to_the_auto_rejected_queue(session, scored_comment):
+    comment = session.get(Comment, scored_comment("Rejected by the model.", scores={"toxicity": 0.99}))
+    assert queue_of(session, comment.id) == ["auto-rejected", "rejected", "all"]
+    for _ in range(2):  # overturned and undone, twice: still the policy's rejection
+        approval = moderate(session, comment, user(session), Status.APPROVED)
+        assert queue_of(session, comment.id) == ["approved", "all"]
+        undo(session, comment, user(session), approval.id)
+        assert queue_of(session, comment.id) == ["auto-rejected", "rejected", "all"]
+    assert in_effect(session.get(Comment, comment.id).decisions).by == "auto"
+    # Confirming the policy is still possible, and takes it out of Auto-rejected (until undone).
+    confirmed = moderate(session, comment, user(session, "alice"), Status.REJECTED, code=RejectCode.ABUSIVE)
+    assert queue_of(session, comment.id) == ["rejected", "all"]
+    undo(session, comment, user(session, "alice"), confirmed.id)
+    assert queue_of(session, comment.id) == ["auto-rejected", "rejected", "all"]
+
+
+def test_undo_returns_a_moderators_rejection_to_rejected_only(session, queued_comment):
+    comment = session.get(Comment, queued_comment())
+    moderate(session, comment, user(session), Status.REJECTED, code=RejectCode.SPAM)
+    approval = moderate(session, comment, user(session, "alice"), Status.APPROVED)
+    undo(session, comment, user(session, "alice"), approval.id)
+    assert queue_of(session, comment.id) == ["rejected", "all"]
+    assert in_effect(session.get(Comment, comment.id).decisions).user.name == "mod"
 
 
 def test_undo_reopens_the_reports_it_resolved(session, scored_comment):
@@ -205,6 +243,64 @@ def test_author_standing_changes_are_audited_and_exclusive(session, queued_comme
     entries = session.scalars(select(AuditEntry).where(AuditEntry.target_type == "author")).all()
     assert [e.action for e in entries] == ["author.trust", "author.ban", "author.suspend", "author.unban"]
     assert (entries[1].before["banned"], entries[1].after["banned"]) == (False, True)
+
+
+def test_banning_rejects_the_authors_waiting_comments_as_moderator_decisions(
+    session, db, queued_comment, scored_comment, site, settings, monkeypatch
+):
+    from service import moderation, webhooks
+
+    troll = {"id": "troll-1", "name": "Troll"}
+    webhooks.add(session, session.scalars(select(Site)).one(), "https://site.example/hook", [], "root")
+    session.commit()
+    queued = [queued_comment(f"Waiting {n}", author=troll) for n in range(3)]
+    approved = scored_comment("Fine, long ago.", scores={"toxicity": 0.01}, author=troll)
+    pending = site.post_comment("Not scored yet.", author=troll).get_json()["id"]
+    others = queued_comment("Someone else's.", author={"id": "reader-2"})
+    author = session.get(Comment, pending).author
+    set_standing(session, author, user(session), Standing.BAN)
+
+    # Two races, as the rejections go: alice approves one queued comment first, and the
+    # worker scores the pending one into the queue just before its rejection.
+    real = moderation.moderate
+    raced: set[int] = set()
+
+    def racing(session_, comment, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if comment.id not in raced and comment.id in (queued[1], pending):
+            raced.add(comment.id)
+            with db.session() as other:
+                if comment.id == pending:
+                    result = moderation.ScorerResult("test", "1", {"toxicity": 0.5})
+                    assert moderation.record_scores(other, pending, [result], settings).status == "queued"
+                else:
+                    real(other, other.get(Comment, comment.id), user(other, "alice"), Status.APPROVED)
+        return real(session_, comment, *args, **kwargs)
+
+    monkeypatch.setattr(moderation, "moderate", racing)
+    swept = reject_waiting(session, author, user(session))
+
+    assert (swept.rejected, swept.decided_first) == (3, 1)
+    session.expire_all()
+    status = {i: session.get(Comment, i).status for i in [*queued, approved, pending, others]}
+    assert [status[i] for i in queued] == ["rejected", "approved", "rejected"]
+    assert (status[approved], status[pending], status[others]) == ("approved", "rejected", "queued")
+    for comment_id in (queued[0], queued[2], pending):
+        decision = session.get(Comment, comment_id).decisions[-1]
+        assert (decision.by, decision.user.name, decision.details["code"]) == ("moderator", "mod", "other")
+        assert decision.reason == "rejected (other): the author was banned"
+        # Nobody read these: a ban's rejections are not judgements of the text, so no label.
+        assert session.scalars(select(Label).where(Label.comment_id == comment_id)).all() == []
+        assert audit_actions(session, comment_id)[-1] == "comment.rejected"
+    assert session.get(Comment, pending).decisions[-2].by == "auto"  # the worker's, then the rejection
+    events = session.scalars(select(WebhookDelivery).where(WebhookDelivery.event == "comment.decided"))
+    decided = [(e.payload["data"]["comment_id"], e.payload["data"]["status"]) for e in events]
+    assert sorted(decided) == sorted(
+        [(queued[0], "rejected"), (queued[1], "approved"), (queued[2], "rejected"), (approved, "approved")]
+        + [(pending, "rejected")]
+    )
+    # A scoring task still running for a rejected comment leaves it rejected.
+    result = moderation.ScorerResult("test", "1", {"toxicity": 0.01})
+    assert moderation.record_scores(session, queued[0], [result], settings) is None
 
 
 def test_an_installation_keeps_one_active_admin(session, make_user):
