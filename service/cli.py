@@ -15,7 +15,9 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
+from service import scoring_commands, webhook_commands
 from service.config import Settings
+from service.reporting import commands as report_commands
 
 
 def _settings() -> Settings:
@@ -258,6 +260,9 @@ def site_akismet(name: str, key: str | None, blog: str | None, off: bool) -> Non
     click.echo(f"Akismet is {'off' if off else 'on'} for {name}", err=True)
 
 
+site.add_command(webhook_commands.webhook)
+
+
 @cli.group()
 def user() -> None:
     """Dashboard accounts."""
@@ -265,7 +270,9 @@ def user() -> None:
 
 @user.command("create")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["moderator", "admin"]), default="moderator", show_default=True)
+@click.option(
+    "--role", type=click.Choice(["moderator", "editor", "admin"]), default="moderator", show_default=True
+)
 def user_create(name: str, role: str) -> None:
     """Create a dashboard user; the password comes from a prompt or standard input."""
     from service import accounts
@@ -275,12 +282,16 @@ def user_create(name: str, role: str) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    with _database(_settings()).session() as session:
-        try:
-            accounts.create_user(session, name, Role(role), password)
-        except accounts.AccountError as exc:
-            raise click.ClickException(str(exc)) from None
-        session.commit()
+    database = _database(_settings())
+    try:
+        with database.session() as session:
+            try:
+                accounts.create_user(session, name, Role(role), password)
+            except accounts.AccountError as exc:
+                raise click.ClickException(str(exc)) from None
+            session.commit()
+    finally:
+        database.engine.dispose()  # a CLI run inside a test process must not leave a connection open
     click.echo(f"created {role} {name!r}", err=True)
 
 
@@ -296,16 +307,24 @@ TASKS = click.Choice(["toxicity", "spam"])
 
 
 @model.command("train")
-@click.option("--task", type=TASKS, default="toxicity", show_default=True)
+@click.option(
+    "--task", type=click.Choice([*TASKS.choices, "transformer"]), default="toxicity", show_default=True
+)
 @click.option(
     "--data", type=click.Path(exists=True, path_type=Path), help="Training data (default: the shared set)."
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Artifact folder (default: the shipped models).")
-def model_train(task: str, data: Path | None, out: Path | None) -> None:
-    """Train a compact model and report its held-out metrics."""
+@click.option("--steps", default=220, show_default=True, help="transformer: optimiser steps (resumable).")
+@click.option("--minutes", type=float, help="transformer: stop training after this long (rerun to continue).")
+def model_train(task: str, data: Path | None, out: Path | None, steps: int, minutes: float | None) -> None:
+    """Train a model and report its held-out metrics (transformer: data is the shared data folder)."""
     from worker import spam_training, training
 
-    if task == "spam":
+    if task == "transformer":
+        from worker.transformer_training import train_transformer
+
+        result = train_transformer(data, out, steps=steps, minutes=minutes, progress=True)
+    elif task == "spam":
         result = spam_training.train_spam(data, out, progress=True)
     else:
         result = training.train_toxicity(data, out, progress=True)
@@ -320,13 +339,29 @@ def model_train(task: str, data: Path | None, out: Path | None) -> None:
 @click.option(
     "--model", "model_path", type=click.Path(exists=True, path_type=Path), help="Artifact (default: shipped)."
 )
-def model_eval(task: str, data: Path | None, model_path: Path | None) -> None:
-    """Evaluate a model on held-out data (toxicity: the held-out split; spam: leave-one-video-out)."""
-    from worker import spam_training, training
+@click.option("--scorer", "scorers", multiple=True, help="toxicity: only this scorer (repeatable).")
+@click.option("--out", type=click.Path(path_type=Path), default="model-eval", show_default=True)
+@click.option("--limit", type=int, help="toxicity: score at most this many toxicity test comments.")
+def model_eval(
+    task: str,
+    data: Path | None,
+    model_path: Path | None,
+    scorers: tuple[str, ...],
+    out: Path,
+    limit: int | None,
+) -> None:
+    """Evaluate on held-out data (toxicity: every scorer, Markdown + plots; spam: leave-one-video-out)."""
+    from worker import spam_training
 
-    evaluate = spam_training.evaluate_spam if task == "spam" else training.evaluate_toxicity
-    click.echo(json.dumps(evaluate(data, model_path, progress=True), indent=2))
+    if task == "spam":
+        click.echo(json.dumps(spam_training.evaluate_spam(data, model_path, progress=True), indent=2))
+    else:
+        scoring_commands.model_eval(scorers, model_path, data, out, limit)
 
+
+cli.add_command(report_commands.report)
+cli.add_command(scoring_commands.score)
+cli.add_command(scoring_commands.rescore)
 
 if __name__ == "__main__":
     cli()

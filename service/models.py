@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -307,6 +308,30 @@ class Feedback(Base):
     reader_id: Mapped[str | None] = mapped_column(String(200))
     user_agent: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReportRollup(Base):
+    """Editor-report counts for one site and one UTC time slot, kept by ``service.reporting.rollup``.
+
+    ``slot`` is the slot's start in quarter-hours since 1970; ``measure``/``key`` name what was counted
+    (``decision``/``auto:approved``, ``wait``/minutes waited, ...). Rows of finished slots never change.
+    """
+
+    __tablename__ = "report_rollups"
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(20), primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportRollupState(Base):
+    """How far a site's ``ReportRollup`` rows reach (events before ``until``) and their slot length."""
+
+    __tablename__ = "report_rollup_state"
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    seconds: Mapped[int] = mapped_column()
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Label(Base):

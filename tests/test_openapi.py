@@ -23,6 +23,8 @@ EXPECTED = {
     ("get", "/api/v1/labels"),
     ("post", "/v1alpha1/comments:analyze"),
     ("post", "/v1alpha1/comments:suggestscore"),
+    ("get", "/api/v1/reports"),
+    ("get", "/api/v1/reports/{name}"),
 }
 
 

@@ -35,6 +35,9 @@ ADMIN_ONLY = frozenset({"moderators"})
 def scope_from(session: Session, site: Site, settings: Settings, args: Mapping[str, str]) -> Scope:
     """The scope asked for by ``args``; raises PeriodError (with the offending field) on bad input."""
     period = parse_period(args, zone_of(site.timezone))
+    for name in ("section", "article"):
+        if "\x00" in (args.get(name) or ""):
+            raise PeriodError(f"{name} must not contain NUL characters", name)
     article = None
     if external_id := (args.get("article") or "").strip():
         article = session.scalar(

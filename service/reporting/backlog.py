@@ -3,21 +3,24 @@
 Backlog is counted back from now: the comments queued now, minus those that entered the queue
 after a moment, plus those that left it after that moment (every ``Decision`` into ``queued``
 enters, every decision out of ``queued`` leaves). Time to decision is from the comment's arrival
-to a person's decision, the wait a reader sees; percentiles are nearest-rank, exact, in SQL.
+to a person's decision, the wait a reader sees; percentiles are nearest-rank over whole minutes
+waited (rounded down), from ``rollup``'s per-minute counts.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.models import Article, Comment, Decision, Status, utcnow
+from service.models import Article, Comment, Status, utcnow
+from service.reporting import rollup
 from service.reporting.period import SLOT_SECONDS
 from service.reporting.result import Chart, Report, Table
-from service.reporting.scope import Scope, epoch, slot
+from service.reporting.scope import Scope
 
 WAIT_BINS = [
     (0, "under 5 min"),
@@ -41,18 +44,14 @@ def build(session: Session, scope: Scope, now: datetime | None = None) -> Report
         )
         or 0
     )
-    delta = case((Decision.status == Status.QUEUED.value, 1), else_=0) - case(
-        (Decision.from_status == Status.QUEUED.value, 1), else_=0
-    )
-    moves = session.execute(
-        scope.comments(
-            select(slot(Decision.created_at), func.sum(delta))
-            .join(Comment, Comment.id == Decision.comment_id)
-            .where(Decision.created_at >= period.start)
-        ).group_by("slot")
-    ).all()
+    moves = [
+        (at, change)
+        for at, _measure, _key, change in rollup.counts(
+            session, scope, ("queue",), period.start, max(now, period.end) + timedelta(days=1)
+        )
+    ]
     after_end = sum(change for at, change in moves if at * SLOT_SECONDS >= period.end.timestamp())
-    per_bucket = period.series((at, change) for at, change in moves)
+    per_bucket = period.series(moves)
     backlog, level = [], waiting_now - after_end
     for change in reversed(per_bucket):  # the level at each bucket's end, walking back in time
         backlog.append(level)
@@ -66,30 +65,31 @@ def build(session: Session, scope: Scope, now: datetime | None = None) -> Report
         [[label, int(level)] for label, level in zip(labels, backlog, strict=True)],
     )
 
-    wait = (epoch(Decision.created_at) - epoch(Comment.created_at)).label("wait")
-    decided = scope.during(
-        scope.comments(
-            select(wait)
-            .join(Comment, Comment.id == Decision.comment_id)
-            .where(Decision.by == "moderator", Decision.from_status == Status.QUEUED.value)
-        ),
-        Decision.created_at,
-    ).subquery()
-    count = session.scalar(select(func.count()).select_from(decided)) or 0
+    waited: Counter[int] = Counter()
+    for _at, _measure, minutes, n in rollup.counts(session, scope, ("wait",), period.start, period.end):
+        waited[int(minutes)] += n
+    count = sum(waited.values())
+    ranks = sorted(waited.items())
 
     def percentile(p: float) -> int | None:
+        """Nearest-rank, in whole minutes waited (rounded down)."""
         if not count:
             return None
-        rank = max(1, math.ceil(p * count))
-        return session.scalar(select(decided.c.wait).order_by(decided.c.wait).offset(rank - 1).limit(1))
+        rank, seen = max(1, math.ceil(p * count)), 0
+        for minutes, n in ranks:
+            seen += n
+            if seen >= rank:
+                return minutes
+        return None
 
-    bins = case(*((decided.c.wait >= low, i) for i, (low, _name) in reversed(list(enumerate(WAIT_BINS)))))
-    binned = dict(session.execute(select(bins, func.count()).group_by(bins)).all())
     waits = Table(
         "waits",
         "Time from arrival to a moderator's decision",
         ["Waited", "Comments"],
-        [[name, binned.get(i, 0)] for i, (_low, name) in enumerate(WAIT_BINS)],
+        [
+            [name, sum(n for m, n in ranks if low <= m * 60 < high)]
+            for (low, name), high in zip(WAIT_BINS, [b[0] for b in WAIT_BINS[1:]] + [math.inf], strict=True)
+        ],
     )
     oldest_rows = session.execute(
         scope.comments(
@@ -123,8 +123,8 @@ def build(session: Session, scope: Scope, now: datetime | None = None) -> Report
         figures={
             "Waiting now": waiting_now,
             "Decided by moderators": count,
-            "Median minutes to decision": _minutes(median),
-            "90th percentile minutes to decision": _minutes(p90),
+            "Median minutes to decision": None if median is None else float(median),
+            "90th percentile minutes to decision": None if p90 is None else float(p90),
             "Oldest waiting, hours": oldest.rows[0][2] if oldest.rows else None,
         },
         tables=[backlog_table, waits, oldest],
@@ -133,10 +133,6 @@ def build(session: Session, scope: Scope, now: datetime | None = None) -> Report
             Chart("Time to decision", "bar", "waits", "Waited", ["Comments"]),
         ],
     )
-
-
-def _minutes(seconds: int | None) -> float | None:
-    return None if seconds is None else round(seconds / 60, 1)
 
 
 def _local(instant: datetime, scope: Scope) -> str:

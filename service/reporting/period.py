@@ -129,6 +129,9 @@ def parse_period(args: Mapping[str, str], zone: ZoneInfo, today: date | None = N
 
 def _date(value: str, field: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise PeriodError(f"{field} must be a date as YYYY-MM-DD, not {value!r}", field) from None
+    if not 1970 <= day.year <= 9000:
+        raise PeriodError(f"{field} must be a date between 1970 and 9000", field)
+    return day

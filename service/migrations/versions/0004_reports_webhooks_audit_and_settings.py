@@ -166,6 +166,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_reports_comment_id"), ["comment_id"], unique=False)
         batch_op.create_index("ix_reports_site_created", ["site_id", "created_at"], unique=False)
 
+    op.create_table(
+        "report_rollups",
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("measure", sa.String(length=20), nullable=False),
+        sa.Column("slot", sa.BigInteger(), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"]),
+        sa.PrimaryKeyConstraint("site_id", "measure", "slot", "key"),
+    )
+    op.create_table(
+        "report_rollup_state",
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("seconds", sa.Integer(), nullable=False),
+        sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"]),
+        sa.PrimaryKeyConstraint("site_id"),
+    )
+
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.add_column(sa.Column("section", sa.String(length=200), nullable=True))
         batch_op.add_column(
@@ -217,6 +236,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("report_rollup_state")
+    op.drop_table("report_rollups")
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.drop_column("erasure")
         batch_op.drop_column("report_hide_weight")
