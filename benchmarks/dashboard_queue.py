@@ -10,7 +10,7 @@ with queued, scored comments by bulk insert, then times through Flask's test cli
 and, as the baseline in the same run, the same deep page's ids fetched with OFFSET instead of
 the keyset cursor (database time only). Targets: page < 150 ms, approve < 50 ms at the median.
 
-    python -m benchmarks.queue [--comments 100000] [--repeat 100] [--postgresql [URL]]
+    python benchmarks/dashboard_queue.py [--comments 100000] [--repeat 100] [--postgresql [URL]]
 
 (as a module: run as a script, this file would shadow the standard library's ``queue``).
 """
