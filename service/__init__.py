@@ -6,9 +6,11 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from service.config import Settings
 from service.db import Database
+from service.schemas import MAX_ID
 
 csrf = CSRFProtect()
 # Counters live in the broker's Redis; if it is away, limits fall back to process memory.
@@ -16,6 +18,14 @@ limiter = Limiter(get_remote_address, swallow_errors=True, in_memory_fallback_en
 
 # Ten thousand characters of \\uXXXX-escaped JSON plus the other fields fit well inside.
 MAX_REQUEST_BYTES = 256 * 1024
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:…>`` in every route: a number past the largest row id is a 404, never a database error."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 - werkzeug's parameter name
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -27,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)
+    app.url_map.converters["int"] = RowIdConverter
     app.config.update(
         STET_SETTINGS=settings,
         SECRET_KEY=settings.secret(),

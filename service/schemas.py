@@ -20,6 +20,9 @@ from pydantic import (
 
 from service.models import Premoderation, ReportReason
 
+# The largest row id (a 32-bit INTEGER on PostgreSQL): a bigger number is no comment, not a crash.
+MAX_ID = 2**31 - 1
+
 
 def _clean(value: Any) -> Any:
     """Refuse text a database cannot store faithfully (NUL, lone surrogates)."""
@@ -66,7 +69,7 @@ class CommentIn(_Model):
     article: ArticleIn
     author: AuthorIn
     body: Text
-    parent_id: StrictInt | None = None
+    parent_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
     external_id: ExternalId | None = None
     ip: Annotated[Text, Field(max_length=45)] | None = None
     user_agent: Annotated[Text, Field(max_length=500)] | None = None

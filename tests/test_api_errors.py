@@ -43,6 +43,8 @@ def comment_count(db) -> int:
         ({**VALID, "author": {"id": "u" * 201}}, "author.id"),
         ({**VALID, "parent_id": "7"}, "parent_id"),
         ({**VALID, "parent_id": 999999}, "parent_id"),
+        ({**VALID, "parent_id": -37450535022377496}, "parent_id"),
+        ({**VALID, "parent_id": 2**40}, "parent_id"),
         ({**VALID, "ip": "not-an-ip"}, "ip"),
         ({**VALID, "external_id": ""}, "external_id"),
     ],
@@ -117,6 +119,11 @@ def test_unknown_comment(site):
     assert_error(site.get_comment(424242), 404, field="id", code="not_found")
 
 
+def test_an_id_past_any_row_is_not_found_not_a_crash(site):
+    response = site.client.get(f"/api/v1/comments/{2**40}", headers=site.headers())
+    assert_error(response, 404)
+
+
 def test_unknown_route_and_method_are_json(site):
     assert_error(site.client.get("/api/v1/nothing-here", headers=site.headers()), 404)
     assert_error(site.client.delete("/api/v1/comments", headers=site.headers()), 405)
@@ -129,7 +136,13 @@ def test_unknown_article(site):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("status=published", "status"), ("limit=0", "limit"), ("limit=abc", "limit"), ("cursor=%%%", "cursor")],
+    [
+        ("status=published", "status"),
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("cursor=%%%", "cursor"),
+        ("cursor=Yzk5OTk5OTk5OTk5OTk5", "cursor"),  # "c99999999999999": past any row id
+    ],
 )
 def test_bad_list_parameters(site, query, field):
     site.post_comment("so the article exists")

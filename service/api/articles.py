@@ -20,7 +20,7 @@ from service.api.responses import ArticleOut, CommentPage
 from service.api.serialize import article_json, comment_json
 from service.db import get_session
 from service.models import Article, Comment, Status, utcnow
-from service.schemas import ArticleSettingsIn
+from service.schemas import MAX_ID, ArticleSettingsIn
 
 bp = Blueprint("articles", __name__)
 
@@ -36,7 +36,10 @@ def decode_cursor(cursor: str) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if not raw.startswith("c"):
             raise ValueError
-        return int(raw[1:])
+        last_id = int(raw[1:])
+        if not 0 <= last_id <= MAX_ID:
+            raise ValueError
+        return last_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise APIError(
             400, "invalid_parameter", "cursor: not a cursor returned by this API", field="cursor"
