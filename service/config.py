@@ -26,6 +26,12 @@ class Settings:
     host: str = "127.0.0.1"
     secret_key: str = ""  # empty: generated once and kept in $STET_HOME/secret_key
     scorers: str = "linear"  # the toxicity scorer
+    # STET_SCORERS=detoxify or cascade (needs the `transformer` extra): a detoxify model name
+    # ("original", downloaded once) or a checkpoint file; with a config/tokenizer folder, fully offline.
+    detoxify_checkpoint: str = "original"
+    detoxify_config_dir: str = ""
+    detoxify_runtime: str = "torch"  # or "onnx": <checkpoint stem>.int8.onnx, no torch needed
+    cascade_band: str = ""  # "low,high" of the linear score; empty: the band in the checkpoint's card
     spam: bool = True  # also score spam (content model, signals, repetition, bursts, word lists)
     max_body_chars: int = 10_000
     # Per-site defaults; a site row may override them.

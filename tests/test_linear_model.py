@@ -14,6 +14,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, make_pipeline
 
+from worker import training
 from worker.scorers import load_scorer
 from worker.scorers.linear import DEFAULT_MODEL, LinearToxicityScorer, make_vectorizer, save_artifact
 from worker.training import default_data_path
@@ -35,12 +36,47 @@ def scorer() -> LinearToxicityScorer:
     return LinearToxicityScorer.load()
 
 
+DETOXIFY_LABELS = {
+    "toxicity",
+    "severe_toxicity",
+    "obscene",
+    "threat",
+    "insult",
+    "identity_attack",
+    "sexual_explicit",
+}
+
+
 def test_shipped_model_loads_through_load_scorer() -> None:
     loaded = load_scorer("linear")
     assert loaded.name == "linear"
-    assert loaded.labels == ("toxicity",)
+    assert loaded.labels[0] == "toxicity" and set(loaded.labels) <= DETOXIFY_LABELS
+    assert loaded.labels == tuple(loaded.metadata["labels"])
     assert loaded.version == loaded.metadata["version"]
     assert loaded.version
+
+
+def test_shipped_heads_are_the_labels_with_enough_training_data() -> None:
+    """A head ships only when it had enough positive training comments; its held-out AUC is recorded."""
+    loaded = LinearToxicityScorer.load()
+    heads = loaded.metadata["training"]["heads"]
+    assert set(loaded.labels[1:]) == {label for label, head in heads.items() if head["shipped"]}
+    assert len(loaded.labels) > 1
+    for label in loaded.labels[1:]:
+        assert heads[label]["train_positives"] >= training.MIN_HEAD_POSITIVES
+        assert heads[label]["held_out"]["jigsaw_subset"]["roc_auc"] > 0.9
+
+
+def test_labels_are_kinds_of_toxicity(scorer: LinearToxicityScorer) -> None:
+    """A head scores P(toxicity) * q, so no label outscores toxicity, and insults score as insults."""
+    scores = scorer.score_batch(TOXIC + CLEAN)
+    for row in scores:
+        assert set(row) == set(scorer.labels)
+        assert all(0.0 <= row[label] <= row["toxicity"] for label in scorer.labels)
+    if "insult" in scorer.labels:
+        assert min(row["insult"] for row in scores[: len(TOXIC)]) > max(
+            row["insult"] for row in scores[len(TOXIC) :]
+        )
 
 
 def test_toxic_scores_far_above_clean(scorer: LinearToxicityScorer) -> None:
@@ -54,9 +90,8 @@ def test_scores_are_probabilities(scorer: LinearToxicityScorer) -> None:
     scores = scorer.score_batch(TOXIC + CLEAN + ["", "   ", "!!!", "a"])
     assert len(scores) == len(TOXIC + CLEAN) + 4
     for score in scores:
-        assert set(score) == {"toxicity"}
-        assert isinstance(score["toxicity"], float)
-        assert 0.0 <= score["toxicity"] <= 1.0
+        assert set(score) == set(scorer.labels)
+        assert all(isinstance(value, float) and 0.0 <= value <= 1.0 for value in score.values())
 
 
 def test_empty_batch(scorer: LinearToxicityScorer) -> None:
@@ -72,7 +107,7 @@ def test_unicode_and_very_long_input(scorer: LinearToxicityScorer) -> None:
     ]
     scores = scorer.score_batch(texts)
     assert len(scores) == len(texts)
-    assert all(0.0 <= s["toxicity"] <= 1.0 for s in scores)
+    assert all(0.0 <= value <= 1.0 for s in scores for value in s.values())
 
 
 def test_shipped_artifact_is_small() -> None:
@@ -108,6 +143,10 @@ def test_numpy_inference_equals_sklearn_pipeline(tmp_path: Path) -> None:
     )
     pipeline.fit(train_texts, train_y)
     union, model = pipeline.steps[0][1], pipeline.steps[-1][1]
+    # A head: another logistic regression on the same features (here: "contains a question mark").
+    head = LogisticRegression(C=1.0, max_iter=1000).fit(
+        union.transform(train_texts), ["?" in text for text in train_texts]
+    )
     model_path = tmp_path / "tiny.npz"
     save_artifact(
         model_path,
@@ -115,12 +154,15 @@ def test_numpy_inference_equals_sklearn_pipeline(tmp_path: Path) -> None:
         idf=[union.named_transformers[b["name"]].steps[-1][1].idf_ for b in blocks],
         coef=model.coef_,
         intercept=float(model.intercept_[0]),
-        metadata={"version": "test-1"},
+        metadata={"version": "test-1", "labels": ["toxicity", "question"]},
+        heads={"question": (head.coef_, float(head.intercept_[0]))},
     )
 
     scorer = LinearToxicityScorer.load(model_path)
-    assert scorer.version == "test-1"
+    assert scorer.version == "test-1" and scorer.labels == ("toxicity", "question")
     probe = test_texts + ["", "ünïcödé 🎉", "idiot idiot idiot"]
     expected = pipeline.predict_proba(probe)[:, 1]
-    got = np.array([s["toxicity"] for s in scorer.score_batch(probe)])
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+    got = scorer.score_batch(probe)
+    np.testing.assert_allclose([s["toxicity"] for s in got], expected, rtol=0, atol=1e-4)
+    expected_head = expected * head.predict_proba(union.transform(probe))[:, 1]
+    np.testing.assert_allclose([s["question"] for s in got], expected_head, rtol=0, atol=1e-4)

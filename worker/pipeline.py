@@ -1,5 +1,8 @@
 """What the worker runs for each comment: toxicity, spam with its context, and the reasons.
 
+Toxicity's reasons are its toxic spans (code ``toxic_span``), computed only for comments that
+score at or above the approve threshold: a clearly clean comment has nothing to highlight.
+
 Loaded once per worker process (the models are the heavy part). The task fetches the context
 from the database (the site's word lists, how many comments the author posted before) and
 hands the results to ``moderation.record_scores``, which applies the policy.
@@ -14,9 +17,9 @@ import redis
 
 from service.config import Settings
 from service.moderation import ScorerResult
-from service.policy import BANNED_WORD, SUSPECT_WORD, Reason
+from service.policy import BANNED_WORD, SUSPECT_WORD, TOXIC_SPAN, Reason
 from worker.recent import MIN_WORDS, Posting, RecentActivity
-from worker.scorers import load_scorer
+from worker.scorers import Explainer, load_scorer
 from worker.scorers.spam import SpamScorer
 from worker.scorers.spam.akismet import Akismet
 from worker.scorers.spam.similarity import signature
@@ -35,6 +38,13 @@ class CommentContext:
     akismet: tuple[str, str] | None = None  # the site's Akismet (key, blog URL), when it has one
 
 
+def span_reasons(body: str, spans: Iterable[tuple[int, int, float]]) -> list[Reason]:
+    """Toxic spans as reasons: the span's text, its weight, its offsets."""
+    return [
+        Reason(TOXIC_SPAN, round(weight, 4), body[start:end], [(start, end)]) for start, end, weight in spans
+    ]
+
+
 def _word_reasons(code: str, label: str, matches: Iterable[WordMatch]) -> list[Reason]:
     return [
         Reason(code, 0.0, f"{label}: {m.text!r} (list entry {m.entry!r})", [(m.start, m.end)])
@@ -45,6 +55,9 @@ def _word_reasons(code: str, label: str, matches: Iterable[WordMatch]) -> list[R
 class Pipeline:
     def __init__(self, settings: Settings, client: redis.Redis):
         self.toxicity = load_scorer(settings.scorers)
+        # A site may approve below a lower threshold than the installation's; its comments between the
+        # two are still queued, just without highlighted spans.
+        self.explain_above = settings.approve_below
         self.spam = SpamScorer.load() if settings.spam else None
         self.akismet_endpoint = settings.akismet_endpoint or None
         self._akismet: dict[tuple[str, str], Akismet] = {}
@@ -56,9 +69,8 @@ class Pipeline:
         )
 
     def score(self, body: str, context: CommentContext) -> list[ScorerResult]:
-        results = [
-            ScorerResult(self.toxicity.name, self.toxicity.version, self.toxicity.score_batch([body])[0])
-        ]
+        scores = self.toxicity.score_batch([body])[0]
+        results = [ScorerResult(self.toxicity.name, self.toxicity.version, scores, self._spans(body, scores))]
         if self.spam is None:
             return results
         sig = signature(body) if len(body.split()) >= MIN_WORDS else None
@@ -75,6 +87,12 @@ class Pipeline:
         reasons += _word_reasons(SUSPECT_WORD, "suspect word", spam.suspect)
         results.append(ScorerResult(self.spam.name, self.spam.version, {"spam": spam.score}, reasons))
         return results
+
+    def _spans(self, body: str, scores: dict[str, float]) -> list[Reason]:
+        """The toxic spans as reasons, for comments a person may see (not for clearly clean ones)."""
+        if not isinstance(self.toxicity, Explainer) or scores.get("toxicity", 0.0) < self.explain_above:
+            return []
+        return span_reasons(body, self.toxicity.explain([body])[0])
 
     def _ask_akismet(self, body: str, context: CommentContext) -> list[Reason]:
         """Akismet's verdict as a reason, for sites that configured it; nothing when it is away."""

@@ -9,7 +9,15 @@ comment can be re-scored when a model changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+# Every scorer ``load_scorer`` knows, in the order ``stet model eval`` and the benchmark report them.
+SCORER_NAMES = ("linear", "detoxify", "cascade", "null")
+TEST_ONLY = frozenset({"null"})  # scores nothing: never evaluated or benchmarked
+
+
+class ScorerUnavailable(RuntimeError):
+    """A known scorer that cannot load on this installation (a missing checkpoint or extra)."""
 
 
 class Scorer(Protocol):
@@ -24,6 +32,15 @@ class Scorer(Protocol):
         ...
 
 
+@runtime_checkable
+class Explainer(Protocol):
+    """A scorer that can also say which characters drove each text's toxicity score (optional)."""
+
+    def explain(self, texts: Sequence[str]) -> list[list[tuple[int, int, float]]]:
+        """One list per text of ``(start, end, weight)`` character spans, ``end`` exclusive."""
+        ...
+
+
 def load_scorer(name: str) -> Scorer:
     """Build the scorer called ``name``; heavy models load here, once per process."""
     if name == "linear":
@@ -34,4 +51,19 @@ def load_scorer(name: str) -> Scorer:
         from worker.scorers.null import NullScorer
 
         return NullScorer()
-    raise ValueError(f"unknown scorer {name!r} (known: linear, null)")
+    if name in ("detoxify", "cascade"):
+        from service.config import Settings
+        from worker.scorers.cascade import CascadeScorer
+
+        settings = Settings.from_env()
+        extra = "onnx" if settings.detoxify_runtime == "onnx" else "transformer"
+        try:
+            if extra == "onnx":
+                from worker.scorers.onnx_scorer import OnnxScorer as Transformer
+            else:
+                from worker.scorers.detoxify_scorer import DetoxifyScorer as Transformer
+        except ImportError as exc:
+            raise RuntimeError(f"the {name} scorer needs: pip install 'stet[{extra}]' ({exc})") from exc
+        transformer = Transformer.from_settings(settings)
+        return transformer if name == "detoxify" else CascadeScorer.from_settings(settings, transformer)
+    raise ValueError(f"unknown scorer {name!r} (known: linear, null, detoxify, cascade)")

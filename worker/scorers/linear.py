@@ -14,6 +14,12 @@ are L2-normalised per block (exactly what ``TfidfTransformer(sublinear_tf=True)`
 probability is ``sigmoid(sum of block dot products with coef + intercept)``. This equals
 ``predict_proba`` of the equivalent scikit-learn pipeline (a ``FeatureUnion`` of one
 ``HashingVectorizer`` + ``TfidfTransformer`` per block, then ``LogisticRegression``).
+
+Labels beyond ``toxicity`` are *heads* on the same features: a head for label ``L`` is a logistic
+regression ``q_L`` trained on the few comments labelled with types of toxicity, and the score is
+``P(toxicity) * q_L``, so the large toxicity model decides *whether* a comment is toxic and the
+small head *which kind*. Heads are stored sparse: ``head_<label>_index`` (int32 positions in the
+blocks' features laid end to end), ``head_<label>_coef`` (float32) and ``head_<label>_intercept``.
 """
 
 from __future__ import annotations
@@ -28,9 +34,12 @@ import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from worker import spans
+from worker.spans import SpanRule
+
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 # The shipped model; a new model version is shipped by adding its files and changing this stem.
-DEFAULT_MODEL = MODELS_DIR / "toxicity-linear-1.npz"
+DEFAULT_MODEL = MODELS_DIR / "toxicity-linear-2.npz"
 
 # Feature blocks used by training. Each ``hashing`` dict is passed to ``HashingVectorizer`` as is,
 # and is stored in the artifact metadata so inference rebuilds exactly the same features.
@@ -77,12 +86,14 @@ def save_artifact(
     coef: np.ndarray,
     intercept: float,
     metadata: dict[str, Any],
+    heads: dict[str, tuple[np.ndarray, float]] | None = None,
 ) -> None:
     """Write ``model_path`` (.npz) and its metadata JSON.
 
     ``idf`` holds one array per block; ``coef`` is the logistic regression's coefficient vector
-    over the blocks' features laid end to end, in block order. ``metadata`` must contain
-    ``version``; the feature configuration is added here.
+    over the blocks' features laid end to end, in block order; ``heads`` maps a label to its
+    head's (coefficients in the same layout, intercept). ``metadata`` must contain ``version``;
+    the feature configuration is added here.
     """
     sizes = [block["hashing"]["n_features"] for block in blocks]
     coef = np.asarray(coef).ravel()
@@ -92,6 +103,12 @@ def save_artifact(
     for block, block_idf, block_coef in zip(blocks, idf, np.split(coef, np.cumsum(sizes)[:-1]), strict=True):
         arrays[f"idf_{block['name']}"] = np.asarray(block_idf, dtype=np.float32)
         arrays[f"coef_{block['name']}"] = block_coef.astype(np.float32)
+    for label, (head_coef, head_intercept) in (heads or {}).items():
+        head_coef = np.asarray(head_coef).ravel()
+        index = np.flatnonzero(head_coef)
+        arrays[f"head_{label}_index"] = index.astype(np.int32)
+        arrays[f"head_{label}_coef"] = head_coef[index].astype(np.float32)
+        arrays[f"head_{label}_intercept"] = np.array([head_intercept], dtype=np.float64)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(model_path, **arrays)
     meta = {**metadata, "features": {"blocks": list(blocks), "sublinear_tf": True, "norm": "l2 per block"}}
@@ -99,10 +116,9 @@ def save_artifact(
 
 
 class LinearToxicityScorer:
-    """Scores texts with a hashed TF-IDF logistic regression; one label, ``toxicity``."""
+    """Scores texts with a hashed TF-IDF logistic regression: ``toxicity`` and the heads' labels."""
 
     name = "linear"
-    labels = ("toxicity",)
 
     def __init__(
         self,
@@ -110,14 +126,32 @@ class LinearToxicityScorer:
         idf: Sequence[np.ndarray],
         coef: Sequence[np.ndarray],
         intercept: float,
+        heads: dict[str, tuple[np.ndarray, np.ndarray, float]] | None = None,
     ) -> None:
         self.metadata = metadata
         self.version: str = metadata["version"]
-        blocks = metadata["features"]["blocks"]
-        self._vectorizers = [make_vectorizer(block) for block in blocks]
-        self._idf = [np.asarray(w, dtype=np.float64) for w in idf]
-        self._coef = [np.asarray(c, dtype=np.float64) for c in coef]
-        self._intercept = float(intercept)
+        self.blocks: list[dict[str, Any]] = metadata["features"]["blocks"]
+        self._vectorizers = [make_vectorizer(block) for block in self.blocks]
+        self.idf = [np.asarray(w, dtype=np.float64) for w in idf]
+        self.coef = [np.asarray(c, dtype=np.float64) for c in coef]
+        self.intercept = float(intercept)
+        heads = heads or {}
+        self.labels: tuple[str, ...] = ("toxicity", *heads)
+        size = sum(c.size for c in self.coef)
+        # All heads as one (features x heads) matrix: one sparse product scores every head.
+        self._head_coef = sp.csc_matrix(
+            (
+                np.concatenate([values for _, values, _ in heads.values()] or [np.zeros(0)]),
+                (
+                    np.concatenate([index for index, _, _ in heads.values()] or [np.zeros(0, np.int32)]),
+                    np.repeat(np.arange(len(heads)), [index.size for index, _, _ in heads.values()]),
+                ),
+            ),
+            shape=(size, len(heads)),
+            dtype=np.float64,
+        )
+        self._head_intercept = np.array([b for _, _, b in heads.values()], dtype=np.float64)
+        self._span_rule = SpanRule.from_metadata(metadata)
 
     @classmethod
     def load(cls, path: Path | None = None) -> LinearToxicityScorer:
@@ -129,20 +163,38 @@ class LinearToxicityScorer:
             idf = [arrays[f"idf_{n}"] for n in names]
             coef = [arrays[f"coef_{n}"] for n in names]
             intercept = float(arrays["intercept"][0])
-        return cls(metadata, idf, coef, intercept)
+            heads = {
+                label: (
+                    arrays[f"head_{label}_index"],
+                    arrays[f"head_{label}_coef"],
+                    float(arrays[f"head_{label}_intercept"][0]),
+                )
+                for label in metadata.get("labels", ["toxicity"])[1:]
+            }
+        return cls(metadata, idf, coef, intercept, heads)
 
-    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
-        """The logistic regression's log-odds for each text."""
+    def _log_odds(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Log-odds of toxicity (n,) and of each head (n, heads)."""
         # Lone surrogates (e.g. from JSON "\ud83d") cannot be UTF-8 encoded for hashing: make them "?".
         texts = [text.encode("utf-8", "replace").decode("utf-8") for text in texts]
-        z = np.full(len(texts), self._intercept)
-        for vectorizer, idf, coef in zip(self._vectorizers, self._idf, self._coef, strict=True):
+        z = np.full(len(texts), self.intercept)
+        heads = np.tile(self._head_intercept, (len(texts), 1))
+        offset = 0
+        for vectorizer, idf, coef in zip(self._vectorizers, self.idf, self.coef, strict=True):
             x = sp.csr_matrix(vectorizer.transform(texts))
             x.data = (np.log(x.data) + 1.0) * idf[x.indices]
             norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
             norms[norms == 0.0] = 1.0  # a text without features of this block adds nothing
             z += (x @ coef) / norms
-        return z
+            if heads.shape[1]:
+                block_heads = self._head_coef[offset : offset + coef.size]
+                heads += (x @ block_heads).toarray() / norms[:, None]
+            offset += coef.size
+        return z, heads
+
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        """The toxicity logistic regression's log-odds for each text."""
+        return self._log_odds(texts)[0]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probability of toxicity for each text, as a float64 array."""
@@ -151,4 +203,13 @@ class LinearToxicityScorer:
         return expit(self.decision_function(texts))
 
     def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        return [{"toxicity": float(p)} for p in self.predict_proba(texts)]
+        if len(texts) == 0:
+            return []
+        z, heads = self._log_odds(texts)
+        toxicity = expit(z)
+        scores = np.column_stack([toxicity, toxicity[:, None] * expit(heads)])
+        return [dict(zip(self.labels, map(float, row), strict=True)) for row in scores]
+
+    def explain(self, texts: Sequence[str]) -> list[list[tuple[int, int, float]]]:
+        """The character spans that drove each text's toxicity score (see ``worker/spans.py``)."""
+        return spans.explain(self, texts, self._span_rule)

@@ -1,0 +1,172 @@
+"""The detoxify scorer loads a detoxify-format checkpoint fully offline and scores through detoxify."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXTRA = "needs the transformer extra: pip install -e '.[transformer]'"
+torch = pytest.importorskip("torch", reason=EXTRA)
+transformers = pytest.importorskip("transformers", reason=EXTRA)
+detoxify = pytest.importorskip("detoxify", reason=EXTRA)
+
+from worker.scorers.detoxify_scorer import DetoxifyScorer, save_checkpoint  # noqa: E402
+
+CLASSES = ["toxic", "severe_toxic", "identity_hate"]  # Jigsaw names, as in detoxify's own checkpoints
+WORDS = ["you", "are", "an", "idiot", "thanks", "for", "the", "article", "gay", "man", "as", "a"]
+TEXTS = ["Thanks for the article", "you are an idiot", "As a gay man", "", "idiot " * 300, "thanks"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, object]:
+    """A randomly initialised two-layer BERT saved as a detoxify checkpoint, with its config folder."""
+    root = tmp_path_factory.mktemp("tiny")
+    config_dir = root / "tiny-bert"
+    config_dir.mkdir()
+    vocab = config_dir / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
+    transformers.BertTokenizer(str(vocab)).save_pretrained(config_dir)
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=5 + len(WORDS),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=len(CLASSES),
+    )
+    model = transformers.BertForSequenceClassification(config)
+    torch.nn.init.normal_(model.classifier.weight, std=3.0)  # spread the scores so texts differ
+    config.save_pretrained(config_dir)
+    checkpoint = root / "tiny.ckpt"
+    save_checkpoint(
+        checkpoint,
+        model,
+        CLASSES,
+        model_type="no-such-org/no-such-model",  # a hub name that must never be looked up
+        tokenizer_name="BertTokenizer",
+        stet={"version": "tiny-1", "max_length": 32},
+    )
+    return checkpoint, config_dir, model
+
+
+def expected_scores(model: object, config_dir: Path, texts: list[str]) -> list[list[float]]:
+    """What the model itself says, computed with transformers directly (float16 weights, as saved)."""
+    model = model.half().float().eval()  # type: ignore[attr-defined]
+    tokenizer = transformers.BertTokenizer.from_pretrained(config_dir)
+    with torch.no_grad():
+        rows = []
+        for text in texts:
+            batch = tokenizer([text], truncation=True, max_length=32, return_tensors="pt")
+            rows.append(torch.sigmoid(model(**batch).logits)[0].tolist())
+    return rows
+
+
+def test_offline_checkpoint_loads_in_a_fresh_process_without_network(tiny, tmp_path: Path) -> None:
+    checkpoint, config_dir, model = tiny
+    code = (
+        "import json, socket, sys\n"
+        "def refuse(*args, **kwargs): raise OSError('network used')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "from worker.scorers import load_scorer\n"
+        "scorer = load_scorer('detoxify')\n"
+        "print(json.dumps({'labels': scorer.labels, 'version': scorer.version,"
+        " 'scores': scorer.score_batch(json.loads(sys.argv[1]))}))\n"
+    )
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "empty-hf-cache"),
+        "TORCH_HOME": str(tmp_path / "empty-torch-cache"),
+        "STET_DETOXIFY_CHECKPOINT": str(checkpoint),
+        "STET_DETOXIFY_CONFIG_DIR": str(config_dir),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(TEXTS)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["labels"] == ["toxicity", "severe_toxicity", "identity_attack"]  # detoxify's names
+    assert out["version"] == "tiny-1"
+    expected = expected_scores(model, config_dir, TEXTS)
+    for got, want in zip(out["scores"], expected, strict=True):
+        assert list(got.values()) == pytest.approx(want, abs=1e-4)
+    assert len({round(s["toxicity"], 4) for s in out["scores"]}) > 2  # a real model, not a constant
+
+
+def test_scores_come_from_detoxify_predict_in_length_sorted_batches(tiny, monkeypatch) -> None:
+    checkpoint, config_dir, model = tiny
+    scorer = DetoxifyScorer.load(checkpoint, config_dir)
+    assert isinstance(scorer.detox, detoxify.Detoxify)
+    batches: list[list[str]] = []
+    predict = detoxify.Detoxify.predict
+
+    def recording_predict(self, text):  # type: ignore[no-untyped-def]
+        batches.append(list(text))
+        return predict(self, text)
+
+    monkeypatch.setattr(detoxify.Detoxify, "predict", recording_predict)
+    scorer.batch_size = 4
+    texts = TEXTS * 2
+    scores = scorer.score_batch(texts)
+    assert [len(b) for b in batches] == [4, 4, 4]
+    flat = [len(t) for b in batches for t in b]
+    assert flat == sorted(flat)  # shortest first: little padding per batch
+    one_by_one = [predict(scorer.detox, text) for text in texts]  # detoxify's naive way
+    for got, want in zip(scores, one_by_one, strict=True):
+        assert got == pytest.approx(want, abs=1e-4)
+
+
+def test_checkpoint_without_stet_metadata_gets_a_file_version(tiny, tmp_path: Path) -> None:
+    checkpoint, config_dir, _model = tiny
+    loaded = torch.load(checkpoint, weights_only=True)
+    del loaded["stet"]
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save(loaded, foreign)
+    scorer = DetoxifyScorer.load(foreign, config_dir)
+    assert scorer.version.startswith("foreign-") and len(scorer.version) == len("foreign-") + 8
+    assert scorer.detox.tokenizer.model_max_length != 32  # no Stet metadata: the tokenizer's own length
+
+
+def test_a_file_that_is_not_a_detoxify_checkpoint_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "weights.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match="not a detoxify checkpoint"):
+        DetoxifyScorer.load(path, tmp_path)
+
+
+def test_onnx_exports_score_like_torch_without_torch_in_the_scorer(tiny, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason=EXTRA)
+    from worker.scorers.onnx_scorer import OnnxScorer
+    from worker.transformer_training import export_onnx
+
+    checkpoint, config_dir, _model = tiny
+    copy = tmp_path / "tiny.ckpt"
+    copy.write_bytes(checkpoint.read_bytes())
+    report = export_onnx(copy, config_dir, TEXTS)
+    assert (report["fp32"]["file"], report["int8"]["file"]) == ("tiny.onnx", "tiny.int8.onnx")
+    card = {
+        "version": "tiny-1",
+        "labels": ["toxicity", "severe_toxicity", "identity_attack"],
+        "max_length": 32,
+    }
+    want = DetoxifyScorer.load(copy, config_dir).score_batch(TEXTS)
+    for name, tolerance in (("tiny.onnx", 1e-4), ("tiny.int8.onnx", 0.05)):
+        scorer = OnnxScorer(tmp_path / name, config_dir, card)
+        got = scorer.score_batch(TEXTS)
+        diff = max(abs(g[k] - w[k]) for g, w in zip(got, want, strict=True) for k in w)
+        assert diff < tolerance  # float32: the same model; int8 weights: close, not equal
+    assert scorer.version == "tiny-1+onnx-int8"
+    assert diff == pytest.approx(report["int8"]["max_abs_diff"], abs=1e-6)
