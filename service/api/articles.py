@@ -123,7 +123,7 @@ def show(article_id: str):
 
 
 @bp.put("/articles/<path:article_id>")
-@documented(ok=(200, 201), answer=ArticleOut, json=ArticleSettingsIn, tags=["articles"])
+@documented(ok=(200, 201), answer=ArticleOut, json=ArticleSettingsIn, errors=(404,), tags=["articles"])
 def update(article_id: str):
     """Register or update an article: title, URL, section, comments open or closed, pre-moderation
     (``off``, ``all``, ``links``, ``new_authors``) and a thresholds override (``null`` clears it).
