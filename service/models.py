@@ -164,6 +164,13 @@ class Author(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+def _mentions_identity(context) -> bool:  # type: ignore[no-untyped-def]
+    """Column default: whether the inserted body names an identity group (the identity monitor)."""
+    from service.reporting.identity import mentions  # the terms live with the report that uses them
+
+    return mentions(context.get_current_parameters().get("body") or "")
+
+
 class Comment(Base):
     __tablename__ = "comments"
     __table_args__ = (
@@ -173,8 +180,10 @@ class Comment(Base):
         # Queue pages: risk-ordered and age-ordered keyset pagination per status.
         Index("ix_comments_status_risk_id", "status", "risk", "id"),
         Index("ix_comments_status_id", "status", "id"),
-        # Reports: everything is bucketed by site and time.
-        Index("ix_comments_site_created", "site_id", "created_at"),
+        # Reports: everything is bucketed by site and time (the other columns make it covering).
+        Index(
+            "ix_comments_site_created", "site_id", "created_at", "status", "article_id", "mentions_identity"
+        ),
         Index("ix_comments_reported", "reported_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -198,6 +207,10 @@ class Comment(Base):
     report_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     # An approved comment hidden by reader reports until a moderator looks at it again.
     hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # The body names an identity group (set once on insert; bodies are never edited).
+    mentions_identity: Mapped[bool] = mapped_column(
+        Boolean, default=_mentions_identity, server_default=sa_false()
+    )
     # A moderator who opened the comment holds it until claimed_until (others see that).
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -214,7 +227,11 @@ class Score(Base):
     """One label's score from one scorer at one model version."""
 
     __tablename__ = "scores"
-    __table_args__ = (UniqueConstraint("comment_id", "scorer", "model_version", "label"),)
+    __table_args__ = (
+        UniqueConstraint("comment_id", "scorer", "model_version", "label"),
+        # Reports read a comment's scores per label from this index alone.
+        Index("ix_scores_comment_label_value", "comment_id", "label", "value"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
     scorer: Mapped[str] = mapped_column(String(50))
@@ -228,6 +245,7 @@ class Reason(Base):
     """Why a scorer scored a comment as it did: a named signal with its weight and the spans it matched."""
 
     __tablename__ = "reasons"
+    __table_args__ = (Index("ix_reasons_comment_code", "comment_id", "code"),)  # reports, covering
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
     scorer: Mapped[str] = mapped_column(String(50))
@@ -260,7 +278,14 @@ class Decision(Base):
     """A change of a comment's status: by the policy ("auto") or by a moderator."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_created", "created_at"),)
+    __table_args__ = (
+        Index("ix_decisions_created", "created_at"),
+        # Reports: a comment's decisions by kind, and a period's moderator decisions (both covering).
+        Index("ix_decisions_comment_by", "comment_id", "by", "status"),
+        Index(
+            "ix_decisions_by_created", "by", "created_at", "comment_id", "user_id", "status", "from_status"
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
     # The status before this decision (what an undo goes back to); NULL for the first one.

@@ -1,17 +1,27 @@
-"""The reports' building blocks: local buckets across daylight-saving changes and the SVG charts."""
+"""The reports' building blocks: local buckets across daylight-saving changes, the SVG charts and the
+identity flag."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import create_engine, insert, select, text
 
+from service.migrate import upgrade
+from service.models import Comment
 from service.reporting import svg
 from service.reporting.period import Period, PeriodError, parse_period
 from service.reporting.result import Chart, Table
 
 NY = ZoneInfo("America/New_York")
+MIGRATION_0004 = importlib.import_module(
+    "service.migrations.versions.0004_reports_webhooks_audit_and_settings"
+)
 
 
 @pytest.mark.parametrize(
@@ -60,3 +70,59 @@ def test_charts_escape_labels_and_scale_to_the_data():
     assert bars.count("<rect") == 4 + 2  # two stacked bars per row, two legend keys
     line = svg.render(Chart("Lines", "line", "t", "Day", ["A"]), table)
     assert line.count("<polyline") == 1 and ">5</text>" in line  # the axis tops at 5 for a maximum of 4
+
+
+def test_a_comment_is_flagged_when_it_names_an_identity_group_as_a_whole_word(site, db):
+    """The identity monitor's flag is set as a comment is saved, through the API and by bulk insert."""
+    bodies = {
+        "As a Gay man I liked this story.": True,
+        "The MUSLIM community centre opens on Monday.": True,
+        "Gaylord Street is closed again, and my blackberry died.": False,
+        "The council budget is late.": False,
+    }
+    for body in bodies:
+        assert site.post_comment(body).status_code == 202
+    with db.session() as session:
+        first = session.scalar(select(Comment).order_by(Comment.id))
+        session.execute(
+            insert(Comment),
+            [
+                {"site_id": first.site_id, "article_id": first.article_id, "author_id": first.author_id}
+                | {"body": body, "status": "pending"}
+                for body in bodies
+            ],
+        )
+        session.commit()
+        flags = session.execute(select(Comment.body, Comment.mentions_identity).order_by(Comment.id)).all()
+    assert flags == [(body, expected) for body, expected in bodies.items()] * 2
+
+
+def test_the_migration_flags_comments_saved_before_it(tmp_path):
+    """0004's backfill, run on rows saved without the flag (raw SQL leaves the server default, false)."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url)
+    engine = create_engine(url)
+    now = "2026-03-01 12:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO sites (id, name, created_at) VALUES (1, 'Old Planet', :now)"), {"now": now}
+        )
+        for table in ("articles", "authors"):
+            conn.execute(
+                text(f"INSERT INTO {table} (id, site_id, external_id, created_at) VALUES (1, 1, 'x', :now)"),
+                {"now": now},
+            )
+        for i, body in enumerate(["Refugees welcome here", "A refugeeish word", "Nothing to see"], 1):
+            conn.execute(
+                text(
+                    "INSERT INTO comments (id, site_id, article_id, author_id, body, status, created_at)"
+                    " VALUES (:id, 1, 1, 1, :body, 'approved', :now)"
+                ),
+                {"id": i, "body": body, "now": now},
+            )
+        assert conn.execute(text("SELECT count(*) FROM comments WHERE mentions_identity")).scalar() == 0
+        with Operations.context(MigrationContext.configure(conn)):
+            MIGRATION_0004._flag_identity_mentions()
+        flags = conn.execute(text("SELECT mentions_identity FROM comments ORDER BY id")).scalars().all()
+    engine.dispose()
+    assert flags == [1, 0, 0]

@@ -2,10 +2,10 @@
 
 ``TERMS`` is a short list of words naming identity groups, after the identity columns of Jigsaw's
 "Unintended Bias in Toxicity Classification" data (gender, sexual orientation, religion, race and
-ethnicity, disability), plus immigrants and refugees. SQL finds candidate comments with a
-case-insensitive ``LIKE '%term%'`` (portable, but it also matches "gaylord" or "blackberry");
-Python then keeps only whole-word matches on those candidates, so only comments that contain
-one of the strings are loaded, never the period's every comment. The rest is counted in SQL.
+ethnicity, disability), plus immigrants and refugees. A comment's body is matched once, when it
+is saved (whole words, case-insensitive): ``Comment.mentions_identity``, a column of the reports
+index, so the monitor counts in SQL without reading any body. The 0004 migration flags older
+comments (SQL ``LIKE`` finds candidates among them, Python checks word boundaries).
 
 Held: the model queued or rejected the comment. Overturned: a person approved a comment the
 model held or rejected (out of those a person decided).
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
 from service.models import Comment, Decision, Status
@@ -80,48 +80,54 @@ STEMS = sorted({term for term in TERMS if not any(other != term and other in ter
 WORD = re.compile(r"\b(?:" + "|".join(re.escape(term) for term in TERMS) + r")\b", re.IGNORECASE)
 APPROACH = (
     "Identity monitor: comments whose text contains one of a documented list of identity terms as a "
-    "whole word (SQL LIKE finds candidates, Python checks word boundaries)."
+    "whole word, matched when the comment is saved."
 )
 HELD = (Status.QUEUED.value, Status.REJECTED.value)
 
 
+def mentions(text: str) -> bool:
+    """Whether ``text`` names an identity group (``Comment.mentions_identity`` is set from this)."""
+    return WORD.search(text) is not None
+
+
 def monitor(session: Session, scope: Scope) -> Table:
-    comments = scope.during(scope.comments(select(Comment.id)), Comment.created_at)
-    facts = (
-        select(
-            Decision.comment_id,
-            func.max(case((Decision.by == "auto", Decision.status))).label("auto"),
-            func.max(case((Decision.by == "moderator", 1), else_=0)).label("person"),
-        )
-        .where(Decision.comment_id.in_(comments))
-        .group_by(Decision.comment_id)
-        .subquery()
-    )
-    base = scope.during(
-        scope.comments(select().select_from(Comment).outerjoin(facts, facts.c.comment_id == Comment.id)),
-        Comment.created_at,
-    )
-    everyone = _tally(
+    """Two grouped queries: the period's comments per flag (from the comments index alone), then the
+    held ones (the few the model queued or rejected, found through the decisions index) per flag,
+    status now and whether a person decided them."""
+    comments = scope.during(scope.comments(select()), Comment.created_at)
+    received = dict(
         session.execute(
-            base.add_columns(facts.c.auto, Comment.status, facts.c.person, func.count()).group_by(
-                facts.c.auto, Comment.status, facts.c.person
-            )
+            comments.add_columns(Comment.mentions_identity, func.count()).group_by(Comment.mentions_identity)
         ).all()
     )
-    candidates = session.execute(
-        base.add_columns(Comment.body, facts.c.auto, Comment.status, facts.c.person).where(
-            or_(*(Comment.body.ilike(f"%{stem}%") for stem in STEMS))
-        )
-    ).all()
-    mentioning = _tally(
-        [(a, status, person, 1) for body, a, status, person in candidates if WORD.search(body)]
+    # An auto decision never precedes its comment, so the period's start bounds the index range.
+    held_ids = select(Decision.comment_id).where(
+        Decision.by == "auto", Decision.status.in_(HELD), Decision.created_at >= scope.period.start
     )
-    rest = [e - m for e, m in zip(everyone, mentioning, strict=True)]
+    person = exists().where(Decision.comment_id == Comment.id, Decision.by == "moderator")
+    held = (
+        comments.add_columns(
+            Comment.mentions_identity.label("mentions"),
+            Comment.status,
+            case((person, 1), else_=0).label("person"),
+        )
+        .where(Comment.id.in_(held_ids))
+        .subquery()
+    )
+    counts = {True: [received.get(True, 0), 0, 0, 0], False: [received.get(False, 0), 0, 0, 0]}
+    for mentions, status, decided, n in session.execute(
+        select(held, func.count()).group_by(held.c.mentions, held.c.status, held.c.person)
+    ):
+        tally = counts[bool(mentions)]
+        tally[1] += n
+        if decided:
+            tally[2] += n
+            tally[3] += n if status == Status.APPROVED.value else 0
     rows = [
-        [group, n, held, share(held, n), decided, overturned, share(overturned, decided)]
-        for group, (n, held, decided, overturned) in (
-            ("Mentions an identity group", mentioning),
-            ("Does not", rest),
+        [group, n, on_hold, share(on_hold, n), decided, overturned, share(overturned, decided)]
+        for group, (n, on_hold, decided, overturned) in (
+            ("Mentions an identity group", counts[True]),
+            ("Does not", counts[False]),
         )
     ]
     return Table(
@@ -139,16 +145,3 @@ def monitor(session: Session, scope: Scope) -> Table:
         rows,
         percent=("Hold rate", "Overturn rate"),
     )
-
-
-def _tally(rows) -> list[int]:  # type: ignore[no-untyped-def]
-    """(auto status, status now, decided by a person, count) rows → received, held, decided, overturned."""
-    received = held = decided = overturned = 0
-    for auto, status, person, count in rows:
-        received += count
-        if auto in HELD:
-            held += count
-            if person:
-                decided += count
-                overturned += count if status == Status.APPROVED.value else 0
-    return [received, held, decided, overturned]

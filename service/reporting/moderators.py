@@ -43,34 +43,28 @@ def build(session: Session, scope: Scope) -> Report:
         Decision.created_at,
     ).subquery()
     mine = scope.articles(select(decisions), decisions.c.article_id).subquery()
-    counted = dict(
-        (row[0], row[1:])
+    # One pass: the median gap is the lower middle of each moderator's in-session gaps.
+    in_session = case((and_(mine.c.gap.is_not(None), mine.c.gap < SESSION_GAP), 1), else_=0)
+    ranked = select(
+        mine,
+        in_session.label("in_session"),
+        func.row_number().over(partition_by=(mine.c.user_id, in_session), order_by=mine.c.gap).label("rank"),
+        func.count().over(partition_by=(mine.c.user_id, in_session)).label("n"),
+    ).subquery()
+    middle = and_(ranked.c.in_session == 1, ranked.c.rank == (ranked.c.n + 1) // 2)
+    counted = {
+        row[0]: row[1:]
         for row in session.execute(
             select(
-                mine.c.user_id,
+                ranked.c.user_id,
                 func.count(),
-                func.sum(case((mine.c.status == Status.APPROVED.value, 1), else_=0)),
-                func.sum(case((mine.c.status == Status.REJECTED.value, 1), else_=0)),
-                func.sum(mine.c.overturned),
-            ).group_by(mine.c.user_id)
+                func.sum(case((ranked.c.status == Status.APPROVED.value, 1), else_=0)),
+                func.sum(case((ranked.c.status == Status.REJECTED.value, 1), else_=0)),
+                func.sum(ranked.c.overturned),
+                func.max(case((middle, ranked.c.gap))),
+            ).group_by(ranked.c.user_id)
         )
-    )
-    in_session = and_(mine.c.gap.is_not(None), mine.c.gap < SESSION_GAP)
-    ranked = (
-        select(
-            mine.c.user_id,
-            mine.c.gap,
-            func.row_number().over(partition_by=mine.c.user_id, order_by=mine.c.gap).label("rank"),
-            func.count().over(partition_by=mine.c.user_id).label("n"),
-        )
-        .where(in_session)
-        .subquery()
-    )
-    medians = dict(
-        session.execute(
-            select(ranked.c.user_id, ranked.c.gap).where(ranked.c.rank == (ranked.c.n + 1) // 2)
-        ).all()
-    )
+    }
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(list(counted)))).all())
     rows = sorted(
         (
@@ -79,11 +73,11 @@ def build(session: Session, scope: Scope) -> Report:
                 total,
                 int(approved),
                 int(rejected),
-                medians.get(user_id),
+                median,
                 int(overturned),
                 share(overturned, total),
             ]
-            for user_id, (total, approved, rejected, overturned) in counted.items()
+            for user_id, (total, approved, rejected, overturned, median) in counted.items()
         ),
         key=lambda row: (-row[1], row[0]),
     )

@@ -212,7 +212,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("claimed_by", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_comments_reported", ["reported_at"], unique=False)
-        batch_op.create_index("ix_comments_site_created", ["site_id", "created_at"], unique=False)
+        batch_op.add_column(
+            sa.Column("mentions_identity", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+        batch_op.create_index(
+            "ix_comments_site_created",
+            ["site_id", "created_at", "status", "article_id", "mentions_identity"],
+            unique=False,
+        )
         batch_op.create_index("ix_comments_status_id", ["status", "id"], unique=False)
         batch_op.create_index("ix_comments_status_risk_id", ["status", "risk", "id"], unique=False)
         batch_op.create_foreign_key("fk_comments_claimed_by_users", "users", ["claimed_by"], ["id"])
@@ -220,12 +227,22 @@ def upgrade() -> None:
     with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("from_status", sa.String(length=16), nullable=True))
         batch_op.create_index("ix_decisions_created", ["created_at"], unique=False)
+        batch_op.create_index("ix_decisions_comment_by", ["comment_id", "by", "status"], unique=False)
+        batch_op.create_index(
+            "ix_decisions_by_created",
+            ["by", "created_at", "comment_id", "user_id", "status", "from_status"],
+            unique=False,
+        )
+    op.create_index("ix_scores_comment_label_value", "scores", ["comment_id", "label", "value"], unique=False)
+    op.create_index("ix_reasons_comment_code", "reasons", ["comment_id", "code"], unique=False)
 
     # Comments scored before this revision get their risk from their stored scores.
     op.execute(
         "UPDATE comments SET risk = (SELECT max(value) FROM scores WHERE scores.comment_id = comments.id"
         " AND scores.label IN ('toxicity', 'spam'))"
     )
+
+    _flag_identity_mentions()
 
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.add_column(sa.Column("timezone", sa.String(length=64), server_default="UTC", nullable=False))
@@ -243,7 +260,11 @@ def downgrade() -> None:
         batch_op.drop_column("report_hide_weight")
         batch_op.drop_column("timezone")
 
+    op.drop_index("ix_reasons_comment_code", table_name="reasons")
+    op.drop_index("ix_scores_comment_label_value", table_name="scores")
     with op.batch_alter_table("decisions", schema=None) as batch_op:
+        batch_op.drop_index("ix_decisions_by_created")
+        batch_op.drop_index("ix_decisions_comment_by")
         batch_op.drop_index("ix_decisions_created")
         batch_op.drop_column("from_status")
 
@@ -253,6 +274,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_comments_status_id")
         batch_op.drop_index("ix_comments_site_created")
         batch_op.drop_index("ix_comments_reported")
+        batch_op.drop_column("mentions_identity")
         batch_op.drop_column("claimed_until")
         batch_op.drop_column("claimed_by")
         batch_op.drop_column("hidden")
@@ -304,3 +326,23 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_log_action"))
 
     op.drop_table("audit_log")
+
+
+def _flag_identity_mentions() -> None:
+    """Comments saved before this revision: flag those whose body names an identity group."""
+    from service.reporting.identity import STEMS, mentions
+
+    conn = op.get_bind()
+    comments = sa.table("comments", sa.column("id"), sa.column("body"), sa.column("mentions_identity"))
+    candidates = conn.execute(
+        sa.select(comments.c.id, comments.c.body).where(
+            sa.or_(*(comments.c.body.ilike(f"%{stem}%") for stem in STEMS))
+        )
+    )
+    ids = [comment_id for comment_id, body in candidates if mentions(body)]
+    for start in range(0, len(ids), 10_000):
+        conn.execute(
+            comments.update()
+            .where(comments.c.id.in_(ids[start : start + 10_000]))
+            .values(mentions_identity=True)
+        )
