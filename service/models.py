@@ -166,7 +166,7 @@ class Author(Base):
 
 def _mentions_identity(context) -> bool:  # type: ignore[no-untyped-def]
     """Column default: whether the inserted body names an identity group (the identity monitor)."""
-    from service.reporting.identity import mentions  # the terms live with the report that uses them
+    from service.identity import mentions
 
     return mentions(context.get_current_parameters().get("body") or "")
 

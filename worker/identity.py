@@ -1,48 +1,28 @@
-"""Words that name identity groups, for measuring (and training against) identity-term bias.
+"""Identity-term bias, measured and trained against with the list in ``service.identity``.
 
-Toxicity models trained on online comments learn that "gay", "muslim" or "black" predict abuse,
-because abuse mentions them more often than polite talk does, and then flag "As a gay man, I ..."
-(Dixon et al., 2018, "Measuring and Mitigating Unintended Bias in Text Classification"). Stet uses
-this list twice: training re-weights non-toxic comments that mention a group (``training.py``), and
-``stet model eval`` compares how often non-toxic comments with and without a mention are flagged.
+Training re-weights non-toxic comments that mention a group (``training.py``), and ``stet model
+eval`` compares how often non-toxic comments with and without a mention are flagged.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
-IDENTITY_TERMS = (
-    # sexual orientation and gender identity
-    "gay", "gays", "lesbian", "lesbians", "homosexual", "homosexuals", "homosexuality", "bisexual",
-    "transgender", "trans", "queer", "lgbt", "lgbtq",
-    # religion
-    "muslim", "muslims", "islam", "islamic", "jew", "jews", "jewish", "judaism", "christian",
-    "christians", "christianity", "catholic", "catholics", "hindu", "hindus", "buddhist", "sikh",
-    "atheist", "atheists",
-    # race, ethnicity, nationality and migration
-    "black", "blacks", "white", "whites", "african", "asian", "asians", "latino", "latinos", "latina",
-    "hispanic", "hispanics", "mexican", "mexicans", "arab", "arabs", "chinese", "indian", "immigrant",
-    "immigrants", "refugee", "refugees",
-    # gender
-    "woman", "women", "female", "females", "feminist", "feminists", "man", "men", "male", "males",
-    # disability and age
-    "disabled", "deaf", "blind", "autistic", "elderly",
-)  # fmt: skip
+from service.identity import IDENTITY_TERMS, MENTION
 
-_MENTION = re.compile(r"\b(?:" + "|".join(IDENTITY_TERMS) + r")\b", re.IGNORECASE)
+__all__ = ["IDENTITY_TERMS", "flag_rates", "mentions_identity", "terms_in"]
 
 
 def mentions_identity(texts: Sequence[str]) -> np.ndarray:
     """A boolean array: which texts name at least one identity group."""
-    return np.fromiter((_MENTION.search(text) is not None for text in texts), dtype=bool, count=len(texts))
+    return np.fromiter((MENTION.search(text) is not None for text in texts), dtype=bool, count=len(texts))
 
 
 def terms_in(text: str) -> set[str]:
     """The identity terms a text mentions, lower-cased."""
-    return {match.lower() for match in _MENTION.findall(text)}
+    return {match.lower() for match in MENTION.findall(text)}
 
 
 def flag_rates(

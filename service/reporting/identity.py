@@ -1,10 +1,8 @@
 """The identity monitor: are comments that mention identity groups held or overturned more often?
 
-``TERMS`` is a short list of words naming identity groups, after the identity columns of Jigsaw's
-"Unintended Bias in Toxicity Classification" data (gender, sexual orientation, religion, race and
-ethnicity, disability), plus immigrants and refugees. A comment's body is matched once, when it
-is saved (whole words, case-insensitive): ``Comment.mentions_identity``, a column of the reports
-index, so the monitor counts in SQL without reading any body. The 0004 migration flags older
+The terms are ``service.identity.IDENTITY_TERMS``, the list the model is debiased with. A
+comment's body is matched once, when it is saved (whole words, case-insensitive):
+``Comment.mentions_identity``, a column of the reports index, so the monitor counts in SQL without reading any body. The 0004 migration flags older
 comments (SQL ``LIKE`` finds candidates among them, Python checks word boundaries).
 
 Held: the model queued or rejected the comment. Overturned: a person approved a comment the
@@ -13,8 +11,6 @@ model held or rejected (out of those a person decided).
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
@@ -22,72 +18,11 @@ from service.models import Comment, Decision, Status
 from service.reporting.result import Table, share
 from service.reporting.scope import Scope
 
-TERMS = (
-    "woman",
-    "women",
-    "transgender",
-    "trans",
-    "nonbinary",
-    "gay",
-    "gays",
-    "lesbian",
-    "lesbians",
-    "bisexual",
-    "queer",
-    "lgbt",
-    "lgbtq",
-    "homosexual",
-    "christian",
-    "christians",
-    "muslim",
-    "muslims",
-    "islam",
-    "islamic",
-    "jew",
-    "jews",
-    "jewish",
-    "hindu",
-    "hindus",
-    "buddhist",
-    "buddhists",
-    "sikh",
-    "sikhs",
-    "atheist",
-    "atheists",
-    "black",
-    "blacks",
-    "white",
-    "whites",
-    "asian",
-    "asians",
-    "latino",
-    "latinos",
-    "latina",
-    "latinas",
-    "hispanic",
-    "hispanics",
-    "immigrant",
-    "immigrants",
-    "refugee",
-    "refugees",
-    "disabled",
-    "disability",
-    "autistic",
-    "mentally ill",
-)
-# The LIKE patterns: every term is found by one of these shorter strings.
-STEMS = sorted({term for term in TERMS if not any(other != term and other in term for other in TERMS)})
-WORD = re.compile(r"\b(?:" + "|".join(re.escape(term) for term in TERMS) + r")\b", re.IGNORECASE)
 APPROACH = (
     "Identity monitor: comments whose text contains one of a documented list of identity terms as a "
     "whole word, matched when the comment is saved."
 )
 HELD = (Status.QUEUED.value, Status.REJECTED.value)
-
-
-def mentions(text: str) -> bool:
-    """Whether ``text`` names an identity group (``Comment.mentions_identity`` is set from this)."""
-    return WORD.search(text) is not None
 
 
 def monitor(session: Session, scope: Scope) -> Table:

@@ -330,7 +330,7 @@ def downgrade() -> None:
 
 def _flag_identity_mentions() -> None:
     """Comments saved before this revision: flag those whose body names an identity group."""
-    from service.reporting.identity import STEMS, mentions
+    from service.identity import STEMS, mentions
 
     conn = op.get_bind()
     comments = sa.table("comments", sa.column("id"), sa.column("body"), sa.column("mentions_identity"))

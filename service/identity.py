@@ -1,0 +1,44 @@
+"""Words that name identity groups: one list for the model's debiasing and the editors' monitor.
+
+Toxicity models trained on online comments learn that "gay", "muslim" or "black" predict abuse,
+because abuse mentions them more often than polite talk does, and then flag "As a gay man, I ..."
+(Dixon et al., 2018, "Measuring and Mitigating Unintended Bias in Text Classification"). The
+groups follow the identity columns of Jigsaw's "Unintended Bias in Toxicity Classification" data
+(gender, sexual orientation, religion, race and ethnicity, disability), plus immigrants and
+refugees. Training re-weights non-toxic comments that mention a group (``worker/training.py``),
+``stet model eval`` compares flag rates with and without a mention, and the reports' identity
+monitor compares hold and overturn rates (``Comment.mentions_identity``, set when a comment is saved).
+"""
+
+from __future__ import annotations
+
+import re
+
+IDENTITY_TERMS = (
+    # sexual orientation and gender identity
+    "gay", "gays", "lesbian", "lesbians", "homosexual", "homosexuals", "homosexuality", "bisexual",
+    "transgender", "trans", "nonbinary", "queer", "lgbt", "lgbtq",
+    # religion
+    "muslim", "muslims", "islam", "islamic", "jew", "jews", "jewish", "judaism", "christian",
+    "christians", "christianity", "catholic", "catholics", "hindu", "hindus", "buddhist", "buddhists",
+    "sikh", "sikhs", "atheist", "atheists",
+    # race, ethnicity, nationality and migration
+    "black", "blacks", "white", "whites", "african", "asian", "asians", "latino", "latinos", "latina",
+    "latinas", "hispanic", "hispanics", "mexican", "mexicans", "arab", "arabs", "chinese", "indian",
+    "immigrant", "immigrants", "refugee", "refugees",
+    # gender
+    "woman", "women", "female", "females", "feminist", "feminists", "man", "men", "male", "males",
+    # disability and age
+    "disabled", "disability", "deaf", "blind", "autistic", "mentally ill", "elderly",
+)  # fmt: skip
+
+MENTION = re.compile(r"\b(?:" + "|".join(re.escape(term) for term in IDENTITY_TERMS) + r")\b", re.IGNORECASE)
+# SQL LIKE patterns that find every term: the terms no other term is part of.
+STEMS = sorted(
+    {term for term in IDENTITY_TERMS if not any(other != term and other in term for other in IDENTITY_TERMS)}
+)
+
+
+def mentions(text: str) -> bool:
+    """Whether ``text`` names an identity group (whole words, case-insensitive)."""
+    return MENTION.search(text) is not None
