@@ -2,8 +2,9 @@
 
 The terms are ``service.identity.IDENTITY_TERMS``, the list the model is debiased with. A
 comment's body is matched once, when it is saved (whole words, case-insensitive):
-``Comment.mentions_identity``, a column of the reports index, so the monitor counts in SQL without reading any body. The 0004 migration flags older
-comments (SQL ``LIKE`` finds candidates among them, Python checks word boundaries).
+``Comment.mentions_identity``, a column of the reports index, so the monitor counts in SQL
+without reading any body. The 0004 migration flags older comments (SQL ``LIKE`` finds
+candidates among them, Python checks word boundaries).
 
 Held: the model queued or rejected the comment. Overturned: a person approved a comment the
 model held or rejected (out of those a person decided).
