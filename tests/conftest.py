@@ -7,6 +7,7 @@ Each test gets an empty database and an empty Redis database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -241,6 +242,19 @@ def _env_for(settings: Settings) -> dict[str, str]:
     }
 
 
+def stet(settings: Settings, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``stet`` command line as a user would, against this test's settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        env=_env_for(settings),
+        input=input,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
 class WorkerProcess:
     """A real ``stet worker`` process (Celery prefork pool with the beat sweep)."""
 
@@ -304,15 +318,61 @@ def worker(worker_factory: Callable[..., WorkerProcess]) -> WorkerProcess:
     return worker_factory().start()
 
 
-@pytest.fixture
-def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The app served over real HTTP on a free port; yields its base URL."""
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Serve ``app`` over real HTTP on a free port; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app served over real HTTP on a free port; yields its base URL."""
+    with serving(app) as url:
+        yield url
+
+
+# --- the browser ---------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's Chromium (never a downloaded one), headless, driven by Playwright."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: install Debian's chromium package to run the browser tests"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def dialogs() -> list[str]:
+    """Messages of every alert/confirm/prompt the page opened (an XSS would show up here)."""
+    return []
 
 
 # --- the moderation queue ------------------------------------------------------------------

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from sqlalchemy import select
 
 from service.accounts import authenticate, site_for_key
-from tests.conftest import ROOT, _env_for
-
-
-def stet(settings, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        env=_env_for(settings),
-        input=input,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+from tests.conftest import stet
 
 
 def test_db_upgrade_is_repeatable(settings):

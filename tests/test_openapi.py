@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.config import SchemathesisConfig
-from werkzeug.serving import make_server
+
+from tests.conftest import serving
 
 EXPECTED = {
     ("post", "/api/v1/comments"),
@@ -51,12 +50,8 @@ def unlimited_server(app_factory):
     """The app over real HTTP, with rate limits high enough not to answer 429 to the fuzzer."""
     limits = {name: "100000/minute" for name in ("rate_limit_site", "rate_limit_author", "rate_limit_ip")}
     app = app_factory(scorers="null", **limits)  # the contract, not the model, is under test
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serving(app) as url:
+        yield url
 
 
 def test_schemathesis_finds_nothing(unlimited_server, site_key):

@@ -2,37 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import SCREENSHOTS
 from tests.test_reports import RANGE, history  # noqa: F401
-
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "test-output" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run the browser tests")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def dialogs():
-    return []
 
 
 @pytest.fixture

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from sqlalchemy import select
 
 from service import accounts, moderation
 from service.models import Comment, Decision, Score
 from service.schemas import CommentIn
-from tests.conftest import ROOT, _env_for
+from tests.conftest import stet
 from worker.scorers.linear import LinearToxicityScorer
 from worker.scorers.spam import SpamScorer
-
-
-def stet(settings, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        env=_env_for(settings),
-        input=input,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-
 
 LINES = [
     {"id": "c-1", "text": "Thanks for the clear explanation of the new bus routes."},

@@ -31,6 +31,19 @@ def encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(f"c{last_id}".encode()).decode().rstrip("=")
 
 
+def page_limit(default: int) -> int:
+    """The ``limit`` query parameter of a listing: 1 to ``MAX_LIMIT``, else a 400 naming it."""
+    try:
+        limit = int(request.args.get("limit", default))
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError
+    except ValueError:
+        raise APIError(
+            400, "invalid_parameter", f"limit: a whole number from 1 to {MAX_LIMIT}", field="limit"
+        ) from None
+    return limit
+
+
 def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
@@ -69,14 +82,7 @@ def comments(article_id: str):
             f"status: must be one of {', '.join(s.value for s in Status)}",
             field="status",
         )
-    try:
-        limit = int(request.args.get("limit", 50))
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValueError
-    except ValueError:
-        raise APIError(
-            400, "invalid_parameter", f"limit: a whole number from 1 to {MAX_LIMIT}", field="limit"
-        ) from None
+    limit = page_limit(50)
     session = get_session()
     article = session.scalar(
         select(Article).where(Article.site_id == site.id, Article.external_id == article_id)

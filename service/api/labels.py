@@ -7,9 +7,8 @@ from flask import Blueprint, request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from service.api.articles import MAX_LIMIT, decode_cursor, encode_cursor
+from service.api.articles import MAX_LIMIT, decode_cursor, encode_cursor, page_limit
 from service.api.auth import current_site
-from service.api.errors import APIError
 from service.api.openapi import documented
 from service.api.responses import LabelPage
 from service.db import get_session
@@ -32,14 +31,7 @@ def index():
     a Perspective attribute name is a score suggested through ``comments:suggestscore``.
     """
     site = current_site()
-    try:
-        limit = int(request.args.get("limit", 100))
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValueError
-    except ValueError:
-        raise APIError(
-            400, "invalid_parameter", f"limit: a whole number from 1 to {MAX_LIMIT}", field="limit"
-        ) from None
+    limit = page_limit(100)
     query = (
         select(Label, Comment.body)
         .outerjoin(Comment, Comment.id == Label.comment_id)
