@@ -194,6 +194,7 @@ def generate(db: Database, n: int, now: datetime, seed: int = 7) -> None:
                             "weight": 1.0,
                             "detail": label,
                             "spans": [],
+                            "created_at": scored,
                         }
                     )
                 if rng.random() < 0.02:
@@ -266,7 +267,12 @@ def main() -> None:
     parser.add_argument("--comments", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--postgresql", nargs="?", const="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--keep", type=Path, help="SQLite only: build (or reuse) the database in this folder")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="build (or reuse) the SQLite database in this folder; with --postgresql, keep (or reuse) "
+        "the database stet_bench_keep",
+    )
     args = parser.parse_args()
     home = args.keep or Path(tempfile.mkdtemp(prefix="stet-reports-bench-"))
     home.mkdir(parents=True, exist_ok=True)
@@ -276,9 +282,11 @@ def main() -> None:
         import psycopg
 
         admin_url = args.postgresql
-        name = f"stet_bench_{uuid.uuid4().hex[:8]}"
+        name = "stet_bench_keep" if args.keep else f"stet_bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
         url = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
     else:
         url = f"sqlite:///{home / 'stet.db'}"
@@ -291,17 +299,14 @@ def main() -> None:
             began = time.perf_counter()
             generate(db, args.comments, now)
             print(f"generated {args.comments:,} comments in {time.perf_counter() - began:.0f} s")
-            if admin_url:
-                with db.engine.connect() as conn:
-                    conn.exec_driver_sql("COMMIT")
-                    conn.exec_driver_sql("ANALYZE")
-            else:
-                with db.engine.connect() as conn:
-                    conn.exec_driver_sql("ANALYZE")
+            # What autovacuum would do in time on PostgreSQL (autocommit: ANALYZE in a rolled-back
+            # transaction keeps no statistics).
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE")
         results = run_pages(db, url, home, args.runs)
         print(json.dumps(results, indent=2))
     finally:
-        if admin_url:
+        if admin_url and not args.keep:
             db.engine.dispose()
             import psycopg
 
@@ -310,7 +315,7 @@ def main() -> None:
 
 
 def run_pages(db: Database, url: str, home: Path, runs: int) -> dict:
-    from service.reporting import REPORTS
+    from service.reporting import REPORTS, rollup
 
     settings = Settings(home=home, database_url=url, secret_key="bench", redis_url="redis://127.0.0.1:1/0")
     app = create_app(settings)
@@ -322,6 +327,10 @@ def run_pages(db: Database, url: str, home: Path, runs: int) -> dict:
         cookie["_user_id"] = str(admin.id)
         cookie["_fresh"] = True
     results: dict = {"database": db.engine.dialect.name, "pages_ms": {}}
+    with db.session() as session:  # what the worker's beat task does (the first time: everything)
+        began = time.perf_counter()
+        rollup.fill_site(session, session.scalar(select(Site)), settings)
+        results["rollup_fill_s"] = round(time.perf_counter() - began, 1)
     for preset in ("7d", "30d"):
         for name in REPORTS:
             path = f"/dashboard/reports/{name}?range={preset}"

@@ -231,6 +231,7 @@ class Score(Base):
         UniqueConstraint("comment_id", "scorer", "model_version", "label"),
         # Reports read a comment's scores per label from this index alone.
         Index("ix_scores_comment_label_value", "comment_id", "label", "value"),
+        Index("ix_scores_created", "created_at"),  # the report rollup's moves, by when scored
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
@@ -245,7 +246,10 @@ class Reason(Base):
     """Why a scorer scored a comment as it did: a named signal with its weight and the spans it matched."""
 
     __tablename__ = "reasons"
-    __table_args__ = (Index("ix_reasons_comment_code", "comment_id", "code"),)  # reports, covering
+    __table_args__ = (
+        Index("ix_reasons_comment_code", "comment_id", "code"),  # reports, covering
+        Index("ix_reasons_created", "created_at"),  # the report rollup's moves, by when given
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
     scorer: Mapped[str] = mapped_column(String(50))
@@ -254,6 +258,7 @@ class Reason(Base):
     weight: Mapped[float] = mapped_column(Float)
     detail: Mapped[str] = mapped_column(String(500))
     spans: Mapped[list] = mapped_column(JSON, default=list)  # [[start, end], ...] in the comment body
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class WordKind(enum.StrEnum):
@@ -346,17 +351,19 @@ class ReportRollup(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
     measure: Mapped[str] = mapped_column(String(20), primary_key=True)
     slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
 
 
 class ReportRollupState(Base):
-    """How far a site's ``ReportRollup`` rows reach (events before ``until``) and their slot length."""
+    """How far a site's ``ReportRollup`` rows reach (events before ``until``), their slot length
+    and the zone whose local days the per-day measures were summed in."""
 
     __tablename__ = "report_rollup_state"
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
     seconds: Mapped[int] = mapped_column()
     until: Mapped[datetime] = mapped_column(UTCDateTime)
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class Label(Base):

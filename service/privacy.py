@@ -22,6 +22,7 @@ from service.models import (
     Score,
     Site,
 )
+from service.reporting import rollup
 
 
 def _when(value: Any) -> str | None:
@@ -106,6 +107,7 @@ def erase(session: Session, site: Site, author: Author) -> dict[str, Any]:
     if mode == ErasureMode.REMOVE:
         if comment_ids:
             session.execute(update(Comment).where(Comment.parent_id.in_(comment_ids)).values(parent_id=None))
+            rollup.forget(session, site.id, comment_ids)
             for model in (Score, Reason, Decision, Report, Label):
                 session.execute(delete(model).where(model.comment_id.in_(comment_ids)))
             session.execute(delete(Comment).where(Comment.id.in_(comment_ids)))

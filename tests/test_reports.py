@@ -12,6 +12,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from service import accounts
 from service.models import Article, Author, Comment, Decision, Feedback, Reason, Report, Role, Score, User
@@ -468,9 +469,19 @@ def test_model_against_moderators(dashboard):
     ]
 
 
+def test_model_against_moderators_with_a_threshold_between_hundredths(dashboard, db):
+    """Derby's reject threshold moved from 0.85 to 0.8999999: off the rollup's 0.01 buckets, so the
+    decisions' own scores are compared; no derby comment scores in between, so nothing changes."""
+    before = dashboard.table("model", "agreement")
+    with db.session() as session:
+        session.scalar(select(Article).where(Article.external_id == "derby")).reject_above = 0.8999999
+        session.commit()
+    assert dashboard.table("model", "agreement") == before
+
+
 def test_model_figures(client, history):
     assert api(client, history, "model")["figures"] == {
-        "Comments decided by moderators": 5,
+        "Moderator decisions": 5,
         "Toxicity reject precision": 1.0,
         "Toxicity reject recall": 0.5,
     }

@@ -8,11 +8,22 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from service import accounts
-from service.models import Article, Author, Comment, Decision, ReportRollup, ReportRollupState, Site
-from service.reporting import backlog, rollup, volume
+from service import accounts, privacy
+from service.models import (
+    Article,
+    Author,
+    Comment,
+    Decision,
+    Reason,
+    ReportRollup,
+    ReportRollupState,
+    Score,
+    Site,
+)
+from service.reporting import backlog, quality, rollup, volume
 from service.reporting.period import Period, zone_of
 from service.reporting.scope import Scope
+from tests.conftest import stet
 
 NOW = datetime(2026, 6, 10, 15, 20, tzinfo=UTC)
 
@@ -71,16 +82,32 @@ def live(session, scope):
     return sorted(rollup.compute(session, scope, scope.period.start, scope.period.end))
 
 
-def read(session, scope, measures=("received", "decision", "queue", "wait")):
+EVENTS = (
+    "received",
+    "reported",
+    "decision",
+    "queue",
+    "wait",
+    "moderator",
+    "handling",
+    "agreement",
+    "identity",
+)
+
+
+def read(session, scope, measures=EVENTS):
     return hourly(rollup.counts(session, scope, measures, scope.period.start, scope.period.end))
 
 
-def hourly(rows):
-    """Rows summed per UTC hour (the rollup's hour slots and the live quarter-hours alike)."""
+def hourly(rows, zone="America/New_York"):
+    """Rows summed per UTC hour (the rollup's hour slots and the live quarter-hours alike), and
+    per local day for the measures the rollup keeps per day."""
     totals: dict = {}
     for slot, measure, key, value in rows:
-        hour = slot - slot % 4
-        totals[(hour, measure, key)] = totals.get((hour, measure, key), 0) + value
+        when = slot - slot % 4
+        if measure in rollup.DAILY:
+            when = datetime.fromtimestamp(slot * 900, UTC).astimezone(zone_of(zone)).date()
+        totals[(when, measure, key)] = totals.get((when, measure, key), 0) + value
     return {key: value for key, value in totals.items() if value}
 
 
@@ -159,8 +186,10 @@ def test_backdated_history_needs_an_invalidation(db, settings, history, monkeypa
         session.add(imported)
         session.commit()
         assert volume.build(session, scope).figures["Received"] == received  # rolled-up hours are final
-        rollup.invalidate(session, history, since=NOW - timedelta(days=1))
-        session.commit()
+        done = stet(settings, "report", "rollup", "--site", "Rollup Gazette", "--rebuild")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("Rollup Gazette: rolled up to ")
+        session.expire_all()
         assert volume.build(session, scope).figures["Received"] == received + 1
         assert read(session, scope) == hourly(live(session, scope))
 
@@ -205,3 +234,178 @@ def test_time_to_decision_percentiles_are_exact_to_the_minute(db, settings, hist
             exact = waits[max(1, math.ceil(p * len(waits))) - 1]
             assert figures[name] == exact // 60
             assert 0 <= exact / 60 - figures[name] < 1
+
+
+# Toxicity and spam scores on and around the default thresholds (0.08 / 0.97, spam 0.5 / 0.95),
+# where a float bucket could go wrong: 0.29 * 100 is 28.999999999999996 in binary floating point.
+TOXICITY = [0.0, 0.01, 0.079, 0.08, 0.0800001, 0.29, 0.5, 0.57, 0.9699999, 0.97, 0.975, 1.0]
+SPAM = [0.0, 0.49, 0.5, 0.51, 0.94, 0.95, 0.99, 0.0, 0.2, 0.3, 0.58, 0.29]
+
+
+@pytest.fixture
+def scored(db, settings):
+    """A site in New York with twelve comments of two authors in the last day, each scored by one
+    scorer (toxicity and spam) two seconds after arriving; every third also by a second,
+    lower-scoring scorer and given a ``links`` reason, every fourth a ``caps`` reason."""
+    with db.session() as session:
+        site, _key = accounts.create_site(session, "Scored Times")
+        site.timezone = "America/New_York"
+        session.flush()
+        article = Article(site_id=site.id, external_id="s1", title="S1", section="city")
+        authors = [Author(site_id=site.id, external_id=f"scored-{i}") for i in range(2)]
+        session.add_all([article, *authors])
+        session.flush()
+        for i, (toxicity, spam) in enumerate(zip(TOXICITY, SPAM, strict=True)):
+            arrived = NOW - timedelta(hours=20) + timedelta(minutes=70 * i)
+            comment = Comment(
+                site_id=site.id,
+                article_id=article.id,
+                author_id=authors[i % 2].id,
+                body=f"scored {i}",
+                status="approved",
+                created_at=arrived,
+            )
+            session.add(comment)
+            session.flush()
+            written = arrived + timedelta(seconds=2)
+            scores = [("linear", "toxicity", toxicity), ("linear", "spam", spam)]
+            if i % 3 == 0:
+                scores += [("other", "toxicity", toxicity / 2), ("other", "spam", spam / 2)]
+            for scorer, label, value in scores:
+                session.add(
+                    Score(
+                        comment_id=comment.id,
+                        scorer=scorer,
+                        model_version="1",
+                        label=label,
+                        value=value,
+                        created_at=written,
+                    )
+                )
+            for code, every in (("links", 3), ("caps", 4)):
+                if i % every == 0:
+                    session.add(
+                        Reason(
+                            comment_id=comment.id,
+                            scorer="linear",
+                            model_version="1",
+                            code=code,
+                            weight=1.0,
+                            detail=code,
+                            created_at=written,
+                        )
+                    )
+        session.commit()
+        return site.id
+
+
+def toxicity_figures(session, scope):
+    """(label rows, reason rows) of the moderation report, as a user reads them."""
+    report = quality.build(session, scope)
+    return report.tables[0].rows, report.tables[1].rows
+
+
+def test_score_histograms_by_arrival_equal_the_scores(db, settings, scored, monkeypatch):
+    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    with db.session() as session:
+        scope = day_scope(session, scored, settings)
+        labels, reasons = toxicity_figures(session, scope)
+        assert session.get(ReportRollupState, scored) is not None  # read from the rollup
+        # by hand: toxicity >= 0.08: 0.08 .. 1.0 is 9 of 12; >= 0.97: 0.97, 0.975, 1.0
+        # spam >= 0.5: 0.5, 0.51, 0.94, 0.95, 0.99, 0.58; >= 0.95: 0.95, 0.99
+        assert [row[:5] + row[6:7] for row in labels] == [
+            ["spam", 0.5, 0.95, 12, 6, 2],
+            ["toxicity", 0.08, 0.97, 12, 9, 3],
+        ]
+        assert reasons == [["links", 4, 0.3333], ["caps", 3, 0.25]]
+        assert quality._from_rollup(session, scope) == quality._live(session, scope)
+
+
+def day_scope(session, site_id, settings):
+    site = session.get(Site, site_id)
+    today = NOW.astimezone(zone_of(site.timezone)).date()
+    return Scope(site, Period(today - timedelta(days=1), today, zone_of(site.timezone), "day"), settings)
+
+
+def test_rescores_and_late_scores_move_old_comments_between_buckets(db, settings, scored, monkeypatch):
+    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    with db.session() as session:
+        scope = day_scope(session, scored, settings)
+        low = session.scalar(select(Score).where(Score.label == "toxicity", Score.value == 0.01))
+        owner = session.get(Comment, low.comment_id)
+        late = Comment(site_id=scored, article_id=owner.article_id, author_id=owner.author_id, body="late")
+        late.created_at, late.status = NOW - timedelta(hours=9), "pending"  # not scored yet
+        session.add(late)
+        session.commit()
+        before, _ = toxicity_figures(session, scope)
+        assert before[1][3:5] == [12, 9]
+        # Hours after they were rolled up: a new model version rescores the 0.01 comment to 0.98
+        # (queued and rejected thresholds both crossed), and the comment that arrived in the
+        # morning is scored only now (a backlog), with a new reason.
+        session.add_all(
+            [
+                Score(
+                    comment_id=low.comment_id,
+                    scorer="linear",
+                    model_version="2",
+                    label="toxicity",
+                    value=0.98,
+                    created_at=NOW - timedelta(minutes=3),
+                ),
+                Score(
+                    comment_id=late.id,
+                    scorer="linear",
+                    model_version="1",
+                    label="toxicity",
+                    value=0.3,
+                    created_at=NOW - timedelta(minutes=2),
+                ),
+                Reason(
+                    comment_id=late.id,
+                    scorer="linear",
+                    model_version="1",
+                    code="caps",
+                    weight=1.0,
+                    detail="caps",
+                    created_at=NOW - timedelta(minutes=2),
+                ),
+            ]
+        )
+        session.commit()
+        expected = ["toxicity", 0.08, 0.97, 13, 11, 0.8462, 4, 0.3077]
+        labels, reasons = toxicity_figures(session, scope)
+        assert labels[1] == expected  # counted at once, though their hours were rolled up
+        assert ["caps", 4, 0.3077] in reasons
+        # an hour later the moves are rolled up too: counted once, and equal to the scores
+        monkeypatch.setattr(rollup, "utcnow", lambda: NOW + timedelta(hours=1))
+        labels, reasons = toxicity_figures(session, scope)
+        assert labels[1] == expected
+        assert session.get(ReportRollupState, scored).until == NOW.replace(minute=0) + timedelta(hours=1)
+        assert quality._from_rollup(session, scope) == quality._live(session, scope)
+
+
+def test_a_threshold_off_the_hundredths_is_counted_from_the_scores(db, settings, scored, monkeypatch):
+    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    with db.session() as session:
+        scope = day_scope(session, scored, settings)
+        scope.site.reject_above = 0.9699999  # between two rollup buckets
+        labels, _ = toxicity_figures(session, scope)
+        assert labels[1][2:5] + [labels[1][6]] == [0.9699999, 12, 9, 4]  # 0.9699999 is now above
+        assert session.get(ReportRollupState, scored) is None  # the rollup was not used
+
+
+def test_erasing_an_author_takes_their_scores_out_of_the_rollup(db, settings, scored, monkeypatch):
+    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    with db.session() as session:
+        scope = day_scope(session, scored, settings)
+        toxicity_figures(session, scope)
+        scope.site.erasure = "remove"
+        author = session.scalar(select(Author).where(Author.external_id == "scored-1"))
+        privacy.erase(session, scope.site, author)  # the odd comments: 0.01, 0.08, 0.29, ...
+        session.commit()
+        labels, reasons = toxicity_figures(session, scope)
+        assert [row[:5] + row[6:7] for row in labels] == [
+            ["spam", 0.5, 0.95, 6, 4, 1],
+            ["toxicity", 0.08, 0.97, 6, 4, 1],
+        ]
+        assert quality._from_rollup(session, scope) == quality._live(session, scope)

@@ -14,6 +14,8 @@ from celery import Celery
 from service.config import Settings
 from service.db import Database
 from service.queue import QUEUE, SWEEP_TASK
+from service.reporting.rollup import FILL_INTERVAL as REPORTS_FILL_INTERVAL
+from service.reporting.rollup import FILL_TASK as REPORTS_FILL_TASK
 from service.webhooks import SWEEP_TASK as WEBHOOK_SWEEP_TASK
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -40,6 +42,7 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule={
             "sweep-pending": {"task": SWEEP_TASK, "schedule": settings.sweep_interval},
             "sweep-webhooks": {"task": WEBHOOK_SWEEP_TASK, "schedule": settings.sweep_interval},
+            "fill-report-rollups": {"task": REPORTS_FILL_TASK, "schedule": REPORTS_FILL_INTERVAL},
         },
     )
     return app

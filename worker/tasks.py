@@ -8,11 +8,13 @@ from datetime import timedelta
 import redis
 from celery import Task, shared_task
 from redis.exceptions import RedisError
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from service import moderation
-from service.models import Comment, Status, WordKind
+from service.models import Comment, Site, Status, WordKind
 from service.queue import QUEUE, SCORE_TASK, SWEEP_TASK, enqueue_scoring
+from service.reporting import rollup
 from worker.celery_app import worker_database, worker_settings
 from worker.pipeline import CommentContext, Pipeline
 from worker.recent import Posting
@@ -115,3 +117,13 @@ def sweep_pending() -> int:
     log.info("sweep: re-enqueueing %d pending comments", len(ids))
     enqueue_scoring(score_comment.app, ids)
     return len(ids)
+
+
+@shared_task(name=rollup.FILL_TASK, ignore_result=True)
+def fill_report_rollups() -> int:
+    """Keep every site's report rollup filled, so a report page computes only the last hour live."""
+    with worker_database().session() as session:
+        sites = list(session.scalars(select(Site)))
+        for site in sites:
+            rollup.fill_site(session, site, worker_settings())
+    return len(sites)

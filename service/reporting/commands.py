@@ -1,4 +1,4 @@
-"""``stet report weekly``: the weekly digest from the command line."""
+"""``stet report weekly`` (the weekly digest) and ``stet report rollup`` from the command line."""
 
 from __future__ import annotations
 
@@ -43,3 +43,41 @@ def weekly(site_name: str, out: Path | None) -> None:
     else:
         out.write_text(html, encoding="utf-8")
         click.echo(f"wrote {out}", err=True)
+
+
+@report.command("rollup")
+@click.option("--site", "site_name", help="One site's name (default: every site).")
+@click.option(
+    "--rebuild", is_flag=True, help="Drop the rolled-up counts first (after importing old history)."
+)
+def rollup_command(site_name: str | None, rebuild: bool) -> None:
+    """Bring the report rollup up to date (the worker does this every five minutes)."""
+    import time
+
+    from sqlalchemy import select
+
+    from service.config import Settings
+    from service.db import Database
+    from service.models import Site
+    from service.reporting import rollup
+
+    settings = Settings.from_env()
+    database = Database(settings.sqlalchemy_url)
+    try:
+        with database.session() as session:
+            query = select(Site).order_by(Site.name)
+            if site_name:
+                query = query.where(Site.name == site_name)
+            sites = list(session.scalars(query))
+            if site_name and not sites:
+                raise click.ClickException(f"no site named {site_name!r}")
+            for site in sites:
+                began = time.perf_counter()
+                if rebuild:
+                    rollup.invalidate(session, site.id)
+                    session.commit()
+                until = rollup.fill_site(session, site, settings)
+                took = time.perf_counter() - began
+                click.echo(f"{site.name}: rolled up to {until:%Y-%m-%d %H:%M} UTC in {took:.1f} s")
+    finally:
+        database.engine.dispose()

@@ -6,16 +6,18 @@ comment's body is matched once, when it is saved (whole words, case-insensitive)
 without reading any body. The 0004 migration flags older comments (SQL ``LIKE`` finds
 candidates among them, Python checks word boundaries).
 
-Held: the model queued or rejected the comment. Overturned: a person approved a comment the
-model held or rejected (out of those a person decided).
+Received: comments that arrived in the period. Held: the model's decisions in the period that
+queued or rejected a comment. Decided by a person: moderators' approvals and rejections in the
+period of comments the model had held; approved by a person, the overturns among them.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.models import Comment, Decision, Status
+from service.models import Comment, Status
+from service.reporting import rollup
 from service.reporting.result import Table, share
 from service.reporting.scope import Scope
 
@@ -23,40 +25,27 @@ APPROACH = (
     "Identity monitor: comments whose text contains one of a documented list of identity terms as a "
     "whole word, matched when the comment is saved."
 )
-HELD = (Status.QUEUED.value, Status.REJECTED.value)
+HELD = rollup.HELD
 
 
 def monitor(session: Session, scope: Scope) -> Table:
-    """Two grouped queries: the period's comments per flag (from the comments index alone), then the
-    held ones (the few the model queued or rejected, found through the decisions index) per flag,
-    status now and whether a person decided them."""
-    comments = scope.during(scope.comments(select()), Comment.created_at)
+    """The period's comments per flag (from the comments index alone), and the rollup's
+    ``identity`` counts of the model's and the moderators' decisions per flag."""
     received = dict(
         session.execute(
-            comments.add_columns(Comment.mentions_identity, func.count()).group_by(Comment.mentions_identity)
+            scope.during(scope.comments(select()), Comment.created_at)
+            .add_columns(Comment.mentions_identity, func.count())
+            .group_by(Comment.mentions_identity)
         ).all()
     )
-    # An auto decision never precedes its comment, so the period's start bounds the index range.
-    held_ids = select(Decision.comment_id).where(
-        Decision.by == "auto", Decision.status.in_(HELD), Decision.created_at >= scope.period.start
-    )
-    person = exists().where(Decision.comment_id == Comment.id, Decision.by == "moderator")
-    held = (
-        comments.add_columns(
-            Comment.mentions_identity.label("mentions"),
-            Comment.status,
-            case((person, 1), else_=0).label("person"),
-        )
-        .where(Comment.id.in_(held_ids))
-        .subquery()
-    )
     counts = {True: [received.get(True, 0), 0, 0, 0], False: [received.get(False, 0), 0, 0, 0]}
-    for mentions, status, decided, n in session.execute(
-        select(held, func.count()).group_by(held.c.mentions, held.c.status, held.c.person)
-    ):
-        tally = counts[bool(mentions)]
-        tally[1] += n
-        if decided:
+    period = scope.period
+    for _slot, _measure, key, n in rollup.counts(session, scope, ("identity",), period.start, period.end):
+        mentions, by, status = key.split(":")
+        tally = counts[mentions == "1"]
+        if by == "auto":
+            tally[1] += n if status in HELD else 0
+        else:
             tally[2] += n
             tally[3] += n if status == Status.APPROVED.value else 0
     rows = [

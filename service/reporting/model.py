@@ -4,8 +4,11 @@ change of the toxicity thresholds would have done to the queue.
 
 A toxicity-family label (toxicity, insult, threat, ...) "would reject" at the toxicity reject
 threshold and "would approve" below the approve threshold (the article's own thresholds where it
-has them, else the site's); spam uses the spam thresholds. The person's verdict is the comment's
-status now (so an undone decision counts as what it was changed to).
+has them, else the site's); spam uses the spam thresholds. It is compared with every moderator
+approval or rejection made in the period, using the comment's highest score per label written
+before that decision (a comment decided twice counts twice). The counts come from the rollup's
+``agreement`` histograms, or from the decisions themselves when a threshold is not a multiple
+of 0.01.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from service.models import Article, Comment, Decision, Score, Status
-from service.reporting import identity
+from service.moderation import thresholds_for
+from service.reporting import identity, rollup
+from service.reporting.period import SLOT_SECONDS
 from service.reporting.result import Report, Table, share
 from service.reporting.scope import Scope
 
@@ -35,7 +40,7 @@ def build(
         "model",
         "Model against moderators",
         figures={
-            "Comments decided by moderators": overall[2] if overall else 0,
+            "Moderator decisions": overall[2] if overall else 0,
             "Toxicity reject precision": overall[8] if overall else None,
             "Toxicity reject recall": overall[9] if overall else None,
         },
@@ -45,40 +50,36 @@ def build(
 
 
 def agreement_table(session: Session, scope: Scope) -> Table:
-    t = scope.thresholds
-    decided = scope.during(select(Decision.comment_id).where(Decision.by == "moderator"), Decision.created_at)
-    is_spam = Score.label == "spam"
-    approve_at = case(
-        (is_spam, t.spam_queue_above), else_=func.coalesce(Article.approve_below, t.approve_below)
+    period = scope.period
+    rows = rollup.counts(session, scope, ("agreement",), period.start, period.end)
+    own = {int(key.rsplit("#", 1)[1]) for _s, _m, key, _n in rows if key.split(":", 3)[3].startswith("#")}
+    articles = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(own)))} if own else {}
+    limits = {None: scope.thresholds}
+    limits.update({i: thresholds_for(scope.site, scope.settings, a) for i, a in articles.items()})
+
+    def cuts(label: str, group: int | None) -> tuple[float, float]:
+        t = limits[group]
+        spam = label == "spam"
+        return (t.spam_queue_above, t.spam_reject_above) if spam else (t.approve_below, t.reject_above)
+
+    exact = not all(
+        rollup.bucket_of(cut) is not None
+        for label in ("spam", "toxicity")
+        for g in limits
+        for cut in cuts(label, g)
     )
-    reject_at = case(
-        (is_spam, t.spam_reject_above), else_=func.coalesce(Article.reject_above, t.reject_above)
-    )
-    per_label = scope.comments(
-        select(
-            Score.label,
-            func.coalesce(Article.section, "").label("section"),
-            Comment.status,
-            func.max(Score.value).label("value"),
-            func.max(approve_at).label("approve_at"),
-            func.max(reject_at).label("reject_at"),
-        )
-        .join(Comment, Comment.id == Score.comment_id)
-        .join(Article, Article.id == Comment.article_id)
-        .where(Comment.id.in_(decided), Comment.status.in_([APPROVED, REJECTED]))
-        .group_by(Score.comment_id, Score.label, Article.section, Comment.status)
-    ).subquery()
-    verdict = case(
-        (per_label.c.value >= per_label.c.reject_at, REJECTED),
-        (per_label.c.value < per_label.c.approve_at, APPROVED),
-        else_=QUEUED,
-    )
+    if exact:  # a threshold between buckets: the decisions' scores themselves, from the base tables
+        rows = rollup.agreement(session, scope, period.start, period.end, SLOT_SECONDS, exact=True)
     counts: Counter[tuple[str, str, str, str]] = Counter()
-    for label, section, status, would, n in session.execute(
-        select(per_label.c.label, per_label.c.section, per_label.c.status, verdict, func.count()).group_by(
-            per_label.c.label, per_label.c.section, per_label.c.status, verdict
-        )
-    ):
+    for _slot, _measure, key, n in rows:
+        label, score, status, group = key.split(":", 3)
+        own_limits = articles.get(int(group[1:])) if group.startswith("#") else None
+        section = own_limits.section if own_limits else None if group.startswith("#") else group[1:]
+        approve_at, reject_at = cuts(label, own_limits.id if own_limits else None)
+        value = float(score) if exact else int(score)
+        if not exact:
+            approve_at, reject_at = rollup.bucket_of(approve_at), rollup.bucket_of(reject_at)  # type: ignore[assignment]
+        would = REJECTED if value >= reject_at else APPROVED if value < approve_at else QUEUED
         counts[(label, section or "(none)", status, would)] += n
         counts[(label, ALL, status, would)] += n
     rows = []

@@ -10,66 +10,48 @@ that lean is an overturn.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, func, select
+from collections import Counter, defaultdict
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.models import Comment, Decision, Status, User
+from service.models import Status, User
+from service.reporting import rollup
 from service.reporting.result import Chart, Report, Table, share
-from service.reporting.scope import Scope, epoch
-
-SESSION_GAP = 600  # seconds
-LEAN_REJECT = 0.5
+from service.reporting.rollup import SESSION_GAP
+from service.reporting.scope import Scope
 
 
 def build(session: Session, scope: Scope) -> Report:
-    previous = func.lag(Decision.created_at).over(
-        partition_by=Decision.user_id, order_by=(Decision.created_at, Decision.id)
-    )
-    lean = case(
-        (Decision.from_status.in_([Status.APPROVED.value, Status.REJECTED.value]), Decision.from_status),
-        (Comment.risk >= LEAN_REJECT, Status.REJECTED.value),
-        else_=Status.APPROVED.value,
-    )
-    decisions = scope.during(
-        select(
-            Decision.user_id,
-            Comment.article_id,
-            Decision.status,
-            case((Decision.status != lean, 1), else_=0).label("overturned"),
-            (epoch(Decision.created_at) - epoch(previous)).label("gap"),
-        )
-        .join(Comment, Comment.id == Decision.comment_id)
-        .where(Comment.site_id == scope.site.id, Decision.by == "moderator"),
-        Decision.created_at,
-    ).subquery()
-    mine = scope.articles(select(decisions), decisions.c.article_id).subquery()
-    # One pass: the median gap is the lower middle of each moderator's in-session gaps.
-    in_session = case((and_(mine.c.gap.is_not(None), mine.c.gap < SESSION_GAP), 1), else_=0)
-    ranked = select(
-        mine,
-        in_session.label("in_session"),
-        func.row_number().over(partition_by=(mine.c.user_id, in_session), order_by=mine.c.gap).label("rank"),
-        func.count().over(partition_by=(mine.c.user_id, in_session)).label("n"),
-    ).subquery()
-    middle = and_(ranked.c.in_session == 1, ranked.c.rank == (ranked.c.n + 1) // 2)
+    """Per moderator, from the rollup's ``moderator`` and ``handling`` counts (see ``rollup``)."""
+    period = scope.period
+    tally: dict[int | None, Counter[str]] = defaultdict(Counter)
+    gaps: dict[int | None, Counter[int]] = defaultdict(Counter)
+    for _slot, measure, key, n in rollup.counts(
+        session, scope, ("moderator", "handling"), period.start, period.end
+    ):
+        if measure == "moderator":
+            user, status, overturned = key.split(":")
+            tally[_user(user)].update({"total": n, status: n, "overturned": n * int(overturned)})
+        else:
+            user, gap = key.split(":")
+            gaps[_user(user)][int(gap)] += n
     counted = {
-        row[0]: row[1:]
-        for row in session.execute(
-            select(
-                ranked.c.user_id,
-                func.count(),
-                func.sum(case((ranked.c.status == Status.APPROVED.value, 1), else_=0)),
-                func.sum(case((ranked.c.status == Status.REJECTED.value, 1), else_=0)),
-                func.sum(ranked.c.overturned),
-                func.max(case((middle, ranked.c.gap))),
-            ).group_by(ranked.c.user_id)
+        user: (
+            counts["total"],
+            counts[Status.APPROVED.value],
+            counts[Status.REJECTED.value],
+            counts["overturned"],
+            _lower_median(gaps[user]),
         )
+        for user, counts in tally.items()
+        if counts["total"]
     }
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(list(counted)))).all())
     rows = sorted(
         (
             [
-                names.get(user_id, f"user {user_id}"),
+                names.get(user_id, f"user {user_id}" if user_id else "a deleted user"),
                 total,
                 int(approved),
                 int(rejected),
@@ -112,3 +94,17 @@ def build(session: Session, scope: Scope) -> Report:
             f"(under {SESSION_GAP // 60} minutes). An overturn is a decision against the model's lean.",
         ],
     )
+
+
+def _lower_median(counts: Counter[int]) -> int | None:
+    """The lower middle of the values counted (the median of an odd count)."""
+    rank, seen = (sum(counts.values()) + 1) // 2, 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank and rank:
+            return value
+    return None
+
+
+def _user(key: str) -> int | None:
+    return None if key == "None" else int(key)  # a decision whose user was since deleted

@@ -1,37 +1,75 @@
-"""Counts per UTC time slot for the time-series reports, rolled up once and read many times.
+"""Counts per time slot for the editor reports, rolled up once and read many times.
 
-Every count here is keyed by when an event happened (a comment arrived, a decision was made, a
+Event measures are keyed by when an event happened (a comment arrived, a decision was made, a
 reader reported), never by a comment's current state, so a slot's counts are final once the slot
 is over: a moderator deciding an old comment today is counted today. ``counts`` reads the site's
 ``ReportRollup`` rows for finished slots (filling the missing ones first, in one grouped query per
 table) and computes the rest, up to now, from the base tables with the same ``compute``. Only a
 whole-site scope is rolled up; a section or an article is computed live (it is a fraction of the
 rows). Slots are UTC hours, or quarter-hours for a zone whose offset is not a whole number of
-hours, so the site's local hours and days are always whole slots.
+hours, so the site's local hours and days are always whole slots. Measures that reports only sum
+over a whole period (``DAILY``) are kept per local day of the site instead: far fewer rows.
 
 Measures: ``received``; ``decision`` keyed ``by:status``; ``queue`` (comments entering the queue
 minus those leaving it); ``reported``; ``wait`` keyed by whole minutes from a comment's arrival to
-a moderator's decision out of the queue (so percentiles are exact to the minute, rounded down).
+a moderator's decision out of the queue (so percentiles are exact to the minute, rounded down);
+and per day ``moderator``, ``handling``, ``agreement`` and ``identity`` (see their functions).
+
+Late measures are keyed by the comment's arrival slot instead, because they change after it:
+``score`` keyed ``label:bucket`` counts comments by their highest score per label in 0.01-wide
+buckets (bucket k holds scores s with k/100 <= s < (k+1)/100, compared as the database compares
+floats, so a threshold that is a multiple of 0.01 is counted exactly), and ``reason`` keyed by
+code counts comments given that reason. A fill covers the scores and reasons *written* in its
+window and adds their moves to whatever slot the comment arrived in: a comment rescored into a
+higher bucket is -1 in the old bucket and +1 in the new one, so a backlog scored late or a
+``stet rescore`` months on is counted without recomputing any slot. ``forget`` takes the
+contributions of comments about to be deleted back out.
 
 Events stamped before ``until`` but committed after a fill (an import of old history) are not
-in the rollup: ``invalidate`` drops a site's rows from a moment on (``stet report rollup``).
+in the rollup: ``invalidate`` drops a site's rows, to be rolled up again (``stet report rollup
+--rebuild``). The worker keeps every site filled (``worker.tasks.fill_report_rollups``, on beat),
+so a page only ever computes the last hour live.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, literal, select, union_all
+from sqlalchemy import Integer, String, and_, case, cast, delete, func, literal, or_, select, true, union_all
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.models import Comment, Decision, ReportRollup, ReportRollupState, Site, Status, utcnow
+from service.config import Settings
+from service.models import (
+    Article,
+    Comment,
+    Decision,
+    Reason,
+    ReportRollup,
+    ReportRollupState,
+    Score,
+    Site,
+    Status,
+    utcnow,
+)
 from service.models import Report as ReaderReport
-from service.reporting.period import SLOT_SECONDS, zone_of
+from service.reporting.period import SLOT_SECONDS, Period, local_midnight, zone_of
 from service.reporting.scope import Scope, epoch
 
+FILL_TASK = "stet.fill_report_rollups"  # worker.tasks, on beat every FILL_INTERVAL seconds
+FILL_INTERVAL = 300
 GRACE = timedelta(minutes=10)  # a slot is rolled up this long after it ends (late commits)
+LATE = frozenset({"score", "reason"})  # keyed by the comment's arrival, moved when (re)scored
+# Measures only ever summed over a whole period: rolled up per local day of the site, not per hour.
+DAILY = LATE | {"moderator", "handling", "agreement", "identity"}
+VERDICTS = (Status.APPROVED.value, Status.REJECTED.value)
+HELD = (Status.QUEUED.value, Status.REJECTED.value)
+SESSION_GAP = 600  # seconds: a moderator's decisions further apart are not one working session
 Row = tuple[int, str, str, int]  # (slot in quarter-hours, measure, key, value)
 
 
@@ -49,9 +87,12 @@ def slot_seconds(site: Site) -> int:
 def counts(
     session: Session, scope: Scope, measures: Iterable[str], start: datetime, end: datetime
 ) -> list[Row]:
-    """The scope's ``measures`` per slot for events in [start, end) (slot-aligned instants)."""
+    """The scope's ``measures`` per slot in [start, end) (slot-aligned instants): events that
+    happened then, and for late measures the comments that arrived then."""
     wanted = set(measures)
     if scope.section is not None or scope.article is not None:
+        if wanted & LATE:
+            raise ValueError("late measures are rolled up for a whole site only")
         return [row for row in compute(session, scope, start, end) if row[1] in wanted]
     until = fill(session, scope)
     rows: list[Row] = []
@@ -67,64 +108,87 @@ def counts(
                 )
             )
         ]
-    if end > until:
-        rows += [row for row in compute(session, scope, max(start, until), end) if row[1] in wanted]
-    return rows
+    # Since the rollup: events from ``until`` on, and moves from scores written since then.
+    first, last = _slot(start), _slot(end)
+    recent = compute(session, scope, max(start, until), end) if end > until else []
+    if wanted & LATE:
+        recent += late(session, scope.site.id, until, None, SLOT_SECONDS, wanted & LATE)
+    return rows + [row for row in recent if row[1] in wanted and first <= row[0] < last]
 
 
 def fill(session: Session, scope: Scope, now: datetime | None = None) -> datetime:
     """Roll up the site's finished slots not yet rolled up; returns how far the rollup reaches."""
     site_id, seconds = scope.site.id, slot_seconds(scope.site)
     horizon = _floor((now or utcnow()) - GRACE, seconds)
+    zone = scope.site.timezone or "UTC"
+    state = session.get(ReportRollupState, site_id)
+    if state is not None and (state.seconds, state.timezone) == (seconds, zone) and state.until >= horizon:
+        return state.until  # up to date: no lock taken
+    _lock(session, site_id)
     state = session.get(ReportRollupState, site_id, with_for_update=True, populate_existing=True)
-    if state is not None and state.seconds != seconds:  # the site moved to a zone with another slot
+    if state is not None and (state.seconds, state.timezone) != (seconds, zone):  # the site moved
         invalidate(session, site_id)
         state = None
+    first_fill = state is None
     if state is None:
         first = session.scalar(select(func.min(Comment.created_at)).where(Comment.site_id == site_id))
         if first is None:
+            session.commit()
             return horizon
+        state = ReportRollupState(
+            site_id=site_id, seconds=seconds, until=_floor(first, seconds), timezone=zone
+        )
         try:
             with session.begin_nested():
-                state = ReportRollupState(site_id=site_id, seconds=seconds, until=_floor(first, seconds))
                 session.add(state)
         except IntegrityError:  # another request started this site's rollup at the same moment
+            session.rollback()
             return _floor(first, seconds)
-    if state.until >= horizon:
-        return state.until
-    rows = compute(session, scope, state.until, horizon, seconds)
-    if rows:
-        session.execute(
-            insert(ReportRollup),
-            [{"site_id": site_id, "slot": s, "measure": m, "key": k, "value": v} for s, m, k, v in rows],
-        )
-    state.until = horizon
+    if state.until < horizon:
+        rows = compute(session, scope, state.until, horizon, seconds)
+        rows += late(session, site_id, None if first_fill else state.until, horizon, seconds)
+        _add(session, site_id, _by_day(rows, zone_of(zone)))
+        state.until = horizon
+    until = state.until
     session.commit()
-    return horizon
+    return until
 
 
-def invalidate(session: Session, site_id: int, since: datetime | None = None) -> None:
-    """Forget a site's rolled-up counts from ``since`` on (all of them by default)."""
-    stale = delete(ReportRollup).where(ReportRollup.site_id == site_id)
-    state = session.get(ReportRollupState, site_id)
-    if since is None or state is None:
-        session.execute(stale)
-        session.execute(delete(ReportRollupState).where(ReportRollupState.site_id == site_id))
-    else:
-        session.execute(stale.where(ReportRollup.slot >= _slot(_floor(since, state.seconds))))
-        state.until = min(state.until, _floor(since, state.seconds))
+def fill_site(session: Session, site: Site, settings: Settings) -> datetime:
+    """``fill`` for a whole site (the worker's beat task and ``stet report rollup``)."""
+    today = datetime.now(zone_of(site.timezone)).date()
+    return fill(session, Scope(site, Period(today, today, zone_of(site.timezone), "day"), settings))
+
+
+def invalidate(session: Session, site_id: int) -> None:
+    """Forget a site's rolled-up counts, to be rolled up again from its first comment."""
+    session.execute(delete(ReportRollup).where(ReportRollup.site_id == site_id))
+    session.execute(delete(ReportRollupState).where(ReportRollupState.site_id == site_id))
     session.flush()
+
+
+def forget(session: Session, site_id: int, comment_ids: Sequence[int]) -> None:
+    """Take comments about to be deleted back out of the rollup: their arrival, scores and reasons
+    (what people did with them, decisions and reports, stays counted: it happened)."""
+    state = session.get(ReportRollupState, site_id)
+    if state is None or not comment_ids:
+        return
+    rows = late(session, site_id, None, state.until, state.seconds, comments=comment_ids)
+    rows += session.execute(
+        select(_at(state.seconds)(Comment.created_at), literal("received"), literal(""), func.count())
+        .where(Comment.id.in_(comment_ids), Comment.created_at < state.until)
+        .group_by("slot")
+    ).all()  # type: ignore[arg-type]
+    rows = [(slot, measure, key, -value) for slot, measure, key, value in rows]
+    _add(session, site_id, _by_day(rows, zone_of(state.timezone)))
 
 
 def compute(
     session: Session, scope: Scope, start: datetime, end: datetime, seconds: int = SLOT_SECONDS
 ) -> list[Row]:
-    """Every measure per ``seconds``-long slot for the scope's events in [start, end), from the
-    base tables: one grouped query per table."""
-
-    def at(column):  # type: ignore[no-untyped-def]
-        return ((epoch(column) // seconds) * (seconds // SLOT_SECONDS)).label("slot")
-
+    """Every event measure per ``seconds``-long slot for the scope's events in [start, end), from
+    the base tables: one grouped query per table."""
+    at = _at(seconds)
     received = scope.comments(
         select(at(Comment.created_at), literal("received"), literal(""), func.count()).where(
             Comment.created_at >= start, Comment.created_at < end
@@ -173,15 +237,282 @@ def compute(
         )
     ).group_by("slot", "minutes")
     rows += [(slot, "wait", str(m), n) for slot, m, n in session.execute(waits)]
+    rows += _moderators(session, scope, start, end, seconds)
+    rows += agreement(session, scope, start, end, seconds)
+    rows += _identity(session, scope, start, end, seconds)
     return _merge(rows)
 
 
+def agreement(
+    session: Session, scope: Scope, start: datetime, end: datetime, seconds: int, exact: bool = False
+) -> list[Row]:
+    """``agreement`` keyed ``label:bucket:status:group`` per moderator approval or rejection of a
+    scored comment: the bucket of the comment's highest score per label written before the
+    decision (``exact``: the score itself, for thresholds off the buckets), and the group whose
+    thresholds apply (``#`` and the article id when the article has its own thresholds, else
+    ``s`` and its section)."""
+    own = or_(Article.approve_below.is_not(None), Article.reject_above.is_not(None))
+    group = case(
+        (own, literal("#") + cast(Article.id, String)),
+        else_=literal("s") + func.coalesce(Article.section, ""),
+    ).label("grp")
+    per = scope.comments(
+        select(
+            _at(seconds)(Decision.created_at),
+            Score.label,
+            Decision.status,
+            group,
+            func.max(Score.value).label("value"),
+        )
+        .join(Comment, Comment.id == Decision.comment_id)
+        .join(Article, Article.id == Comment.article_id)
+        .join(Score, and_(Score.comment_id == Decision.comment_id, Score.created_at <= Decision.created_at))
+        .where(
+            Decision.by == "moderator",
+            Decision.status.in_(VERDICTS),
+            Decision.created_at >= start,
+            Decision.created_at < end,
+        )
+        .group_by(Decision.id, Decision.created_at, Score.label, Decision.status, group)
+    ).subquery()
+    bucket = (per.c.value if exact else _bucket(per.c.value)).label("bucket")
+    grouped = select(per.c.slot, per.c.label, bucket, per.c.status, per.c.grp, func.count()).group_by(
+        per.c.slot, per.c.label, "bucket", per.c.status, per.c.grp
+    )
+    return [
+        (slot, "agreement", f"{label}:{b}:{status}:{grp}", n)
+        for slot, label, b, status, grp, n in session.execute(grouped)
+    ]
+
+
+def _identity(session: Session, scope: Scope, start: datetime, end: datetime, seconds: int) -> list[Row]:
+    """``identity`` keyed ``mentions:by:status``: the model's decisions, and the moderators'
+    approvals and rejections of comments the model held (queued or rejected), by whether the
+    comment mentions an identity group."""
+    person = and_(Decision.by == "moderator", Decision.from_status.in_(HELD), Decision.status.in_(VERDICTS))
+    grouped = scope.comments(
+        select(
+            _at(seconds)(Decision.created_at),
+            Comment.mentions_identity,
+            Decision.by,
+            Decision.status,
+            func.count(),
+        )
+        .join(Comment, Comment.id == Decision.comment_id)
+        .where(
+            Decision.created_at >= start,
+            Decision.created_at < end,
+            or_(Decision.by == "auto", person),
+        )
+    ).group_by("slot", Comment.mentions_identity, Decision.by, Decision.status)
+    return [
+        (slot, "identity", f"{int(bool(mentions))}:{by}:{status}", n)
+        for slot, mentions, by, status, n in session.execute(grouped)
+    ]
+
+
+LEAN_REJECT = 0.5  # the model leans to reject a comment it queued when its risk is at least this
+
+
+def _moderators(session: Session, scope: Scope, start: datetime, end: datetime, seconds: int) -> list[Row]:
+    """``moderator`` keyed ``user:status:overturned`` per decision, and ``handling`` keyed
+    ``user:seconds`` for each decision's gap since the same moderator's previous decision on the
+    site when under ``SESSION_GAP`` (so medians are exact to the second).
+
+    The model's lean on a comment is its own decision when it made one (the decision came from
+    approved or rejected), otherwise reject when the comment's risk is at least ``LEAN_REJECT``; a
+    moderator decision against that lean is an overturn."""
+    lean = case(
+        (Decision.from_status.in_([Status.APPROVED.value, Status.REJECTED.value]), Decision.from_status),
+        (Comment.risk >= LEAN_REJECT, Status.REJECTED.value),
+        else_=Status.APPROVED.value,
+    )
+    previous = func.lag(Decision.created_at).over(
+        partition_by=Decision.user_id, order_by=(Decision.created_at, Decision.id)
+    )
+    decided = (
+        select(
+            _at(seconds)(Decision.created_at),
+            Decision.created_at,
+            Decision.user_id,
+            Decision.status,
+            Comment.article_id,
+            case((Decision.status != lean, 1), else_=0).label("overturned"),
+            (epoch(Decision.created_at) - epoch(previous)).label("gap"),
+        )
+        .join(Comment, Comment.id == Decision.comment_id)
+        .where(
+            Comment.site_id == scope.site.id,
+            Decision.by == "moderator",
+            Decision.created_at >= start - timedelta(seconds=SESSION_GAP),
+            Decision.created_at < end,
+        )
+    ).subquery()
+    mine = scope.articles(select(decided), decided.c.article_id).where(decided.c.created_at >= start)
+    mine = mine.subquery()
+    rows: list[Row] = [
+        (slot, "moderator", f"{user}:{status}:{overturned}", n)
+        for slot, user, status, overturned, n in session.execute(
+            select(mine.c.slot, mine.c.user_id, mine.c.status, mine.c.overturned, func.count()).group_by(
+                mine.c.slot, mine.c.user_id, mine.c.status, mine.c.overturned
+            )
+        )
+    ]
+    rows += [
+        (slot, "handling", f"{user}:{gap}", n)
+        for slot, user, gap, n in session.execute(
+            select(mine.c.slot, mine.c.user_id, mine.c.gap, func.count())
+            .where(mine.c.gap < SESSION_GAP)
+            .group_by(mine.c.slot, mine.c.user_id, mine.c.gap)
+        )
+    ]
+    return rows
+
+
+def late(
+    session: Session,
+    site_id: int,
+    since: datetime | None,
+    until: datetime | None,
+    seconds: int,
+    measures: Iterable[str] = LATE,
+    comments: Sequence[int] | None = None,
+) -> list[Row]:
+    """The moves of late measures for scores and reasons written in [since, until) (either end
+    open when None), or, given ``comments``, for those comments' whole history before ``until``:
+    each touched comment's standing as of ``until`` minus its standing as of ``since``."""
+    rows: list[Row] = []
+    for measure in ("score", "reason"):
+        if measure not in measures:
+            continue
+        model = Score if measure == "score" else Reason
+        touched: Any = comments
+        if touched is None and since is not None:
+            touched = select(model.comment_id).where(model.created_at >= since)
+            if until is not None:
+                touched = touched.where(model.created_at < until)
+        rows += _standing(session, site_id, measure, touched, until, seconds, 1)
+        if since is not None:
+            rows += _standing(session, site_id, measure, touched, since, seconds, -1)
+    return _merge(rows)
+
+
+def _standing(
+    session: Session,
+    site_id: int,
+    measure: str,
+    touched: Any,
+    before: datetime | None,
+    seconds: int,
+    sign: int,
+) -> list[Row]:
+    """How the ``touched`` comments (ids, a subquery of ids, or None for all) counted with what
+    was written before ``before`` (everything when None): per label, the bucket of a comment's
+    highest score; per reason code, the comment once."""
+    model = Score if measure == "score" else Reason
+    key = (Score.label if measure == "score" else Reason.code).label("key")
+    written = model.created_at < before if before is not None else true()
+    per = (
+        select(
+            _at(seconds)(Comment.created_at),
+            key,
+            (func.max(case((written, Score.value))) if measure == "score" else literal(0)).label("value"),
+        )
+        .join(Comment, Comment.id == model.comment_id)
+        .where(Comment.site_id == site_id)
+        .group_by(model.comment_id, key, Comment.created_at)
+        .having(func.max(case((written, 1))) == 1)
+    )
+    if touched is not None:
+        per = per.where(model.comment_id.in_(touched))
+    per = per.subquery()
+    bucket = _bucket(per.c.value) if measure == "score" else per.c.value
+    grouped = select(per.c.slot, per.c.key, bucket.label("bucket"), func.count()).group_by(
+        per.c.slot, per.c.key, "bucket"
+    )
+    return [
+        (slot, measure, f"{k}:{b}" if measure == "score" else k, sign * n)
+        for slot, k, b, n in session.execute(grouped)
+    ]
+
+
+def _bucket(value: Any) -> Any:
+    """The largest k with k/100 <= value as the database compares floats (k is within one of the
+    truncated or rounded value*100, so one step each way corrects it)."""
+    k = cast(value * 100, Integer)
+    return case(
+        (value >= (k + 1) / literal(100.0), k + 1),
+        (value < k / literal(100.0), k - 1),
+        else_=k,
+    )
+
+
+def bucket_of(threshold: float) -> int | None:
+    """The bucket a threshold starts, or None when it is not a multiple of 0.01 (no exact count)."""
+    k = round(threshold * 100)
+    return k if k / 100 == threshold else None
+
+
+def _at(seconds: int) -> Any:
+    def at(column: Any) -> Any:
+        return ((epoch(column) // seconds) * (seconds // SLOT_SECONDS)).label("slot")
+
+    return at
+
+
+def _add(session: Session, site_id: int, rows: list[Row]) -> None:
+    """Add the rows' values to the stored ones (an upsert), so late moves land in any slot."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    stmt = insert(ReportRollup)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["site_id", "measure", "slot", "key"],
+        set_={"value": ReportRollup.value + stmt.excluded.value},
+    )
+    for at in range(0, len(rows), 5000):
+        session.execute(
+            stmt,
+            [
+                {"site_id": site_id, "slot": s, "measure": m, "key": k, "value": v}
+                for s, m, k, v in rows[at : at + 5000]
+            ],
+        )
+
+
+def _lock(session: Session, site_id: int) -> None:
+    """On SQLite, take the write lock before reading the state, so two fills run one after the
+    other instead of the second failing on a stale snapshot (PostgreSQL locks the state row)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            ReportRollupState.__table__.update()
+            .where(ReportRollupState.site_id == site_id)
+            .values(seconds=ReportRollupState.seconds)
+        )
+
+
+def _by_day(rows: list[Row], zone: ZoneInfo) -> list[Row]:
+    """Rows of the ``DAILY`` measures moved to the slot their local day starts in (a report
+    covers whole local days, so their hours need not be kept: far fewer rows to read)."""
+    days: dict[int, int] = {}
+
+    def day(slot: int) -> int:
+        if slot not in days:
+            local = datetime.fromtimestamp(slot * SLOT_SECONDS, UTC).astimezone(zone)
+            days[slot] = _slot(local_midnight(local.date(), zone))
+        return days[slot]
+
+    return _merge([(day(s) if m in DAILY else s, m, k, v) for s, m, k, v in rows])
+
+
 def _merge(rows: list[Row]) -> list[Row]:
-    """Sum rows that share a slot, measure and key (decisions of one slot from several statuses)."""
+    """Sum rows that share a slot, measure and key (decisions of one slot from several statuses);
+    moves that cancel out are dropped."""
     totals: dict[tuple[int, str, str], int] = {}
     for slot, measure, key, value in rows:
         totals[(int(slot), measure, key)] = totals.get((int(slot), measure, key), 0) + int(value)
-    return [(*k, v) for k, v in totals.items()]
+    return [(*k, v) for k, v in totals.items() if v]
 
 
 def _floor(instant: datetime, seconds: int) -> datetime:
