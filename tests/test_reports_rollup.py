@@ -409,3 +409,19 @@ def test_erasing_an_author_takes_their_scores_out_of_the_rollup(db, settings, sc
             ["toxicity", 0.08, 0.97, 6, 4, 1],
         ]
         assert quality._from_rollup(session, scope) == quality._live(session, scope)
+
+
+def test_the_worker_keeps_every_site_rolled_up_on_beat(db, settings, scored, history, monkeypatch):
+    from worker import tasks
+    from worker.celery_app import celery
+
+    assert celery.conf.beat_schedule["fill-report-rollups"]["task"] == rollup.FILL_TASK
+    monkeypatch.setattr(tasks, "worker_database", lambda: db)
+    monkeypatch.setattr(tasks, "worker_settings", lambda: settings)
+    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    assert tasks.fill_report_rollups() == 2
+    with db.session() as session:
+        states = session.scalars(select(ReportRollupState).order_by(ReportRollupState.site_id)).all()
+        assert [(s.until, s.timezone) for s in states] == [(NOW.replace(minute=0), "America/New_York")] * 2
+        scope = day_scope(session, scored, settings)
+        assert quality._from_rollup(session, scope) == quality._live(session, scope)
