@@ -93,7 +93,7 @@ def counts(
     if scope.section is not None or scope.article is not None:
         if wanted & LATE:
             raise ValueError("late measures are rolled up for a whole site only")
-        return [row for row in compute(session, scope, start, end) if row[1] in wanted]
+        return [row for row in compute(session, scope, start, end, measures=wanted) if row[1] in wanted]
     until = fill(session, scope)
     rows: list[Row] = []
     if start < until:
@@ -110,7 +110,7 @@ def counts(
         ]
     # Since the rollup: events from ``until`` on, and moves from scores written since then.
     first, last = _slot(start), _slot(end)
-    recent = compute(session, scope, max(start, until), end) if end > until else []
+    recent = compute(session, scope, max(start, until), end, measures=wanted) if end > until else []
     if wanted & LATE:
         recent += late(session, scope.site.id, until, None, SLOT_SECONDS, wanted & LATE)
     return rows + [row for row in recent if row[1] in wanted and first <= row[0] < last]
@@ -184,11 +184,22 @@ def forget(session: Session, site_id: int, comment_ids: Sequence[int]) -> None:
 
 
 def compute(
-    session: Session, scope: Scope, start: datetime, end: datetime, seconds: int = SLOT_SECONDS
+    session: Session,
+    scope: Scope,
+    start: datetime,
+    end: datetime,
+    seconds: int = SLOT_SECONDS,
+    measures: Iterable[str] | None = None,
 ) -> list[Row]:
-    """Every event measure per ``seconds``-long slot for the scope's events in [start, end), from
-    the base tables: one grouped query per table."""
+    """The event ``measures`` (all by default) per ``seconds``-long slot for the scope's events in
+    [start, end), from the base tables: one grouped query per table."""
     at = _at(seconds)
+    wanted = set(measures) if measures is not None else None
+
+    def want(*names: str) -> bool:
+        return wanted is None or not wanted.isdisjoint(names)
+
+    rows: list[Row] = []
     received = scope.comments(
         select(at(Comment.created_at), literal("received"), literal(""), func.count()).where(
             Comment.created_at >= start, Comment.created_at < end
@@ -204,7 +215,8 @@ def compute(
         ),
         Comment.article_id,
     ).group_by("slot")
-    rows: list[Row] = [tuple(row) for row in session.execute(union_all(received, reported))]  # type: ignore[misc]
+    if want("received", "reported"):
+        rows += [tuple(row) for row in session.execute(union_all(received, reported))]  # type: ignore[misc]
 
     wait = (epoch(Decision.created_at) - epoch(Comment.created_at)) // 60
     decisions = scope.comments(
@@ -219,7 +231,9 @@ def compute(
         .where(Decision.created_at >= start, Decision.created_at < end)
     ).group_by("slot", Decision.by, Decision.status, Decision.from_status)
     queue: dict[int, int] = {}
-    for slot, by, status, from_status, count in session.execute(decisions):
+    for slot, by, status, from_status, count in (
+        session.execute(decisions) if want("decision", "queue") else ()
+    ):
         rows.append((slot, "decision", f"{by}:{status}", count))
         change = (status == Status.QUEUED.value) - (from_status == Status.QUEUED.value)
         if change:
@@ -236,10 +250,14 @@ def compute(
             Decision.from_status == Status.QUEUED.value,
         )
     ).group_by("slot", "minutes")
-    rows += [(slot, "wait", str(m), n) for slot, m, n in session.execute(waits)]
-    rows += _moderators(session, scope, start, end, seconds)
-    rows += agreement(session, scope, start, end, seconds)
-    rows += _identity(session, scope, start, end, seconds)
+    if want("wait"):
+        rows += [(slot, "wait", str(m), n) for slot, m, n in session.execute(waits)]
+    if want("moderator", "handling"):
+        rows += _moderators(session, scope, start, end, seconds)
+    if want("agreement"):
+        rows += agreement(session, scope, start, end, seconds)
+    if want("identity"):
+        rows += _identity(session, scope, start, end, seconds)
     return _merge(rows)
 
 
