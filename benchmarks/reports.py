@@ -3,7 +3,7 @@
 Generates a site's history (comments with their auto decisions, scores and reasons, moderator
 decisions for the queued ones, reader reports and feedback) by bulk insert, then renders every
 dashboard report page (and its API JSON) through the app as a logged-in admin, several times,
-over the last 7 and the last 30 days. The baseline in the same run is the naive way: load the
+over the last 7 and the last 30 days, and over 30 days for one section. The baseline in the same run is the naive way: load the
 period's comments with their decisions into Python and count there (volume only, on the 7 days).
 
     python benchmarks/reports.py [--comments 1000000] [--runs 5] [--postgresql [URL]] [--keep DIR]
@@ -331,13 +331,13 @@ def run_pages(db: Database, url: str, home: Path, runs: int) -> dict:
         began = time.perf_counter()
         rollup.fill_site(session, session.scalar(select(Site)), settings)
         results["rollup_fill_s"] = round(time.perf_counter() - began, 1)
-    for preset in ("7d", "30d"):
+    for preset, query in (("7d", ""), ("30d", ""), ("30d", f"&section={SECTIONS[0]}")):
         for name in REPORTS:
-            path = f"/dashboard/reports/{name}?range={preset}"
+            path = f"/dashboard/reports/{name}?range={preset}{query}"
             response = client.get(path)
             assert response.status_code == 200, (path, response.status_code)
             median, _all = timed(lambda path=path: client.get(path), runs)
-            results["pages_ms"][f"{name} {preset}"] = round(median, 1)
+            results["pages_ms"][f"{name} {preset}{' ' + SECTIONS[0] if query else ''}"] = round(median, 1)
     end = datetime.now(UTC)
     median, _all = timed(lambda: naive_volume(db, end - timedelta(days=7), end), max(1, runs // 2))
     results["baseline_naive_volume_7d_ms"] = round(median, 1)

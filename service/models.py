@@ -341,15 +341,18 @@ class Feedback(Base):
 
 
 class ReportRollup(Base):
-    """Editor-report counts for one site and one UTC time slot, kept by ``service.reporting.rollup``.
+    """Editor-report counts for one site (or one of its sections) and one time slot, kept by
+    ``service.reporting.rollup``.
 
     ``slot`` is the slot's start in quarter-hours since 1970; ``measure``/``key`` name what was counted
-    (``decision``/``auto:approved``, ``wait``/minutes waited, ...). Rows of finished slots never change.
+    (``decision``/``auto:approved``, ``wait``/minutes waited, ``score``/``toxicity:97``, ...).
     """
 
     __tablename__ = "report_rollups"
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
     measure: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # "" for the whole site, else an article section's counts (sections filter reports).
+    section: Mapped[str] = mapped_column(String(200), primary_key=True)
     slot: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)

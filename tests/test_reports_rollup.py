@@ -244,22 +244,26 @@ SPAM = [0.0, 0.49, 0.5, 0.51, 0.94, 0.95, 0.99, 0.0, 0.2, 0.3, 0.58, 0.29]
 
 @pytest.fixture
 def scored(db, settings):
-    """A site in New York with twelve comments of two authors in the last day, each scored by one
-    scorer (toxicity and spam) two seconds after arriving; every third also by a second,
-    lower-scoring scorer and given a ``links`` reason, every fourth a ``caps`` reason."""
+    """A site in New York with twelve comments of two authors in the last day (even ones in the
+    city section, odd ones in sport), each scored by one scorer (toxicity and spam) two seconds
+    after arriving; every third also by a second, lower-scoring scorer and given a ``links``
+    reason, every fourth a ``caps`` reason."""
     with db.session() as session:
         site, _key = accounts.create_site(session, "Scored Times")
         site.timezone = "America/New_York"
         session.flush()
-        article = Article(site_id=site.id, external_id="s1", title="S1", section="city")
+        articles = [
+            Article(site_id=site.id, external_id="s1", title="S1", section="city"),
+            Article(site_id=site.id, external_id="s2", title="S2", section="sport"),
+        ]
         authors = [Author(site_id=site.id, external_id=f"scored-{i}") for i in range(2)]
-        session.add_all([article, *authors])
+        session.add_all([*articles, *authors])
         session.flush()
         for i, (toxicity, spam) in enumerate(zip(TOXICITY, SPAM, strict=True)):
             arrived = NOW - timedelta(hours=20) + timedelta(minutes=70 * i)
             comment = Comment(
                 site_id=site.id,
-                article_id=article.id,
+                article_id=articles[i % 2].id,
                 author_id=authors[i % 2].id,
                 body=f"scored {i}",
                 status="approved",
@@ -425,3 +429,32 @@ def test_the_worker_keeps_every_site_rolled_up_on_beat(db, settings, scored, his
         assert [(s.until, s.timezone) for s in states] == [(NOW.replace(minute=0), "America/New_York")] * 2
         scope = day_scope(session, scored, settings)
         assert quality._from_rollup(session, scope) == quality._live(session, scope)
+
+
+def test_a_section_reads_its_own_rows_of_the_rollup(db, settings, scored, monkeypatch):
+    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    with db.session() as session:
+        whole = day_scope(session, scored, settings)
+        sport = Scope(whole.site, whole.period, settings, section="sport")
+        labels, reasons = toxicity_figures(session, sport)
+        # the odd comments: toxicity 0.01 0.08 0.29 0.57 0.97 1.0, spam 0.49 0.51 0.95 0.0 0.3 0.29
+        assert [row[:5] + row[6:7] for row in labels] == [
+            ["spam", 0.5, 0.95, 6, 2, 1],
+            ["toxicity", 0.08, 0.97, 6, 5, 2],
+        ]
+        assert reasons == [["links", 2, 0.3333]]  # comments 3 and 9
+        stored = session.scalar(
+            select(func.count()).select_from(ReportRollup).where(ReportRollup.section == "sport")
+        )
+        assert stored > 0
+        assert quality._from_rollup(session, sport) == quality._live(session, sport)
+        assert quality._from_rollup(session, whole) == quality._live(session, whole)
+
+
+def test_section_rows_equal_the_base_tables(db, settings, history, monkeypatch):
+    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    with db.session() as session:
+        scope = scope_for(session, history, settings=settings, section="city")
+        assert read(session, scope)  # every comment of this site is in the city section
+        assert read(session, scope) == hourly(live(session, scope))
+        assert read(session, scope_for(session, history, settings=settings, section="sport")) == {}

@@ -69,7 +69,8 @@ def agreement_table(session: Session, scope: Scope) -> Table:
         for cut in cuts(label, g)
     )
     if exact:  # a threshold between buckets: the decisions' scores themselves, from the base tables
-        rows = rollup.agreement(session, scope, period.start, period.end, SLOT_SECONDS, exact=True)
+        cells = rollup.agreement(session, scope, period.start, period.end, SLOT_SECONDS, exact=True)
+        rows = [cell[1:] for cell in cells]
     counts: Counter[tuple[str, str, str, str]] = Counter()
     for _slot, _measure, key, n in rows:
         label, score, status, group = key.split(":", 3)

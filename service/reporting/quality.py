@@ -4,7 +4,7 @@ Toxicity-family labels (toxicity, insult, threat, ...) are measured against the 
 thresholds, spam against the spam thresholds (the site's, or the article's when one is chosen).
 A comment scored by several scorers counts once per label, with its highest score.
 
-For a whole site, when every threshold is a multiple of 0.01, the counts come from the rollup's
+For a whole site or a section, when every threshold is a multiple of 0.01, the counts come from the rollup's
 per-label score histograms and reason counts (``rollup``, by arrival slot); otherwise (a section
 or an article, or a threshold such as 0.955) from the scores themselves.
 """
@@ -27,7 +27,7 @@ TOP_REASONS = 10
 def build(session: Session, scope: Scope) -> Report:
     t = scope.thresholds
     limits = (t.approve_below, t.reject_above, t.spam_queue_above, t.spam_reject_above)
-    rolled = scope.section is None and scope.article is None
+    rolled = scope.article is None
     if rolled and all(rollup.bucket_of(limit) is not None for limit in limits):
         received, rows, reasons = _from_rollup(session, scope)
     else:

@@ -71,6 +71,7 @@ VERDICTS = (Status.APPROVED.value, Status.REJECTED.value)
 HELD = (Status.QUEUED.value, Status.REJECTED.value)
 SESSION_GAP = 600  # seconds: a moderator's decisions further apart are not one working session
 Row = tuple[int, str, str, int]  # (slot in quarter-hours, measure, key, value)
+Cell = tuple[str | None, int, str, str, int]  # a Row of one section (an article's section, or None)
 
 
 def slot_seconds(site: Site) -> int:
@@ -90,9 +91,9 @@ def counts(
     """The scope's ``measures`` per slot in [start, end) (slot-aligned instants): events that
     happened then, and for late measures the comments that arrived then."""
     wanted = set(measures)
-    if scope.section is not None or scope.article is not None:
+    if scope.article is not None:
         if wanted & LATE:
-            raise ValueError("late measures are rolled up for a whole site only")
+            raise ValueError("late measures are rolled up for a whole site or section only")
         return [row for row in compute(session, scope, start, end, measures=wanted) if row[1] in wanted]
     until = fill(session, scope)
     rows: list[Row] = []
@@ -103,6 +104,7 @@ def counts(
                 select(ReportRollup.slot, ReportRollup.measure, ReportRollup.key, ReportRollup.value).where(
                     ReportRollup.site_id == scope.site.id,
                     ReportRollup.measure.in_(wanted),
+                    ReportRollup.section == (scope.section or ""),
                     ReportRollup.slot >= _slot(start),
                     ReportRollup.slot < _slot(min(end, until)),
                 )
@@ -112,7 +114,8 @@ def counts(
     first, last = _slot(start), _slot(end)
     recent = compute(session, scope, max(start, until), end, measures=wanted) if end > until else []
     if wanted & LATE:
-        recent += late(session, scope.site.id, until, None, SLOT_SECONDS, wanted & LATE)
+        moves = late(session, scope.site.id, until, None, SLOT_SECONDS, wanted & LATE)
+        recent += _rows([cell for cell in moves if scope.section in (None, cell[0])])
     return rows + [row for row in recent if row[1] in wanted and first <= row[0] < last]
 
 
@@ -145,9 +148,10 @@ def fill(session: Session, scope: Scope, now: datetime | None = None) -> datetim
             session.rollback()
             return _floor(first, seconds)
     if state.until < horizon:
-        rows = compute(session, scope, state.until, horizon, seconds)
-        rows += late(session, site_id, None if first_fill else state.until, horizon, seconds)
-        _add(session, site_id, _by_day(rows, zone_of(zone)))
+        whole = Scope(scope.site, scope.period, scope.settings)
+        cells = _cells(session, whole, state.until, horizon, seconds)
+        cells += late(session, site_id, None if first_fill else state.until, horizon, seconds)
+        _add(session, site_id, _stored(cells, zone_of(zone)))
         state.until = horizon
     until = state.until
     session.commit()
@@ -173,14 +177,22 @@ def forget(session: Session, site_id: int, comment_ids: Sequence[int]) -> None:
     state = session.get(ReportRollupState, site_id)
     if state is None or not comment_ids:
         return
-    rows = late(session, site_id, None, state.until, state.seconds, comments=comment_ids)
-    rows += session.execute(
-        select(_at(state.seconds)(Comment.created_at), literal("received"), literal(""), func.count())
+    cells = late(session, site_id, None, state.until, state.seconds, comments=comment_ids)
+    cells += session.execute(
+        select(
+            Article.section,
+            _at(state.seconds)(Comment.created_at),
+            literal("received"),
+            literal(""),
+            func.count(),
+        )
+        .select_from(Comment)
+        .join(Article, Article.id == Comment.article_id)
         .where(Comment.id.in_(comment_ids), Comment.created_at < state.until)
-        .group_by("slot")
+        .group_by(Article.section, "slot")
     ).all()  # type: ignore[arg-type]
-    rows = [(slot, measure, key, -value) for slot, measure, key, value in rows]
-    _add(session, site_id, _by_day(rows, zone_of(state.timezone)))
+    cells = [(section, slot, measure, key, -value) for section, slot, measure, key, value in cells]
+    _add(session, site_id, _stored(cells, zone_of(state.timezone)))
 
 
 def compute(
@@ -193,65 +205,85 @@ def compute(
 ) -> list[Row]:
     """The event ``measures`` (all by default) per ``seconds``-long slot for the scope's events in
     [start, end), from the base tables: one grouped query per table."""
+    return _rows(_cells(session, scope, start, end, seconds, measures))
+
+
+def _cells(
+    session: Session,
+    scope: Scope,
+    start: datetime,
+    end: datetime,
+    seconds: int = SLOT_SECONDS,
+    measures: Iterable[str] | None = None,
+) -> list[Cell]:
+    """``compute`` per section."""
     at = _at(seconds)
     wanted = set(measures) if measures is not None else None
 
     def want(*names: str) -> bool:
         return wanted is None or not wanted.isdisjoint(names)
 
-    rows: list[Row] = []
+    rows: list[Cell] = []
     received = scope.comments(
-        select(at(Comment.created_at), literal("received"), literal(""), func.count()).where(
-            Comment.created_at >= start, Comment.created_at < end
-        )
-    ).group_by("slot")
+        select(Article.section, at(Comment.created_at), literal("received"), literal(""), func.count())
+        .select_from(Comment)
+        .join(Article, Article.id == Comment.article_id)
+        .where(Comment.created_at >= start, Comment.created_at < end)
+    ).group_by(Article.section, "slot")
     reported = scope.articles(
-        select(at(ReaderReport.created_at), literal("reported"), literal(""), func.count())
+        select(Article.section, at(ReaderReport.created_at), literal("reported"), literal(""), func.count())
+        .select_from(ReaderReport)
         .join(Comment, Comment.id == ReaderReport.comment_id)
+        .join(Article, Article.id == Comment.article_id)
         .where(
             ReaderReport.site_id == scope.site.id,
             ReaderReport.created_at >= start,
             ReaderReport.created_at < end,
         ),
         Comment.article_id,
-    ).group_by("slot")
+    ).group_by(Article.section, "slot")
     if want("received", "reported"):
         rows += [tuple(row) for row in session.execute(union_all(received, reported))]  # type: ignore[misc]
 
     wait = (epoch(Decision.created_at) - epoch(Comment.created_at)) // 60
     decisions = scope.comments(
         select(
+            Article.section,
             at(Decision.created_at),
             Decision.by,
             Decision.status,
             Decision.from_status,
             func.count(),
         )
+        .select_from(Decision)
         .join(Comment, Comment.id == Decision.comment_id)
+        .join(Article, Article.id == Comment.article_id)
         .where(Decision.created_at >= start, Decision.created_at < end)
-    ).group_by("slot", Decision.by, Decision.status, Decision.from_status)
-    queue: dict[int, int] = {}
-    for slot, by, status, from_status, count in (
+    ).group_by(Article.section, "slot", Decision.by, Decision.status, Decision.from_status)
+    queue: dict[tuple[str | None, int], int] = {}
+    for section, slot, by, status, from_status, count in (
         session.execute(decisions) if want("decision", "queue") else ()
     ):
-        rows.append((slot, "decision", f"{by}:{status}", count))
+        rows.append((section, slot, "decision", f"{by}:{status}", count))
         change = (status == Status.QUEUED.value) - (from_status == Status.QUEUED.value)
         if change:
-            queue[slot] = queue.get(slot, 0) + change * count
-    rows += [(slot, "queue", "", change) for slot, change in queue.items() if change]
+            queue[(section, slot)] = queue.get((section, slot), 0) + change * count
+    rows += [(section, slot, "queue", "", change) for (section, slot), change in queue.items() if change]
     minutes = wait.label("minutes")
     waits = scope.comments(
-        select(at(Decision.created_at), minutes, func.count())
+        select(Article.section, at(Decision.created_at), minutes, func.count())
+        .select_from(Decision)
         .join(Comment, Comment.id == Decision.comment_id)
+        .join(Article, Article.id == Comment.article_id)
         .where(
             Decision.created_at >= start,
             Decision.created_at < end,
             Decision.by == "moderator",
             Decision.from_status == Status.QUEUED.value,
         )
-    ).group_by("slot", "minutes")
+    ).group_by(Article.section, "slot", "minutes")
     if want("wait"):
-        rows += [(slot, "wait", str(m), n) for slot, m, n in session.execute(waits)]
+        rows += [(section, slot, "wait", str(m), n) for section, slot, m, n in session.execute(waits)]
     if want("moderator", "handling"):
         rows += _moderators(session, scope, start, end, seconds)
     if want("agreement"):
@@ -263,7 +295,7 @@ def compute(
 
 def agreement(
     session: Session, scope: Scope, start: datetime, end: datetime, seconds: int, exact: bool = False
-) -> list[Row]:
+) -> list[Cell]:
     """``agreement`` keyed ``label:bucket:status:group`` per moderator approval or rejection of a
     scored comment: the bucket of the comment's highest score per label written before the
     decision (``exact``: the score itself, for thresholds off the buckets), and the group whose
@@ -276,12 +308,14 @@ def agreement(
     ).label("grp")
     per = scope.comments(
         select(
+            Article.section,
             _at(seconds)(Decision.created_at),
             Score.label,
             Decision.status,
             group,
             func.max(Score.value).label("value"),
         )
+        .select_from(Decision)
         .join(Comment, Comment.id == Decision.comment_id)
         .join(Article, Article.id == Comment.article_id)
         .join(Score, and_(Score.comment_id == Decision.comment_id, Score.created_at <= Decision.created_at))
@@ -291,48 +325,51 @@ def agreement(
             Decision.created_at >= start,
             Decision.created_at < end,
         )
-        .group_by(Decision.id, Decision.created_at, Score.label, Decision.status, group)
+        .group_by(Decision.id, Decision.created_at, Score.label, Decision.status, Article.section, group)
     ).subquery()
     bucket = (per.c.value if exact else _bucket(per.c.value)).label("bucket")
-    grouped = select(per.c.slot, per.c.label, bucket, per.c.status, per.c.grp, func.count()).group_by(
-        per.c.slot, per.c.label, "bucket", per.c.status, per.c.grp
-    )
+    grouped = select(
+        per.c.section, per.c.slot, per.c.label, bucket, per.c.status, per.c.grp, func.count()
+    ).group_by(per.c.section, per.c.slot, per.c.label, "bucket", per.c.status, per.c.grp)
     return [
-        (slot, "agreement", f"{label}:{b}:{status}:{grp}", n)
-        for slot, label, b, status, grp, n in session.execute(grouped)
+        (section, slot, "agreement", f"{label}:{b}:{status}:{grp}", n)
+        for section, slot, label, b, status, grp, n in session.execute(grouped)
     ]
 
 
-def _identity(session: Session, scope: Scope, start: datetime, end: datetime, seconds: int) -> list[Row]:
+def _identity(session: Session, scope: Scope, start: datetime, end: datetime, seconds: int) -> list[Cell]:
     """``identity`` keyed ``mentions:by:status``: the model's decisions, and the moderators'
     approvals and rejections of comments the model held (queued or rejected), by whether the
     comment mentions an identity group."""
     person = and_(Decision.by == "moderator", Decision.from_status.in_(HELD), Decision.status.in_(VERDICTS))
     grouped = scope.comments(
         select(
+            Article.section,
             _at(seconds)(Decision.created_at),
             Comment.mentions_identity,
             Decision.by,
             Decision.status,
             func.count(),
         )
+        .select_from(Decision)
         .join(Comment, Comment.id == Decision.comment_id)
+        .join(Article, Article.id == Comment.article_id)
         .where(
             Decision.created_at >= start,
             Decision.created_at < end,
             or_(Decision.by == "auto", person),
         )
-    ).group_by("slot", Comment.mentions_identity, Decision.by, Decision.status)
+    ).group_by(Article.section, "slot", Comment.mentions_identity, Decision.by, Decision.status)
     return [
-        (slot, "identity", f"{int(bool(mentions))}:{by}:{status}", n)
-        for slot, mentions, by, status, n in session.execute(grouped)
+        (section, slot, "identity", f"{int(bool(mentions))}:{by}:{status}", n)
+        for section, slot, mentions, by, status, n in session.execute(grouped)
     ]
 
 
 LEAN_REJECT = 0.5  # the model leans to reject a comment it queued when its risk is at least this
 
 
-def _moderators(session: Session, scope: Scope, start: datetime, end: datetime, seconds: int) -> list[Row]:
+def _moderators(session: Session, scope: Scope, start: datetime, end: datetime, seconds: int) -> list[Cell]:
     """``moderator`` keyed ``user:status:overturned`` per decision, and ``handling`` keyed
     ``user:seconds`` for each decision's gap since the same moderator's previous decision on the
     site when under ``SESSION_GAP`` (so medians are exact to the second).
@@ -355,10 +392,13 @@ def _moderators(session: Session, scope: Scope, start: datetime, end: datetime, 
             Decision.user_id,
             Decision.status,
             Comment.article_id,
+            Article.section,
             case((Decision.status != lean, 1), else_=0).label("overturned"),
             (epoch(Decision.created_at) - epoch(previous)).label("gap"),
         )
+        .select_from(Decision)
         .join(Comment, Comment.id == Decision.comment_id)
+        .join(Article, Article.id == Comment.article_id)
         .where(
             Comment.site_id == scope.site.id,
             Decision.by == "moderator",
@@ -368,20 +408,20 @@ def _moderators(session: Session, scope: Scope, start: datetime, end: datetime, 
     ).subquery()
     mine = scope.articles(select(decided), decided.c.article_id).where(decided.c.created_at >= start)
     mine = mine.subquery()
-    rows: list[Row] = [
-        (slot, "moderator", f"{user}:{status}:{overturned}", n)
-        for slot, user, status, overturned, n in session.execute(
-            select(mine.c.slot, mine.c.user_id, mine.c.status, mine.c.overturned, func.count()).group_by(
-                mine.c.slot, mine.c.user_id, mine.c.status, mine.c.overturned
-            )
+    rows: list[Cell] = [
+        (section, slot, "moderator", f"{user}:{status}:{overturned}", n)
+        for section, slot, user, status, overturned, n in session.execute(
+            select(
+                mine.c.section, mine.c.slot, mine.c.user_id, mine.c.status, mine.c.overturned, func.count()
+            ).group_by(mine.c.section, mine.c.slot, mine.c.user_id, mine.c.status, mine.c.overturned)
         )
     ]
     rows += [
-        (slot, "handling", f"{user}:{gap}", n)
-        for slot, user, gap, n in session.execute(
-            select(mine.c.slot, mine.c.user_id, mine.c.gap, func.count())
+        (section, slot, "handling", f"{user}:{gap}", n)
+        for section, slot, user, gap, n in session.execute(
+            select(mine.c.section, mine.c.slot, mine.c.user_id, mine.c.gap, func.count())
             .where(mine.c.gap < SESSION_GAP)
-            .group_by(mine.c.slot, mine.c.user_id, mine.c.gap)
+            .group_by(mine.c.section, mine.c.slot, mine.c.user_id, mine.c.gap)
         )
     ]
     return rows
@@ -395,11 +435,11 @@ def late(
     seconds: int,
     measures: Iterable[str] = LATE,
     comments: Sequence[int] | None = None,
-) -> list[Row]:
+) -> list[Cell]:
     """The moves of late measures for scores and reasons written in [since, until) (either end
     open when None), or, given ``comments``, for those comments' whole history before ``until``:
     each touched comment's standing as of ``until`` minus its standing as of ``since``."""
-    rows: list[Row] = []
+    rows: list[Cell] = []
     for measure in ("score", "reason"):
         if measure not in measures:
             continue
@@ -412,7 +452,7 @@ def late(
         rows += _standing(session, site_id, measure, touched, until, seconds, 1)
         if since is not None:
             rows += _standing(session, site_id, measure, touched, since, seconds, -1)
-    return _merge(rows)
+    return rows
 
 
 def _standing(
@@ -432,25 +472,28 @@ def _standing(
     written = model.created_at < before if before is not None else true()
     per = (
         select(
+            Article.section,
             _at(seconds)(Comment.created_at),
             key,
             (func.max(case((written, Score.value))) if measure == "score" else literal(0)).label("value"),
         )
+        .select_from(model)
         .join(Comment, Comment.id == model.comment_id)
+        .join(Article, Article.id == Comment.article_id)
         .where(Comment.site_id == site_id)
-        .group_by(model.comment_id, key, Comment.created_at)
+        .group_by(model.comment_id, key, Comment.created_at, Article.section)
         .having(func.max(case((written, 1))) == 1)
     )
     if touched is not None:
         per = per.where(model.comment_id.in_(touched))
     per = per.subquery()
     bucket = _bucket(per.c.value) if measure == "score" else per.c.value
-    grouped = select(per.c.slot, per.c.key, bucket.label("bucket"), func.count()).group_by(
-        per.c.slot, per.c.key, "bucket"
+    grouped = select(per.c.section, per.c.slot, per.c.key, bucket.label("bucket"), func.count()).group_by(
+        per.c.section, per.c.slot, per.c.key, "bucket"
     )
     return [
-        (slot, measure, f"{k}:{b}" if measure == "score" else k, sign * n)
-        for slot, k, b, n in session.execute(grouped)
+        (section, slot, measure, f"{k}:{b}" if measure == "score" else k, sign * n)
+        for section, slot, k, b, n in session.execute(grouped)
     ]
 
 
@@ -478,7 +521,7 @@ def _at(seconds: int) -> Any:
     return at
 
 
-def _add(session: Session, site_id: int, rows: list[Row]) -> None:
+def _add(session: Session, site_id: int, rows: list[Cell]) -> None:
     """Add the rows' values to the stored ones (an upsert), so late moves land in any slot."""
     if not rows:
         return
@@ -486,15 +529,15 @@ def _add(session: Session, site_id: int, rows: list[Row]) -> None:
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
     stmt = insert(ReportRollup)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["site_id", "measure", "slot", "key"],
+        index_elements=["site_id", "measure", "section", "slot", "key"],
         set_={"value": ReportRollup.value + stmt.excluded.value},
     )
     for at in range(0, len(rows), 5000):
         session.execute(
             stmt,
             [
-                {"site_id": site_id, "slot": s, "measure": m, "key": k, "value": v}
-                for s, m, k, v in rows[at : at + 5000]
+                {"site_id": site_id, "section": sc, "slot": s, "measure": m, "key": k, "value": v}
+                for sc, s, m, k, v in rows[at : at + 5000]
             ],
         )
 
@@ -510,8 +553,9 @@ def _lock(session: Session, site_id: int) -> None:
         )
 
 
-def _by_day(rows: list[Row], zone: ZoneInfo) -> list[Row]:
-    """Rows of the ``DAILY`` measures moved to the slot their local day starts in (a report
+def _stored(cells: list[Cell], zone: ZoneInfo) -> list[Cell]:
+    """The rows to store: each cell counted for the whole site (section ``""``) and for its
+    section, with the ``DAILY`` measures moved to the slot their local day starts in (a report
     covers whole local days, so their hours need not be kept: far fewer rows to read)."""
     days: dict[int, int] = {}
 
@@ -521,15 +565,25 @@ def _by_day(rows: list[Row], zone: ZoneInfo) -> list[Row]:
             days[slot] = _slot(local_midnight(local.date(), zone))
         return days[slot]
 
-    return _merge([(day(s) if m in DAILY else s, m, k, v) for s, m, k, v in rows])
+    rows: list[Cell] = []
+    for section, slot, measure, key, value in cells:
+        slot = day(int(slot)) if measure in DAILY else int(slot)
+        rows.append(("", slot, measure, key, value))
+        if section:
+            rows.append((section, slot, measure, key, value))
+    return _merge(rows)
 
 
-def _merge(rows: list[Row]) -> list[Row]:
-    """Sum rows that share a slot, measure and key (decisions of one slot from several statuses);
-    moves that cancel out are dropped."""
-    totals: dict[tuple[int, str, str], int] = {}
-    for slot, measure, key, value in rows:
-        totals[(int(slot), measure, key)] = totals.get((int(slot), measure, key), 0) + int(value)
+def _rows(cells: list[Cell]) -> list[Row]:
+    """Cells summed over sections."""
+    return _merge([(int(slot), measure, key, value) for _section, slot, measure, key, value in cells])
+
+
+def _merge(rows: list[Any]) -> list[Any]:
+    """Sum rows that are the same but for their value (the last item); drop those that cancel out."""
+    totals: dict[tuple[Any, ...], int] = {}
+    for row in rows:
+        totals[tuple(row[:-1])] = totals.get(tuple(row[:-1]), 0) + int(row[-1])
     return [(*k, v) for k, v in totals.items() if v]
 
 

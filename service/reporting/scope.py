@@ -64,8 +64,10 @@ class Scope:
         if self.article is not None:
             stmt = stmt.where(column == self.article.id)
         elif self.section is not None:
-            in_section = select(Article.id).where(
-                Article.site_id == self.site.id, Article.section == self.section
+            in_section = (
+                select(Article.id)
+                .where(Article.site_id == self.site.id, Article.section == self.section)
+                .correlate(None)  # a list of ids, even in a query that joins articles itself
             )
             stmt = stmt.where(column.in_(in_section))
         return stmt

@@ -1,12 +1,12 @@
-"""report rollup: scores and reasons by when they were written, per-day measures
+"""report rollup: per section, scores and reasons by when they were written, per-day measures
 
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-24 10:05:00
 
 Reasons get ``created_at`` (older ones take their comment's first score time, which is when they
-were written). The rollup gains measures, so every site's rollup is dropped and rolled up again
-on the next report (or ``stet report rollup``).
+were written). The rollup gains measures and a section, so every site's rollup is dropped and
+rolled up again on the next report (or ``stet report rollup``).
 """
 
 from __future__ import annotations
@@ -33,25 +33,39 @@ def upgrade() -> None:
         batch_op.create_index("ix_reasons_created", ["created_at"], unique=False)
     with op.batch_alter_table("scores", schema=None) as batch_op:
         batch_op.create_index("ix_scores_created", ["created_at"], unique=False)
-    op.execute("DELETE FROM report_rollups")
+    # The rollup gains measures and a section: it is rolled up again from scratch.
+    op.drop_table("report_rollups")
+    op.create_table(
+        "report_rollups",
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("measure", sa.String(length=20), nullable=False),
+        sa.Column("section", sa.String(length=200), nullable=False),
+        sa.Column("slot", sa.BigInteger(), nullable=False),
+        sa.Column("key", sa.String(length=300), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"]),
+        sa.PrimaryKeyConstraint("site_id", "measure", "section", "slot", "key"),
+    )
     op.execute("DELETE FROM report_rollup_state")
     with op.batch_alter_table("report_rollup_state", schema=None) as batch_op:
         batch_op.add_column(sa.Column("timezone", sa.String(length=64), nullable=True))
-    with op.batch_alter_table("report_rollups", schema=None) as batch_op:  # keys name a section
-        batch_op.alter_column(
-            "key", existing_type=sa.String(length=100), type_=sa.String(length=300), existing_nullable=False
-        )
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM report_rollups")
+    op.drop_table("report_rollups")
+    op.create_table(
+        "report_rollups",
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("measure", sa.String(length=20), nullable=False),
+        sa.Column("slot", sa.BigInteger(), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"]),
+        sa.PrimaryKeyConstraint("site_id", "measure", "slot", "key"),
+    )
     op.execute("DELETE FROM report_rollup_state")
     with op.batch_alter_table("report_rollup_state", schema=None) as batch_op:
         batch_op.drop_column("timezone")
-    with op.batch_alter_table("report_rollups", schema=None) as batch_op:
-        batch_op.alter_column(
-            "key", existing_type=sa.String(length=300), type_=sa.String(length=100), existing_nullable=False
-        )
     with op.batch_alter_table("scores", schema=None) as batch_op:
         batch_op.drop_index("ix_scores_created")
     with op.batch_alter_table("reasons", schema=None) as batch_op:
