@@ -2,9 +2,10 @@
 
 Generates a site's history (comments with their auto decisions, scores and reasons, moderator
 decisions for the queued ones, reader reports and feedback) by bulk insert, then renders every
-dashboard report page (and its API JSON) through the app as a logged-in admin, several times,
-over the last 7 and the last 30 days, and over 30 days for one section. The baseline in the same run is the naive way: load the
-period's comments with their decisions into Python and count there (volume only, on the 7 days).
+dashboard report page through the app as a logged-in admin, several times, over the last 7 and
+the last 30 days, and over 30 days for one section. The baseline in the same run is the naive
+way: load the period's comments with their decisions into Python and count there (volume only,
+on the 7 days).
 
     python benchmarks/reports.py [--comments 1000000] [--runs 5] [--postgresql [URL]] [--keep DIR]
 """
