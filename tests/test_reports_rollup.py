@@ -20,7 +20,7 @@ from service.models import (
     Score,
     Site,
 )
-from service.reporting import backlog, quality, rollup, volume
+from service.reporting import backlog, model, quality, rollup, volume
 from service.reporting.period import Period, zone_of
 from service.reporting.scope import Scope
 from tests.conftest import stet
@@ -246,8 +246,8 @@ SPAM = [0.0, 0.49, 0.5, 0.51, 0.94, 0.95, 0.99, 0.0, 0.2, 0.3, 0.58, 0.29]
 def scored(db, settings):
     """A site in New York with twelve comments of two authors in the last day (even ones in the
     city section, odd ones in sport), each scored by one scorer (toxicity and spam) two seconds
-    after arriving; every third also by a second, lower-scoring scorer and given a ``links``
-    reason, every fourth a ``caps`` reason."""
+    after arriving and decided by the model at the default thresholds; every third also scored
+    by a second, lower-scoring scorer and given a ``links`` reason, every fourth a ``caps`` reason."""
     with db.session() as session:
         site, _key = accounts.create_site(session, "Scored Times")
         site.timezone = "America/New_York"
@@ -286,6 +286,25 @@ def scored(db, settings):
                         created_at=written,
                     )
                 )
+            auto, category = (
+                ("approved", "clean")
+                if toxicity < 0.08
+                else ("queued", "uncertain")
+                if toxicity < 0.97
+                else ("rejected", "toxic")
+            )
+            comment.status = auto
+            session.add(
+                Decision(
+                    comment_id=comment.id,
+                    from_status="pending",
+                    status=auto,
+                    by="auto",
+                    reason=category,
+                    details={"category": category},
+                    created_at=written,
+                )
+            )
             for code, every in (("links", 3), ("caps", 4)):
                 if i % every == 0:
                     session.add(
@@ -458,3 +477,52 @@ def test_section_rows_equal_the_base_tables(db, settings, history, monkeypatch):
         assert read(session, scope)  # every comment of this site is in the city section
         assert read(session, scope) == hourly(live(session, scope))
         assert read(session, scope_for(session, history, settings=settings, section="sport")) == {}
+
+
+SIMULATIONS = [  # the model's decision (and why), a toxicity range, the status that disagrees
+    ("queued", None, 0.5, 0.97, "approved"),
+    ("queued", "uncertain", 0.08, 0.3, "rejected"),
+    ("rejected", "toxic", 0.97, 0.98, "approved"),
+    ("approved", "clean", 0.0, 0.08, "rejected"),
+]
+
+
+def test_the_threshold_simulator_counts_from_the_rollup_as_from_the_decisions(
+    db, settings, scored, monkeypatch
+):
+    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    with db.session() as session:
+        scope = day_scope(session, scored, settings)
+
+        def both():
+            rolled, live = model._rolled_up(session, scope), model._live(session, scope)
+            figures = [rolled(*case) for case in SIMULATIONS]
+            assert figures == [live(*case) for case in SIMULATIONS]
+            return figures
+
+        # queued 0.5..0.97: 0.5, 0.57, 0.9699999; uncertain 0.08..0.3: 0.08, 0.0800001, 0.29;
+        # rejected 0.97..0.98: 0.97, 0.975; clean below 0.08: 0.0, 0.01, 0.079
+        assert both() == [(3, 0), (3, 0), (2, 0), (3, 0)]
+        # after the rollup a moderator approves the 0.57 comment: "now" moves for its old decision
+        queued = session.scalar(
+            select(Comment).join(Score).where(Score.label == "toxicity", Score.value == 0.57)
+        )
+        queued.status = "approved"
+        session.add(
+            Decision(
+                comment_id=queued.id,
+                from_status="queued",
+                status="approved",
+                by="moderator",
+                reason="",
+                created_at=NOW - timedelta(minutes=2),
+            )
+        )
+        session.commit()
+        assert both() == [(3, 1), (3, 0), (2, 0), (3, 0)]
+        monkeypatch.setattr(rollup, "utcnow", lambda: NOW + timedelta(hours=1))
+        assert both() == [(3, 1), (3, 0), (2, 0), (3, 0)]  # rolled up: -1 "queued", +1 "approved"
+        simulated = model.simulate(session, scope, reject_above=0.5).rows
+        assert simulated == [
+            ["auto-reject at 0.5 instead of 0.97", "fewer queued", 3, 1.5, 1, "approved by your moderators"]
+        ]

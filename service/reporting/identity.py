@@ -13,10 +13,9 @@ period of comments the model had held; approved by a person, the overturns among
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.models import Comment, Status
+from service.models import Status
 from service.reporting import rollup
 from service.reporting.result import Table, share
 from service.reporting.scope import Scope
@@ -29,21 +28,16 @@ HELD = rollup.HELD
 
 
 def monitor(session: Session, scope: Scope) -> Table:
-    """The period's comments per flag (from the comments index alone), and the rollup's
-    ``identity`` counts of the model's and the moderators' decisions per flag."""
-    received = dict(
-        session.execute(
-            scope.during(scope.comments(select()), Comment.created_at)
-            .add_columns(Comment.mentions_identity, func.count())
-            .group_by(Comment.mentions_identity)
-        ).all()
-    )
-    counts = {True: [received.get(True, 0), 0, 0, 0], False: [received.get(False, 0), 0, 0, 0]}
+    """The rollup's ``identity`` counts: comments received, the model's decisions and the
+    moderators' decisions on held comments, per flag."""
+    counts = {True: [0, 0, 0, 0], False: [0, 0, 0, 0]}
     period = scope.period
     for _slot, _measure, key, n in rollup.counts(session, scope, ("identity",), period.start, period.end):
         mentions, by, status = key.split(":")
         tally = counts[mentions == "1"]
-        if by == "auto":
+        if by == "received":
+            tally[0] += n
+        elif by == "auto":
             tally[1] += n if status in HELD else 0
         else:
             tally[2] += n

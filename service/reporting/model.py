@@ -14,6 +14,7 @@ of 0.01.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
@@ -130,6 +131,95 @@ def simulate(
     t = scope.thresholds
     new_approve = t.approve_below if approve_below is None else approve_below
     new_reject = t.reject_above if reject_above is None else reject_above
+    limits = (t.approve_below, t.reject_above, new_approve, new_reject)
+    if scope.article is None and all(rollup.bucket_of(limit) is not None for limit in limits):
+        affected = _rolled_up(session, scope)
+    else:
+        affected = _live(session, scope)
+    rows = []
+    if new_reject < t.reject_above:
+        count, approved = affected(QUEUED, None, new_reject, t.reject_above, APPROVED)
+        rows.append(
+            [
+                f"auto-reject at {new_reject:g} instead of {t.reject_above:g}",
+                "fewer queued",
+                count,
+                round(count / scope.period.days, 1),
+                approved,
+                "approved by your moderators",
+            ]
+        )
+    elif new_reject > t.reject_above:
+        count, _ = affected(REJECTED, "toxic", t.reject_above, new_reject, APPROVED)
+        rows.append(
+            [
+                f"auto-reject at {new_reject:g} instead of {t.reject_above:g}",
+                "more queued",
+                count,
+                round(count / scope.period.days, 1),
+                None,
+                "",
+            ]
+        )
+    if new_approve > t.approve_below:
+        count, rejected = affected(QUEUED, "uncertain", t.approve_below, new_approve, REJECTED)
+        rows.append(
+            [
+                f"auto-approve below {new_approve:g} instead of {t.approve_below:g}",
+                "fewer queued",
+                count,
+                round(count / scope.period.days, 1),
+                rejected,
+                "rejected by your moderators",
+            ]
+        )
+    elif new_approve < t.approve_below:
+        count, _ = affected(APPROVED, "clean", new_approve, t.approve_below, REJECTED)
+        rows.append(
+            [
+                f"auto-approve below {new_approve:g} instead of {t.approve_below:g}",
+                "more queued",
+                count,
+                round(count / scope.period.days, 1),
+                None,
+                "",
+            ]
+        )
+    return Table(
+        "simulation",
+        "Threshold simulator (toxicity)",
+        ["Change", "Effect", "Comments", "Per day", "Moderators disagreed", "How"],
+        rows,
+    )
+
+
+Affected = Callable[[str, str | None, float, float, str], tuple[int, int]]
+
+
+def _rolled_up(session: Session, scope: Scope) -> Affected:
+    """``affected`` from the rollup's ``simulation`` histograms (thresholds on the 0.01 buckets)."""
+    period = scope.period
+    seen: Counter[tuple[str, str, int, str]] = Counter()
+    for _slot, _measure, key, n in rollup.counts(session, scope, ("simulation",), period.start, period.end):
+        auto, category, bucket, now = key.split(":")
+        seen[(auto, category, int(bucket), now)] += n
+
+    def affected(auto: str, category: str | None, low: float, high: float, disagreed: str) -> tuple[int, int]:
+        """The model's ``auto`` decisions (for ``category``) with toxicity in [low, high), and how
+        many of those comments are ``disagreed`` now."""
+        first, last = rollup.bucket_of(low), rollup.bucket_of(high)
+        matching = [
+            (now, n)
+            for (a, c, bucket, now), n in seen.items()
+            if a == auto and category in (None, c) and first <= bucket < last  # type: ignore[operator]
+        ]
+        return sum(n for _now, n in matching), sum(n for now, n in matching if now == disagreed)
+
+    return affected
+
+
+def _live(session: Session, scope: Scope) -> Affected:
+    """``affected`` from the period's model decisions and their comments' toxicity scores."""
     category = Decision.details["category"].as_string()
     seen = (
         scope.during(
@@ -150,75 +240,13 @@ def simulate(
         .subquery()
     )
 
-    def affected(condition, low: float, high: float, disagreed: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    def affected(auto: str, category: str | None, low: float, high: float, disagreed: str) -> tuple[int, int]:
+        which = [seen.c.auto == auto] + ([seen.c.category == category] if category else [])
         count, against = session.execute(
             select(func.count(), func.sum(case((seen.c.now == disagreed, 1), else_=0))).where(
-                condition, seen.c.toxicity >= low, seen.c.toxicity < high
+                *which, seen.c.toxicity >= low, seen.c.toxicity < high
             )
         ).one()
         return count, int(against or 0)
 
-    rows = []
-    if new_reject < t.reject_above:
-        count, approved = affected(seen.c.auto == QUEUED, new_reject, t.reject_above, APPROVED)
-        rows.append(
-            [
-                f"auto-reject at {new_reject:g} instead of {t.reject_above:g}",
-                "fewer queued",
-                count,
-                round(count / scope.period.days, 1),
-                approved,
-                "approved by your moderators",
-            ]
-        )
-    elif new_reject > t.reject_above:
-        count, _ = affected(
-            and_(seen.c.auto == REJECTED, seen.c.category == "toxic"), t.reject_above, new_reject, APPROVED
-        )
-        rows.append(
-            [
-                f"auto-reject at {new_reject:g} instead of {t.reject_above:g}",
-                "more queued",
-                count,
-                round(count / scope.period.days, 1),
-                None,
-                "",
-            ]
-        )
-    if new_approve > t.approve_below:
-        count, rejected = affected(
-            and_(seen.c.auto == QUEUED, seen.c.category == "uncertain"),
-            t.approve_below,
-            new_approve,
-            REJECTED,
-        )
-        rows.append(
-            [
-                f"auto-approve below {new_approve:g} instead of {t.approve_below:g}",
-                "fewer queued",
-                count,
-                round(count / scope.period.days, 1),
-                rejected,
-                "rejected by your moderators",
-            ]
-        )
-    elif new_approve < t.approve_below:
-        count, _ = affected(
-            and_(seen.c.auto == APPROVED, seen.c.category == "clean"), new_approve, t.approve_below, REJECTED
-        )
-        rows.append(
-            [
-                f"auto-approve below {new_approve:g} instead of {t.approve_below:g}",
-                "more queued",
-                count,
-                round(count / scope.period.days, 1),
-                None,
-                "",
-            ]
-        )
-    return Table(
-        "simulation",
-        "Threshold simulator (toxicity)",
-        ["Change", "Effect", "Comments", "Per day", "Moderators disagreed", "How"],
-        rows,
-    )
+    return affected

@@ -92,7 +92,7 @@ def _from_rollup(session: Session, scope: Scope) -> tuple[int, list, list]:
     histogram: dict[str, Counter[int]] = {}
     reasons: Counter[str] = Counter()
     received, period = 0, scope.period
-    measures = ("received", *rollup.LATE)
+    measures = ("received", "score", "reason")
     for _slot, measure, key, n in rollup.counts(session, scope, measures, period.start, period.end):
         if measure == "received":
             received += n

@@ -42,7 +42,7 @@ from sqlalchemy import Integer, String, and_, case, cast, delete, func, literal,
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from service.config import Settings
 from service.models import (
@@ -64,7 +64,8 @@ from service.reporting.scope import Scope, epoch
 FILL_TASK = "stet.fill_report_rollups"  # worker.tasks, on beat every FILL_INTERVAL seconds
 FILL_INTERVAL = 300
 GRACE = timedelta(minutes=10)  # a slot is rolled up this long after it ends (late commits)
-LATE = frozenset({"score", "reason"})  # keyed by the comment's arrival, moved when (re)scored
+# Keyed by the comment's arrival (``simulation``: by the model's decision), moved when they change.
+LATE = frozenset({"score", "reason", "simulation"})
 # Measures only ever summed over a whole period: rolled up per local day of the site, not per hour.
 DAILY = LATE | {"moderator", "handling", "agreement", "identity"}
 VERDICTS = (Status.APPROVED.value, Status.REJECTED.value)
@@ -110,13 +111,15 @@ def counts(
                 )
             )
         ]
-    # Since the rollup: events from ``until`` on, and moves from scores written since then.
+    # Since the rollup: events from ``until`` on, and moves from what was written since then, for
+    # the whole site (by the time indexes) and then kept for the section.
     first, last = _slot(start), _slot(end)
-    recent = compute(session, scope, max(start, until), end, measures=wanted) if end > until else []
+    whole = Scope(scope.site, scope.period, scope.settings)
+    recent = _cells(session, whole, max(start, until), end, measures=wanted) if end > until else []
     if wanted & LATE:
-        moves = late(session, scope.site.id, until, None, SLOT_SECONDS, wanted & LATE)
-        recent += _rows([cell for cell in moves if scope.section in (None, cell[0])])
-    return rows + [row for row in recent if row[1] in wanted and first <= row[0] < last]
+        recent += late(session, scope.site.id, until, None, SLOT_SECONDS, wanted & LATE)
+    mine = _rows([cell for cell in recent if scope.section in (None, cell[0])])
+    return rows + [row for row in mine if row[1] in wanted and first <= row[0] < last]
 
 
 def fill(session: Session, scope: Scope, now: datetime | None = None) -> datetime:
@@ -338,9 +341,9 @@ def agreement(
 
 
 def _identity(session: Session, scope: Scope, start: datetime, end: datetime, seconds: int) -> list[Cell]:
-    """``identity`` keyed ``mentions:by:status``: the model's decisions, and the moderators'
-    approvals and rejections of comments the model held (queued or rejected), by whether the
-    comment mentions an identity group."""
+    """``identity`` keyed ``mentions:by:status``: the model's decisions, the moderators'
+    approvals and rejections of comments the model held (queued or rejected), and comments
+    received (``mentions:received:``), by whether the comment mentions an identity group."""
     person = and_(Decision.by == "moderator", Decision.from_status.in_(HELD), Decision.status.in_(VERDICTS))
     grouped = scope.comments(
         select(
@@ -360,9 +363,22 @@ def _identity(session: Session, scope: Scope, start: datetime, end: datetime, se
             or_(Decision.by == "auto", person),
         )
     ).group_by(Article.section, "slot", Comment.mentions_identity, Decision.by, Decision.status)
+    received = scope.comments(
+        select(
+            Article.section,
+            _at(seconds)(Comment.created_at),
+            Comment.mentions_identity,
+            literal("received"),
+            literal(""),
+            func.count(),
+        )
+        .select_from(Comment)
+        .join(Article, Article.id == Comment.article_id)
+        .where(Comment.created_at >= start, Comment.created_at < end)
+    ).group_by(Article.section, "slot", Comment.mentions_identity)
     return [
         (section, slot, "identity", f"{int(bool(mentions))}:{by}:{status}", n)
-        for section, slot, mentions, by, status, n in session.execute(grouped)
+        for section, slot, mentions, by, status, n in session.execute(union_all(grouped, received))
     ]
 
 
@@ -440,19 +456,96 @@ def late(
     open when None), or, given ``comments``, for those comments' whole history before ``until``:
     each touched comment's standing as of ``until`` minus its standing as of ``since``."""
     rows: list[Cell] = []
-    for measure in ("score", "reason"):
+    for measure in ("score", "reason", "simulation"):
         if measure not in measures:
             continue
-        model = Score if measure == "score" else Reason
+        standing = _simulation if measure == "simulation" else _standing
         touched: Any = comments
         if touched is None and since is not None:
-            touched = select(model.comment_id).where(model.created_at >= since)
-            if until is not None:
-                touched = touched.where(model.created_at < until)
-        rows += _standing(session, site_id, measure, touched, until, seconds, 1)
+            written = [
+                select(model.comment_id).where(
+                    model.created_at >= since, *([model.created_at < until] if until is not None else [])
+                )
+                for model in _CHANGED_BY[measure]
+            ]
+            touched = union_all(*written) if len(written) > 1 else written[0]
+        rows += standing(session, site_id, measure, touched, until, seconds, 1)
         if since is not None:
-            rows += _standing(session, site_id, measure, touched, since, seconds, -1)
+            rows += standing(session, site_id, measure, touched, since, seconds, -1)
     return rows
+
+
+_CHANGED_BY: dict[str, tuple[Any, ...]] = {
+    "score": (Score,),
+    "reason": (Reason,),
+    "simulation": (Decision, Score),
+}
+
+
+def _simulation(
+    session: Session,
+    site_id: int,
+    measure: str,
+    touched: Any,
+    before: datetime | None,
+    seconds: int,
+    sign: int,
+) -> list[Cell]:
+    """``simulation`` keyed ``auto:category:bucket:now`` per model decision made before
+    ``before`` (everything when None), in the slot of that decision: what the model decided and
+    why (its ``category``), the bucket of the comment's highest toxicity score written before
+    ``before``, and the comment's status as of then (its latest decision's)."""
+    auto, latest, toxicity = aliased(Decision), aliased(Decision), aliased(Score)
+    written = [] if before is None else [latest.created_at < before]
+    now = (
+        select(latest.status)
+        .where(latest.comment_id == auto.comment_id, *written)
+        .order_by(latest.created_at.desc(), latest.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    scored = [] if before is None else [toxicity.created_at < before]
+    value = (
+        select(func.max(toxicity.value))
+        .where(toxicity.comment_id == auto.comment_id, toxicity.label == "toxicity", *scored)
+        .scalar_subquery()
+    )
+    per = (
+        select(
+            Article.section,
+            _at(seconds)(auto.created_at),
+            auto.status.label("auto"),
+            auto.details["category"].as_string().label("category"),
+            value.label("value"),
+            now.label("now"),
+        )
+        .select_from(auto)
+        .join(Comment, Comment.id == auto.comment_id)
+        .join(Article, Article.id == Comment.article_id)
+        .where(Comment.site_id == site_id, auto.by == "auto")
+    )
+    if before is not None:
+        per = per.where(auto.created_at < before)
+    if touched is not None:
+        per = per.where(auto.comment_id.in_(touched))
+    per = per.subquery()
+    grouped = (
+        select(
+            per.c.section,
+            per.c.slot,
+            per.c.auto,
+            per.c.category,
+            _bucket(per.c.value).label("bucket"),
+            per.c.now,
+            func.count(),
+        )
+        .where(per.c.value.is_not(None))
+        .group_by(per.c.section, per.c.slot, per.c.auto, per.c.category, "bucket", per.c.now)
+    )
+    return [
+        (section, slot, measure, f"{auto_status}:{category}:{bucket}:{status}", sign * n)
+        for section, slot, auto_status, category, bucket, status, n in session.execute(grouped)
+    ]
 
 
 def _standing(
