@@ -3,9 +3,9 @@
 Generates a site's history (comments with their auto decisions, scores and reasons, moderator
 decisions for the queued ones, reader reports and feedback) by bulk insert, then renders every
 dashboard report page through the app as a logged-in admin, several times, over the last 7 and
-the last 30 days, and over 30 days for one section. The baseline in the same run is the naive
-way: load the period's comments with their decisions into Python and count there (volume only,
-on the 7 days).
+the last 30 days, over 30 days for one section, and the model page with the threshold simulator.
+The baseline in the same run is the naive way: load the period's comments with their decisions
+into Python and count there (volume only, on the 7 days).
 
     python benchmarks/reports.py [--comments 1000000] [--runs 5] [--postgresql [URL]] [--keep DIR]
 """
@@ -328,17 +328,24 @@ def run_pages(db: Database, url: str, home: Path, runs: int) -> dict:
         cookie["_user_id"] = str(admin.id)
         cookie["_fresh"] = True
     results: dict = {"database": db.engine.dialect.name, "pages_ms": {}}
+    pages: dict[str, str] = {}
     with db.session() as session:  # what the worker's beat task does (the first time: everything)
         began = time.perf_counter()
         rollup.fill_site(session, session.scalar(select(Site)), settings)
         results["rollup_fill_s"] = round(time.perf_counter() - began, 1)
-    for preset, query in (("7d", ""), ("30d", ""), ("30d", f"&section={SECTIONS[0]}")):
+    variants = [("7d", "", ""), ("30d", "", ""), ("30d", f"&section={SECTIONS[0]}", f" {SECTIONS[0]}")]
+    for preset, query, label in variants:
         for name in REPORTS:
-            path = f"/dashboard/reports/{name}?range={preset}{query}"
-            response = client.get(path)
-            assert response.status_code == 200, (path, response.status_code)
-            median, _all = timed(lambda path=path: client.get(path), runs)
-            results["pages_ms"][f"{name} {preset}{' ' + SECTIONS[0] if query else ''}"] = round(median, 1)
+            pages[f"{name} {preset}{label}"] = f"/dashboard/reports/{name}?range={preset}{query}"
+    for preset in ("7d", "30d"):  # the model page with the threshold simulator at other thresholds
+        pages[f"model {preset} simulator"] = (
+            f"/dashboard/reports/model?range={preset}&approve_below=0.1&reject_above=0.9"
+        )
+    for name, path in pages.items():
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        median, _all = timed(lambda path=path: client.get(path), runs)
+        results["pages_ms"][name] = round(median, 1)
     end = datetime.now(UTC)
     median, _all = timed(lambda: naive_volume(db, end - timedelta(days=7), end), max(1, runs // 2))
     results["baseline_naive_volume_7d_ms"] = round(median, 1)
