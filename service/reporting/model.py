@@ -8,7 +8,8 @@ has them, else the site's); spam uses the spam thresholds. It is compared with e
 approval or rejection made in the period, using the comment's highest score per label written
 before that decision (a comment decided twice counts twice). The counts come from the rollup's
 ``agreement`` histograms, or from the decisions themselves when a threshold is not a multiple
-of 0.01.
+of 0.01. The threshold simulator likewise reads the rollup's ``simulation`` histograms (for a site
+or a section), or the decisions (for an article, or thresholds off the 0.01 steps).
 """
 
 from __future__ import annotations
