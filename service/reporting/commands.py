@@ -53,8 +53,10 @@ def weekly(site_name: str, out: Path | None) -> None:
 def rollup_command(site_name: str | None, rebuild: bool) -> None:
     """Bring the report rollup up to date (the worker does this every five minutes)."""
     import time
+    from datetime import datetime, timedelta
 
     from sqlalchemy import select
+    from tqdm import tqdm
 
     from service.config import Settings
     from service.db import Database
@@ -76,7 +78,13 @@ def rollup_command(site_name: str | None, rebuild: bool) -> None:
                 if rebuild:
                     rollup.invalidate(session, site.id)
                     session.commit()
-                until = rollup.fill_site(session, site, settings)
+                with tqdm(desc=site.name, unit=" days", file=sys.stderr, leave=False) as bar:
+
+                    def step(reached: datetime, horizon: datetime, bar: tqdm = bar) -> None:
+                        bar.total = bar.n + (horizon - reached) / timedelta(days=1) + 1
+                        bar.update(1)
+
+                    until = rollup.fill_site(session, site, settings, progress=step)
                 took = time.perf_counter() - began
                 click.echo(f"{site.name}: rolled up to {until:%Y-%m-%d %H:%M} UTC in {took:.1f} s")
     finally:

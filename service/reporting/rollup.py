@@ -35,7 +35,7 @@ so a page only ever computes the last hour live.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -65,6 +65,7 @@ from service.reporting.scope import Scope, epoch
 
 FILL_TASK = "stet.fill_report_rollups"  # worker.tasks, on beat every FILL_INTERVAL seconds
 FILL_INTERVAL = 300
+FILL_STEP = timedelta(days=1)  # a fill commits after each day it rolls up
 GRACE = timedelta(minutes=10)  # a slot is rolled up this long after it ends (late commits)
 # Keyed by the comment's arrival (``simulation``: by the model's decision), moved when they change.
 LATE = frozenset({"score", "reason", "simulation"})
@@ -124,8 +125,16 @@ def counts(
     return rows + [row for row in mine if row[1] in wanted and first <= row[0] < last]
 
 
-def fill(session: Session, scope: Scope, now: datetime | None = None) -> datetime:
-    """Roll up the site's finished slots not yet rolled up; returns how far the rollup reaches."""
+def fill(
+    session: Session,
+    scope: Scope,
+    now: datetime | None = None,
+    progress: Callable[[datetime, datetime], None] | None = None,
+) -> datetime:
+    """Roll up the site's finished slots not yet rolled up; returns how far the rollup reaches.
+
+    A day at a time, each committed (so a first fill over years of history never holds SQLite's
+    write lock for long); ``progress`` is told how far each step reached, and the horizon."""
     site_id, seconds = scope.site.id, slot_seconds(scope.site)
     horizon = _floor((now or utcnow()) - GRACE, seconds)
     zone = scope.site.timezone or "UTC"
@@ -152,21 +161,39 @@ def fill(session: Session, scope: Scope, now: datetime | None = None) -> datetim
         except IntegrityError:  # another request started this site's rollup at the same moment
             session.rollback()
             return _floor(first, seconds)
-    if state.until < horizon:
-        whole = Scope(scope.site, scope.period, scope.settings)
-        cells = _cells(session, whole, state.until, horizon, seconds)
-        cells += late(session, site_id, None if first_fill else state.until, horizon, seconds)
+    whole = Scope(scope.site, scope.period, scope.settings)
+    since = None if first_fill else state.until  # None: nothing was rolled up before
+    while state.until < horizon:
+        step = min(horizon, state.until + FILL_STEP)
+        cells = _cells(session, whole, state.until, step, seconds)
+        cells += late(session, site_id, since, step, seconds)
         _add(session, site_id, _stored(cells, zone_of(zone)))
-        state.until = horizon
+        state.until = since = step
+        session.commit()
+        if progress is not None:
+            progress(step, horizon)
+        if step < horizon:  # the next day under the lock again: another fill may have gone on
+            _lock(session, site_id)
+            state = session.get(ReportRollupState, site_id, with_for_update=True, populate_existing=True)
+            if state is None or (state.seconds, state.timezone) != (seconds, zone):
+                session.commit()
+                return step  # invalidated meanwhile: the next report starts again
+            since = state.until
     until = state.until
     session.commit()
     return until
 
 
-def fill_site(session: Session, site: Site, settings: Settings) -> datetime:
+def fill_site(
+    session: Session,
+    site: Site,
+    settings: Settings,
+    progress: Callable[[datetime, datetime], None] | None = None,
+) -> datetime:
     """``fill`` for a whole site (the worker's beat task and ``stet report rollup``)."""
     today = datetime.now(zone_of(site.timezone)).date()
-    return fill(session, Scope(site, Period(today, today, zone_of(site.timezone), "day"), settings))
+    scope = Scope(site, Period(today, today, zone_of(site.timezone), "day"), settings)
+    return fill(session, scope, progress=progress)
 
 
 def invalidate(session: Session, site_id: int) -> None:
