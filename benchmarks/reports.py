@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -307,6 +308,8 @@ def main() -> None:
         results = run_pages(db, url, home, args.runs)
         print(json.dumps(results, indent=2))
     finally:
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
         if admin_url and not args.keep:
             db.engine.dispose()
             import psycopg
