@@ -105,8 +105,10 @@ def generate(db: Database, n: int, now: datetime, seed: int = 7) -> None:
 
     def comment_rows():
         for i in range(n):
-            article = rng.randrange(n_articles)
-            created = min(article_times[article] + timedelta(hours=rng.expovariate(1 / 14)), now)
+            created = now
+            while created >= now:  # a comment on a story, hours after it went up (never ahead of now)
+                article = rng.randrange(n_articles)
+                created = article_times[article] + timedelta(hours=rng.expovariate(1 / 14))
             toxicity = rng.betavariate(0.6, 6)
             spam = rng.betavariate(0.4, 8)
             identity = rng.random() < 0.05

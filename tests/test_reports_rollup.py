@@ -113,6 +113,7 @@ def hourly(rows, zone="America/New_York"):
 
 def test_finished_hours_are_rolled_up_once_and_equal_the_base_tables(db, settings, history, monkeypatch):
     monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup, "FILL_STEP", 20)  # two days of 36 comments: a step a day
     with db.session() as session:
         scope = scope_for(session, history, settings=settings)
         assert read(session, scope) == hourly(live(session, scope))
@@ -330,6 +331,7 @@ def toxicity_figures(session, scope):
 
 def test_score_histograms_by_arrival_equal_the_scores(db, settings, scored, monkeypatch):
     monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup, "FILL_STEP", 1)  # a fill step per day (the history's last day)
     with db.session() as session:
         scope = day_scope(session, scored, settings)
         labels, reasons = toxicity_figures(session, scope)

@@ -55,12 +55,12 @@ def rollup_command(site_name: str | None, rebuild: bool) -> None:
     import time
     from datetime import datetime, timedelta
 
-    from sqlalchemy import select
+    from sqlalchemy import func, select
     from tqdm import tqdm
 
     from service.config import Settings
     from service.db import Database
-    from service.models import Site
+    from service.models import Comment, ReportRollupState, Site
     from service.reporting import rollup
 
     settings = Settings.from_env()
@@ -78,11 +78,20 @@ def rollup_command(site_name: str | None, rebuild: bool) -> None:
                 if rebuild:
                     rollup.invalidate(session, site.id)
                     session.commit()
+                state = session.get(ReportRollupState, site.id)
+                start = (
+                    state.until
+                    if state
+                    else session.scalar(
+                        select(func.min(Comment.created_at)).where(Comment.site_id == site.id)
+                    )
+                )
                 with tqdm(desc=site.name, unit=" days", file=sys.stderr, leave=False) as bar:
 
-                    def step(reached: datetime, horizon: datetime, bar: tqdm = bar) -> None:
-                        bar.total = bar.n + (horizon - reached) / timedelta(days=1) + 1
-                        bar.update(1)
+                    def step(reached: datetime, horizon: datetime, bar: tqdm = bar, start=start) -> None:
+                        bar.total = round((horizon - start) / timedelta(days=1))
+                        bar.n = round((reached - start) / timedelta(days=1))
+                        bar.refresh()
 
                     until = rollup.fill_site(session, site, settings, progress=step)
                 took = time.perf_counter() - began

@@ -65,7 +65,7 @@ from service.reporting.scope import Scope, epoch
 
 FILL_TASK = "stet.fill_report_rollups"  # worker.tasks, on beat every FILL_INTERVAL seconds
 FILL_INTERVAL = 300
-FILL_STEP = timedelta(days=1)  # a fill commits after each day it rolls up
+FILL_STEP = 20_000  # a fill commits after about this many comments (and at least a day)
 GRACE = timedelta(minutes=10)  # a slot is rolled up this long after it ends (late commits)
 # Keyed by the comment's arrival (``simulation``: by the model's decision), moved when they change.
 LATE = frozenset({"score", "reason", "simulation"})
@@ -133,8 +133,9 @@ def fill(
 ) -> datetime:
     """Roll up the site's finished slots not yet rolled up; returns how far the rollup reaches.
 
-    A day at a time, each committed (so a first fill over years of history never holds SQLite's
-    write lock for long); ``progress`` is told how far each step reached, and the horizon."""
+    In steps of about ``FILL_STEP`` comments, each committed (so a first fill over years of
+    history never holds SQLite's write lock for long); ``progress`` is told how far each step
+    reached, and the horizon."""
     site_id, seconds = scope.site.id, slot_seconds(scope.site)
     horizon = _floor((now or utcnow()) - GRACE, seconds)
     zone = scope.site.timezone or "UTC"
@@ -164,7 +165,7 @@ def fill(
     whole = Scope(scope.site, scope.period, scope.settings)
     since = None if first_fill else state.until  # None: nothing was rolled up before
     while state.until < horizon:
-        step = min(horizon, state.until + FILL_STEP)
+        step = min(horizon, _step(session, site_id, state.until, seconds))
         cells = _cells(session, whole, state.until, step, seconds)
         cells += late(session, site_id, since, step, seconds)
         _add(session, site_id, _stored(cells, zone_of(zone)))
@@ -182,6 +183,21 @@ def fill(
     until = state.until
     session.commit()
     return until
+
+
+def _step(session: Session, site_id: int, since: datetime, seconds: int) -> datetime:
+    """Where a fill step from ``since`` ends: after about ``FILL_STEP`` comments, and at least a
+    day on (never, when fewer are left)."""
+    nth = session.scalar(
+        select(Comment.created_at)
+        .where(Comment.site_id == site_id, Comment.created_at >= since)
+        .order_by(Comment.created_at)
+        .offset(FILL_STEP)
+        .limit(1)
+    )
+    if nth is None:  # the rest fits in one step
+        return datetime.max.replace(tzinfo=UTC)
+    return max(since + timedelta(days=1), _floor(nth, seconds) + timedelta(seconds=seconds))
 
 
 def fill_site(
@@ -534,43 +550,41 @@ def _simulation(
         .scalar_subquery()
     )
     scored = [] if before is None else [toxicity.created_at < before]
-    value = (
-        select(func.max(toxicity.value))
-        .where(toxicity.comment_id == auto.comment_id, toxicity.label == "toxicity", *scored)
-        .scalar_subquery()
-    )
+    # Grouped per decision (so the database computes the highest score once, not per use).
+    category = auto.details["category"].as_string()
     per = (
         select(
             Article.section,
             _at(seconds)(auto.created_at),
             auto.status.label("auto"),
-            auto.details["category"].as_string().label("category"),
-            value.label("value"),
+            category.label("category"),
+            func.max(toxicity.value).label("value"),
             now.label("now"),
         )
         .select_from(auto)
         .join(Comment, Comment.id == auto.comment_id)
         .join(Article, Article.id == Comment.article_id)
+        .join(
+            toxicity,
+            and_(toxicity.comment_id == auto.comment_id, toxicity.label == "toxicity", *scored),
+        )
         .where(Comment.site_id == site_id, auto.by == "auto")
+        .group_by(auto.id, auto.comment_id, auto.created_at, auto.status, category, Article.section)
     )
     if before is not None:
         per = per.where(auto.created_at < before)
     if touched is not None:
         per = per.where(auto.comment_id.in_(touched))
     per = per.subquery()
-    grouped = (
-        select(
-            per.c.section,
-            per.c.slot,
-            per.c.auto,
-            per.c.category,
-            _bucket(per.c.value).label("bucket"),
-            per.c.now,
-            func.count(),
-        )
-        .where(per.c.value.is_not(None))
-        .group_by(per.c.section, per.c.slot, per.c.auto, per.c.category, "bucket", per.c.now)
-    )
+    grouped = select(
+        per.c.section,
+        per.c.slot,
+        per.c.auto,
+        per.c.category,
+        _bucket(per.c.value).label("bucket"),
+        per.c.now,
+        func.count(),
+    ).group_by(per.c.section, per.c.slot, per.c.auto, per.c.category, "bucket", per.c.now)
     return [
         (section, slot, measure, f"{auto_status}:{category}:{bucket}:{status}", sign * n)
         for section, slot, auto_status, category, bucket, status, n in session.execute(grouped)
