@@ -173,7 +173,7 @@ def fill(
         session.commit()
         if progress is not None:
             progress(step, horizon)
-        if step < horizon:  # the next day under the lock again: another fill may have gone on
+        if step < horizon:  # the next step under the lock again: another fill may have gone on
             _lock(session, site_id)
             state = session.get(ReportRollupState, site_id, with_for_update=True, populate_existing=True)
             if state is None or (state.seconds, state.timezone) != (seconds, zone):
