@@ -117,10 +117,14 @@ def test_finished_hours_are_rolled_up_once_and_equal_the_base_tables(db, setting
     with db.session() as session:
         scope = scope_for(session, history, settings=settings)
         assert read(session, scope) == hourly(live(session, scope))
-        state = session.get(ReportRollupState, history)
-        assert state.seconds == 3600 and state.until == datetime(2026, 6, 10, 15, 0, tzinfo=UTC)
+        state = session.get(ReportRollupState, history)  # a page rolls up one step, computes the rest
+        assert state.seconds == 3600 and state.until == datetime(2026, 6, 9, 15, 0, tzinfo=UTC)
+        reached = []
+        rollup.fill(session, scope, progress=lambda step, horizon: reached.append((step, horizon)))
+        assert reached == [(datetime(2026, 6, 10, 15, 0, tzinfo=UTC),) * 2]  # the worker: the rest
         stored = session.scalar(select(func.count()).select_from(ReportRollup))
         assert stored > 0
+        assert read(session, scope) == hourly(live(session, scope))
         assert read(session, scope) == hourly(live(session, scope))  # a second read adds no rows
         assert session.scalar(select(func.count()).select_from(ReportRollup)) == stored
 

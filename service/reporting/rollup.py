@@ -99,7 +99,7 @@ def counts(
         if wanted & LATE:
             raise ValueError("late measures are rolled up for a whole site or section only")
         return [row for row in compute(session, scope, start, end, measures=wanted) if row[1] in wanted]
-    until = fill(session, scope)
+    until = fill(session, scope, steps=1)
     rows: list[Row] = []
     if start < until:
         rows = [
@@ -130,12 +130,14 @@ def fill(
     scope: Scope,
     now: datetime | None = None,
     progress: Callable[[datetime, datetime], None] | None = None,
+    steps: int | None = None,
 ) -> datetime:
     """Roll up the site's finished slots not yet rolled up; returns how far the rollup reaches.
 
     In steps of about ``FILL_STEP`` comments, each committed (so a first fill over years of
-    history never holds SQLite's write lock for long); ``progress`` is told how far each step
-    reached, and the horizon."""
+    history never holds SQLite's write lock for long), at most ``steps`` of them (a report page
+    takes one and computes the rest itself, leaving a long first fill to the worker);
+    ``progress`` is told how far each step reached, and the horizon."""
     site_id, seconds = scope.site.id, slot_seconds(scope.site)
     horizon = _floor((now or utcnow()) - GRACE, seconds)
     zone = scope.site.timezone or "UTC"
@@ -173,13 +175,16 @@ def fill(
         session.commit()
         if progress is not None:
             progress(step, horizon)
-        if step < horizon:  # the next step under the lock again: another fill may have gone on
-            _lock(session, site_id)
-            state = session.get(ReportRollupState, site_id, with_for_update=True, populate_existing=True)
-            if state is None or (state.seconds, state.timezone) != (seconds, zone):
-                session.commit()
-                return step  # invalidated meanwhile: the next report starts again
-            since = state.until
+        if steps is not None:
+            steps -= 1
+        if step >= horizon or steps == 0:
+            break
+        _lock(session, site_id)  # the next step under the lock again: another fill may have gone on
+        state = session.get(ReportRollupState, site_id, with_for_update=True, populate_existing=True)
+        if state is None or (state.seconds, state.timezone) != (seconds, zone):
+            session.commit()
+            return step  # invalidated meanwhile: the next report starts again
+        since = state.until
     until = state.until
     session.commit()
     return until
@@ -622,6 +627,8 @@ def _standing(
     )
     if touched is not None:
         per = per.where(model.comment_id.in_(touched))
+    if before is not None:  # what was written later cannot count (lets the index bound the scan)
+        per = per.where(model.created_at < before)
     per = per.subquery()
     bucket = _bucket(per.c.value) if measure == "score" else per.c.value
     grouped = select(per.c.section, per.c.slot, per.c.key, bucket.label("bucket"), func.count()).group_by(
