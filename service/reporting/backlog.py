@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from service.models import Article, Comment, Status, utcnow
 from service.reporting import rollup
 from service.reporting.period import SLOT_SECONDS
-from service.reporting.result import Chart, Report, Table
+from service.reporting.result import Chart, Report, Table, nearest_rank
 from service.reporting.scope import Scope
 
 WAIT_BINS = [
@@ -69,25 +69,13 @@ def build(session: Session, scope: Scope, now: datetime | None = None) -> Report
     for _at, _measure, minutes, n in rollup.counts(session, scope, ("wait",), period.start, period.end):
         waited[int(minutes)] += n
     count = sum(waited.values())
-    ranks = sorted(waited.items())
-
-    def percentile(p: float) -> int | None:
-        """Nearest-rank, in whole minutes waited (rounded down)."""
-        if not count:
-            return None
-        rank, seen = max(1, math.ceil(p * count)), 0
-        for minutes, n in ranks:
-            seen += n
-            if seen >= rank:
-                return minutes
-        return None
 
     waits = Table(
         "waits",
         "Time from arrival to a moderator's decision",
         ["Waited", "Comments"],
         [
-            [name, sum(n for m, n in ranks if low <= m * 60 < high)]
+            [name, sum(n for m, n in waited.items() if low <= m * 60 < high)]
             for (low, name), high in zip(WAIT_BINS, [b[0] for b in WAIT_BINS[1:]] + [math.inf], strict=True)
         ],
     )
@@ -116,7 +104,7 @@ def build(session: Session, scope: Scope, now: datetime | None = None) -> Report
         ],
         links={"Article": "URL"},
     )
-    median, p90 = percentile(0.5), percentile(0.9)
+    median, p90 = nearest_rank(waited, 0.5), nearest_rank(waited, 0.9)  # whole minutes, rounded down
     return Report(
         "queue",
         "The queue",

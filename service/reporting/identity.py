@@ -24,7 +24,6 @@ APPROACH = (
     "Identity monitor: comments whose text contains one of a documented list of identity terms as a "
     "whole word, matched when the comment is saved."
 )
-HELD = rollup.HELD
 
 
 def monitor(session: Session, scope: Scope) -> Table:
@@ -38,7 +37,7 @@ def monitor(session: Session, scope: Scope) -> Table:
         if by == "received":
             tally[0] += n
         elif by == "auto":
-            tally[1] += n if status in HELD else 0
+            tally[1] += n if status in rollup.HELD else 0
         else:
             tally[2] += n
             tally[3] += n if status == Status.APPROVED.value else 0

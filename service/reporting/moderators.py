@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from service.models import Status, User
 from service.reporting import rollup
-from service.reporting.result import Chart, Report, Table, share
+from service.reporting.result import Chart, Report, Table, nearest_rank, share
 from service.reporting.rollup import SESSION_GAP
 from service.reporting.scope import Scope
 
@@ -42,7 +42,7 @@ def build(session: Session, scope: Scope) -> Report:
             counts[Status.APPROVED.value],
             counts[Status.REJECTED.value],
             counts["overturned"],
-            _lower_median(gaps[user]),
+            nearest_rank(gaps[user], 0.5),  # the lower middle of an even count
         )
         for user, counts in tally.items()
         if counts["total"]
@@ -94,16 +94,6 @@ def build(session: Session, scope: Scope) -> Report:
             f"(under {SESSION_GAP // 60} minutes). An overturn is a decision against the model's lean.",
         ],
     )
-
-
-def _lower_median(counts: Counter[int]) -> int | None:
-    """The lower middle of the values counted (the median of an odd count)."""
-    rank, seen = (sum(counts.values()) + 1) // 2, 0
-    for value in sorted(counts):
-        seen += counts[value]
-        if seen >= rank and rank:
-            return value
-    return None
 
 
 def _user(key: str) -> int | None:

@@ -4,9 +4,9 @@ Toxicity-family labels (toxicity, insult, threat, ...) are measured against the 
 thresholds, spam against the spam thresholds (the site's, or the article's when one is chosen).
 A comment scored by several scorers counts once per label, with its highest score.
 
-For a whole site or a section, when every threshold is a multiple of 0.01, the counts come from the rollup's
-per-label score histograms and reason counts (``rollup``, by arrival slot); otherwise (a section
-or an article, or a threshold such as 0.955) from the scores themselves.
+For a whole site or a section, when every threshold is a multiple of 0.01, the counts come from
+the rollup's per-label score histograms and reason counts (``rollup``, by arrival); otherwise (an
+article, or a threshold such as 0.955) from the scores themselves.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +70,19 @@ class Report:
             "figures": self.figures,
             "tables": {table.name: table.as_json() for table in self.tables},
         }
+
+
+def nearest_rank(counts: Mapping[int, int], p: float) -> int | None:
+    """The ``p`` percentile (nearest rank) of values given as ``{value: how many}``; None if empty."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    rank, seen = max(1, math.ceil(p * total)), 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank:
+            return value
+    return None
 
 
 def share(part: float, whole: float) -> float | None:
