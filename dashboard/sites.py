@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import json
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from dashboard.auth import roles_required
-from service import accounts
+from service import accounts, policy
 from service.db import get_session
 from service.models import ApiKey, Role, Site, WordKind
 from service.moderation import word_lists
@@ -58,6 +60,10 @@ def show(site_id: int, error: str | None = None, new_key: str | None = None, sta
         keys=keys,
         lists=lists,
         thresholds=accounts.THRESHOLDS,
+        dangerous=policy.DANGEROUS,
+        defaults=policy.merge_rules(
+            policy.DEFAULT_RULES, json.loads(current_app.config["STET_SETTINGS"].attribute_thresholds or "{}")
+        ),
         error=error,
         new_key=new_key,
     )
@@ -100,8 +106,29 @@ def thresholds(site_id: int):
             values[name] = float(raw) if raw else None
         except ValueError:
             return show(site_id, error=f"{name.replace('_', ' ').capitalize()}: a number.", status=400)
+    attributes: dict[str, dict[str, float | None]] = {}
+    for label in policy.DANGEROUS:
+        for field in ("queue_at", "reject_at"):
+            raw = request.form.get(f"{label}.{field}", "").strip().lower()
+            if not raw:
+                continue
+            try:
+                value = None if raw == "never" and field == "reject_at" else float(raw)
+            except ValueError:
+                hint = "a number" + (" or “never”" if field == "reject_at" else "")
+                return show(
+                    site_id, error=f"{policy.DANGEROUS[label].capitalize()} {field}: {hint}.", status=400
+                )
+            attributes.setdefault(label, {})[field] = value
     try:
-        accounts.set_thresholds(db, site, values, actor=current_user.user)
+        accounts.set_thresholds(
+            db,
+            site,
+            values,
+            actor=current_user.user,
+            attributes=attributes,
+            rude=request.form.get("rude", ""),
+        )
     except accounts.AccountError as exc:
         db.rollback()
         return show(site_id, error=str(exc).capitalize() + ".", status=400)

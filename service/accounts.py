@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from service import audit
+from service import audit, policy
 from service.models import ApiKey, Role, Site, SiteWord, User, WordKind, utcnow
 
 KEY_PREFIX = "stet_"
@@ -90,18 +90,39 @@ THRESHOLDS = ("approve_below", "reject_above", "spam_queue_above", "spam_reject_
 
 
 def set_thresholds(
-    session: Session, site: Site, values: Mapping[str, float | None], actor: User | str = CLI
+    session: Session,
+    site: Site,
+    values: Mapping[str, float | None],
+    actor: User | str = CLI,
+    *,
+    attributes: Mapping[str, Mapping[str, float | None]] | None = None,
+    rude: str | None = None,
 ) -> Site:
     """Override a site's policy thresholds (None: the installation default); each in [0, 1],
-    approving below the rejection threshold and queueing spam below rejecting it."""
-    before = {name: getattr(site, name) for name in THRESHOLDS}
+    approving below the rejection threshold and queueing spam below rejecting it. ``attributes``
+    replaces the dangerous attributes' rules (``{"threat": {"queue_at", "reject_at"}}``, a field
+    left out falls back; ``None`` leaves them) and ``rude`` (``queue``, ``approve``; ``""`` for the
+    default) what happens to comments that are only rude."""
+    before = {name: getattr(site, name) for name in (*THRESHOLDS, "attribute_thresholds", "rude")}
     after = {**before, **{name: values[name] for name in THRESHOLDS if name in values}}
-    for name, value in after.items():
+    for name in THRESHOLDS:
+        value = after[name]
         if value is not None and not 0.0 <= value <= 1.0:
             raise AccountError(f"{name.replace('_', ' ')} must be between 0 and 1")
     for low, high in (("approve_below", "reject_above"), ("spam_queue_above", "spam_reject_above")):
         if after[low] is not None and after[high] is not None and after[low] >= after[high]:
             raise AccountError(f"{low.replace('_', ' ')} must be lower than {high.replace('_', ' ')}")
+    if attributes is not None:
+        kept = {label: dict(fields) for label, fields in attributes.items() if fields}
+        try:
+            policy.merge_rules(policy.DEFAULT_RULES, kept)
+        except ValueError as exc:
+            raise AccountError(str(exc).replace("_", " ")) from None
+        after["attribute_thresholds"] = kept or None
+    if rude is not None:
+        if rude and rude not in policy.RUDE_MODES:
+            raise AccountError(f"rude comments: {' or '.join(policy.RUDE_MODES)}")
+        after["rude"] = rude or None
     for name, value in after.items():
         setattr(site, name, value)
     audit.record(

@@ -308,7 +308,11 @@ TASKS = click.Choice(["toxicity", "spam"])
 
 @model.command("train")
 @click.option(
-    "--task", type=click.Choice([*TASKS.choices, "transformer"]), default="toxicity", show_default=True
+    "--task",
+    type=click.Choice([*TASKS.choices, "attributes", "transformer"]),
+    default="toxicity",
+    show_default=True,
+    help="attributes: the default scorer's seven heads (data: the shared data folder).",
 )
 @click.option(
     "--data", type=click.Path(exists=True, path_type=Path), help="Training data (default: the shared set)."
@@ -320,7 +324,11 @@ def model_train(task: str, data: Path | None, out: Path | None, steps: int, minu
     """Train a model and report its held-out metrics (transformer: data is the shared data folder)."""
     from worker import spam_training, training
 
-    if task == "transformer":
+    if task == "attributes":
+        from worker.attribute_training import train_attributes
+
+        result = train_attributes(data, out, progress=True)
+    elif task == "transformer":
         from worker.transformer_training import train_transformer
 
         result = train_transformer(data, out, steps=steps, minutes=minutes, progress=True)

@@ -6,6 +6,7 @@ the worker and the CLI agree on where the database and the broker are.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -36,7 +37,11 @@ class Settings:
     max_body_chars: int = 10_000
     # Per-site defaults; a site row may override them.
     approve_below: float = 0.08
-    reject_above: float = 0.97
+    reject_above: float = 0.97  # rejects only with a dangerous attribute at its queue_at (service.policy)
+    # The dangerous attributes' rules as JSON, {"threat": {"queue_at": 0.2, "reject_at": 0.9}}, over
+    # service.policy.DEFAULT_RULES; "rude": "queue" comments that are only rude, or "approve" them.
+    attribute_thresholds: str = ""
+    rude: str = "queue"
     spam_queue_above: float = 0.5
     spam_reject_above: float = 0.95
     # A spam score with no signal behind it (no link, contact, promotion, repetition...) is the
@@ -63,6 +68,24 @@ class Settings:
     webhook_retry_base: float = 30.0
     webhook_retry_window: float = 86_400.0
     webhook_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        from service import policy  # the rules' shapes live with the policy
+
+        try:
+            rules = json.loads(self.attribute_thresholds or "{}")
+            if not isinstance(rules, dict):
+                raise ValueError("expected a JSON object")
+            policy.Thresholds(
+                self.approve_below,
+                self.reject_above,
+                attributes=policy.merge_rules(policy.DEFAULT_RULES, rules),
+                rude=self.rude,
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ValueError(
+                f"STET_ATTRIBUTE_THRESHOLDS, STET_RUDE or the toxicity thresholds: {exc}"
+            ) from None
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -102,6 +102,10 @@ class Site(Base):
     reject_above: Mapped[float | None] = mapped_column(Float)
     spam_queue_above: Mapped[float | None] = mapped_column(Float)
     spam_reject_above: Mapped[float | None] = mapped_column(Float)
+    # Dangerous attributes' rules, {"threat": {"queue_at": 0.2, "reject_at": 0.9}, ...} (service.policy);
+    # an attribute or a field left out falls back to the installation's.
+    attribute_thresholds: Mapped[dict | None] = mapped_column(JSON)
+    rude: Mapped[str | None] = mapped_column(String(16))  # "queue" or "approve"; NULL: the installation's
     # Optional Akismet check (off unless set): the comment text and reader's IP go to Akismet.
     akismet_key: Mapped[str | None] = mapped_column(String(100))
     akismet_blog: Mapped[str | None] = mapped_column(String(500))
@@ -145,6 +149,7 @@ class Article(Base):
     # Per-article threshold overrides; NULL falls back to the site, then the installation.
     approve_below: Mapped[float | None] = mapped_column(Float)
     reject_above: Mapped[float | None] = mapped_column(Float)
+    attribute_thresholds: Mapped[dict | None] = mapped_column(JSON)  # as the site's, overriding it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

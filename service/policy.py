@@ -1,16 +1,27 @@
 """The moderation policy: pure functions from scores and reasons to an outcome.
 
 Used by the worker after scoring; the dashboard goes through ``moderation``, which records a
-person's decision instead. Defaults favour queueing over a wrong automatic decision: only clearly
-clean comments are approved and only clear abuse or spam rejected; everything between waits for a
-moderator. The most severe rule that applies wins: a banned word, then spam, then toxicity.
-Spam is rejected only with a reason beyond links (repetition, contact baits, obfuscation...).
+person's decision instead. Defaults favour queueing over a wrong automatic decision, and tell rude
+from dangerous:
+
+* **Dangerous** attributes (severe toxicity, threats, identity attacks, sexual harassment) each
+  have a ``queue_at`` score from which a comment is never auto-approved, and a ``reject_at`` score
+  from which it is rejected.
+* **Rude** ones (toxicity, insult, profanity) never reject on their own: harsh criticism of a
+  minister reads as toxic to every model, and silencing it is the worst mistake a newsroom tool can
+  make. A comment at or above the toxicity ``reject_above`` is rejected only when a dangerous
+  attribute reaches its ``queue_at`` too; otherwise a person decides (or, where the site says
+  ``rude="approve"``, it is published).
+
+The most severe rule that applies wins: a banned word, then spam, then a dangerous attribute, then
+toxicity. Spam is rejected only with a reason beyond links (repetition, contact baits...).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from service.models import Status
 
@@ -36,9 +47,65 @@ class Reason:
     spans: list[tuple[int, int]] = field(default_factory=list)
 
 
+# Perspective's attributes a newsroom never publishes, and their names in reasons and the dashboard.
+DANGEROUS = {
+    "threat": "threat",
+    "identity_attack": "identity attack",
+    "severe_toxicity": "severe toxicity",
+    "sexual_explicit": "sexual harassment",
+}
+RUDE_MODES = ("queue", "approve")
+
+
+@dataclass(frozen=True)
+class AttributeRule:
+    """A dangerous attribute's thresholds: never auto-approved from ``queue_at``, rejected from
+    ``reject_at`` (``None``: a person always decides)."""
+
+    queue_at: float
+    reject_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.queue_at <= (1.0 if self.reject_at is None else self.reject_at) <= 1.0:
+            raise ValueError(
+                f"attribute thresholds must satisfy 0 ≤ queue_at ≤ reject_at ≤ 1, got {self.queue_at} "
+                f"and {self.reject_at}"
+            )
+
+
+# Chosen on validation rows (README, "Models and the policy"); a site or article may override each.
+DEFAULT_RULES: Mapping[str, AttributeRule] = MappingProxyType(
+    {
+        "threat": AttributeRule(0.2, 0.9),
+        "identity_attack": AttributeRule(0.2, 0.9),
+        "severe_toxicity": AttributeRule(0.2, 0.9),
+        "sexual_explicit": AttributeRule(0.2, 0.9),
+    }
+)
+
+
+def merge_rules(
+    base: Mapping[str, AttributeRule], *overrides: Mapping[str, Mapping[str, float | None]] | None
+) -> Mapping[str, AttributeRule]:
+    """``base`` with each override's ``{"threat": {"queue_at": ..., "reject_at": ...}}`` laid over it
+    in turn (installation, site, article); a field left out keeps the value beneath."""
+    rules = dict(base)
+    for override in overrides:
+        for label, fields in (override or {}).items():
+            if label not in DANGEROUS:
+                raise ValueError(f"no thresholds for {label!r}: only for {', '.join(DANGEROUS)}")
+            below = rules.get(label, AttributeRule(1.0))
+            queue_at = fields.get("queue_at", below.queue_at)
+            reject_at = fields["reject_at"] if "reject_at" in fields else below.reject_at
+            rules[label] = AttributeRule(float(queue_at if queue_at is not None else 1.0), reject_at)
+    return MappingProxyType(rules)
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """Toxicity: approve below ``approve_below``, reject at ``reject_above``.
+    """Toxicity: approve below ``approve_below``; from ``reject_above`` reject only with a dangerous
+    attribute at its ``queue_at`` (module docstring). ``attributes``: the dangerous attributes' rules.
+    ``rude``: ``"queue"`` comments that are only rude for a person, or ``"approve"`` them.
     Spam: queue at ``spam_queue_above``, reject at ``spam_reject_above``; a spam score with no
     signal behind it queues only from ``spam_alone_queue_above`` (or ``spam_queue_above`` if higher)."""
 
@@ -47,6 +114,8 @@ class Thresholds:
     spam_queue_above: float = 0.5
     spam_reject_above: float = 0.95
     spam_alone_queue_above: float = 0.9
+    attributes: Mapping[str, AttributeRule] = field(default_factory=lambda: DEFAULT_RULES)
+    rude: str = "queue"
 
     def __post_init__(self) -> None:
         for low, high, what in (
@@ -57,18 +126,39 @@ class Thresholds:
                 raise ValueError(
                     f"{what} thresholds must satisfy 0 ≤ lower ≤ upper ≤ 1, got {low} and {high}"
                 )
+        if self.rude not in RUDE_MODES:
+            raise ValueError(f"rude must be one of {', '.join(RUDE_MODES)}, got {self.rude!r}")
+        unknown = set(self.attributes) - set(DANGEROUS)
+        if unknown:
+            raise ValueError(
+                f"no thresholds for {', '.join(sorted(unknown))}: only for {', '.join(DANGEROUS)}"
+            )
 
 
 @dataclass(frozen=True)
 class Outcome:
     status: Status
     reason: str
-    category: str  # banned_word, spam, toxic, premoderation, suspect_word, trusted, clean, uncertain
+    # banned_word, spam, a dangerous attribute (threat...), toxic, premoderation, suspect_word, trusted,
+    # clean, rude, uncertain
+    category: str
 
 
 def _why(reasons: Sequence[Reason]) -> str:
     strongest = sorted(reasons, key=lambda r: -r.weight)[:3]
     return f" ({'; '.join(r.detail for r in strongest)})" if strongest else ""
+
+
+def _dangers(
+    scores: Mapping[str, float], rules: Mapping[str, AttributeRule]
+) -> list[tuple[str, float, AttributeRule]]:
+    """The dangerous attributes at or above their ``queue_at``, highest share of its threshold first."""
+    found = [
+        (label, scores[label], rule)
+        for label, rule in rules.items()
+        if label in scores and scores[label] >= rule.queue_at
+    ]
+    return sorted(found, key=lambda f: -f[1] / max(f[2].reject_at or 1.0, 1e-9))
 
 
 def decide(
@@ -82,7 +172,8 @@ def decide(
 
     ``hold`` says why a person must see the comment whatever its scores (pre-moderation of the
     article or the author); it never overrides a rejection. A ``trusted`` author's comments that
-    are not rejected and carry no suspect word are approved instead of waiting in the queue.
+    are not rejected and carry no suspect word or dangerous attribute are approved instead of
+    waiting in the queue.
     """
     by_code: dict[str, list[Reason]] = {}
     for r in reasons:
@@ -96,15 +187,34 @@ def decide(
     if spam is not None and spam >= t.spam_reject_above and beyond_links:
         why = _why(signals)
         return Outcome(Status.REJECTED, f"spam {spam:.2f} ≥ {t.spam_reject_above:.2f}{why}", "spam")
+    dangers = _dangers(scores, t.attributes)
+    for label, value, rule in dangers:
+        if rule.reject_at is not None and value >= rule.reject_at:
+            return Outcome(
+                Status.REJECTED,
+                f"{DANGEROUS[label]} {value:.2f} ≥ auto-reject threshold {rule.reject_at:.2f}",
+                label,
+            )
     toxicity = scores.get("toxicity")
-    if toxicity is not None and toxicity >= t.reject_above:
+    if toxicity is not None and toxicity >= t.reject_above and dangers:
+        label, value, rule = dangers[0]
         return Outcome(
-            Status.REJECTED, f"toxicity {toxicity:.2f} ≥ auto-reject threshold {t.reject_above:.2f}", "toxic"
+            Status.REJECTED,
+            f"toxicity {toxicity:.2f} ≥ {t.reject_above:.2f} "
+            f"with {DANGEROUS[label]} {value:.2f} ≥ {rule.queue_at:.2f}",
+            "toxic",
         )
     if hold:
         return Outcome(Status.QUEUED, hold, "premoderation")
     if SUSPECT_WORD in by_code:
         return Outcome(Status.QUEUED, "; ".join(r.detail for r in by_code[SUSPECT_WORD]), SUSPECT_WORD)
+    if dangers:
+        label, value, rule = dangers[0]
+        return Outcome(
+            Status.QUEUED,
+            f"possible {DANGEROUS[label]} {value:.2f} ≥ {rule.queue_at:.2f}: a person decides",
+            label,
+        )
     if trusted:
         return Outcome(Status.APPROVED, "trusted author, not rejected by any rule", "trusted")
     queue_bar = t.spam_queue_above if signals else max(t.spam_queue_above, t.spam_alone_queue_above)
@@ -117,6 +227,19 @@ def decide(
             Status.APPROVED,
             f"toxicity {toxicity:.2f} < auto-approve threshold {t.approve_below:.2f}",
             "clean",
+        )
+    if t.rude == "approve":
+        return Outcome(
+            Status.APPROVED,
+            f"toxicity {toxicity:.2f}, no threat, hate or harassment: the site publishes rudeness",
+            "rude",
+        )
+    if toxicity >= t.reject_above:
+        return Outcome(
+            Status.QUEUED,
+            f"toxicity {toxicity:.2f} ≥ {t.reject_above:.2f} but no threat, hate or harassment: "
+            "a person decides",
+            "toxic",
         )
     return Outcome(
         Status.QUEUED,

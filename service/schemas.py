@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from ipaddress import ip_address
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -88,17 +88,43 @@ class CommentIn(_Model):
 # --- article settings, reader reports and feedback ----------------------------------------
 
 
+DangerousAttribute = Literal["threat", "identity_attack", "severe_toxicity", "sexual_explicit"]
+
+
+class AttributeRuleIn(_Model):
+    """A dangerous attribute's rule: never auto-approved from ``queue_at``, rejected from ``reject_at``
+    (``null``: never rejected on this score). A field left out falls back to the site's, then the
+    installation's."""
+
+    queue_at: Annotated[float, Field(ge=0, le=1)] | None = None
+    reject_at: Annotated[float, Field(ge=0, le=1)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AttributeRuleIn:
+        if self.queue_at is not None and self.reject_at is not None and self.queue_at > self.reject_at:
+            raise ValueError("queue_at must not be above reject_at")
+        return self
+
+
 class ThresholdsIn(_Model):
-    """Toxicity thresholds for one article: approve below ``approve_below``, reject above ``reject_above``."""
+    """One article's thresholds: toxicity approved below ``approve_below`` (from ``reject_above``
+    rejected only with a dangerous attribute at its ``queue_at``), and the dangerous attributes' rules."""
 
     approve_below: Annotated[float, Field(ge=0, le=1)]
     reject_above: Annotated[float, Field(ge=0, le=1)]
+    attributes: dict[DangerousAttribute, AttributeRuleIn] | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> ThresholdsIn:
         if self.approve_below > self.reject_above:
             raise ValueError("approve_below must not be above reject_above")
         return self
+
+    def attribute_rules(self) -> dict[str, dict[str, float | None]] | None:
+        """The attributes as stored: only the fields given."""
+        if not self.attributes:
+            return None
+        return {label: rule.model_dump(exclude_unset=True) for label, rule in self.attributes.items()}
 
 
 class ArticleSettingsIn(_Model):

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from service import moderation
-from service.models import Article, AuditEntry, Author, utcnow
+from service.models import Article, AuditEntry, Author, Site, utcnow
+from service.moderation import thresholds_for
+from service.policy import DEFAULT_RULES
 from tests.test_api_errors import assert_error
 
 
@@ -35,8 +38,25 @@ def test_register_then_read_an_article(site):
         "section": "local",
         "comments_open": True,
         "premoderation": "links",
-        "thresholds": {"approve_below": 0.05, "reject_above": 0.9},
+        "thresholds": {"approve_below": 0.05, "reject_above": 0.9, "attributes": None},
     }
+
+
+def test_an_article_about_a_trial_holds_threats_sooner(site, db, settings):
+    rules = {"threat": {"queue_at": 0.05}, "identity_attack": {"reject_at": None}}
+    body = put_article(
+        site, thresholds={"approve_below": 0.08, "reject_above": 0.97, "attributes": rules}
+    ).get_json()
+    assert body["thresholds"]["attributes"] == rules
+    with db.session() as session:
+        article = session.scalar(select(Article).where(Article.external_id == "story-1"))
+        rules_now = thresholds_for(session.get(Site, article.site_id), settings, article).attributes
+        assert (rules_now["threat"].queue_at, rules_now["threat"].reject_at) == (
+            0.05,
+            DEFAULT_RULES["threat"].reject_at,
+        )
+        assert rules_now["identity_attack"].reject_at is None
+        assert rules_now["severe_toxicity"] == DEFAULT_RULES["severe_toxicity"]
 
 
 def test_update_keeps_what_is_left_out_and_null_clears_thresholds(site, db):
@@ -62,6 +82,20 @@ def test_update_keeps_what_is_left_out_and_null_clears_thresholds(site, db):
         ({"thresholds": {"approve_below": 0.6, "reject_above": 0.4}}, "thresholds"),
         ({"thresholds": {"approve_below": -0.1, "reject_above": 0.4}}, "thresholds.approve_below"),
         ({"thresholds": {"approve_below": 0.1, "reject_above": 1.5}}, "thresholds.reject_above"),
+        (
+            {"thresholds": {"approve_below": 0.1, "reject_above": 0.9, "attributes": {"toxicity": {}}}},
+            "thresholds.attributes.toxicity",
+        ),
+        (
+            {
+                "thresholds": {
+                    "approve_below": 0.1,
+                    "reject_above": 0.9,
+                    "attributes": {"threat": {"queue_at": 2}},
+                }
+            },
+            "thresholds.attributes.threat.queue_at",
+        ),
         ({"premoderation": "sometimes"}, "premoderation"),
         ({"comments_open": "no"}, "comments_open"),
     ],

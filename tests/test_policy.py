@@ -1,4 +1,4 @@
-"""The policy: clean comments approved, toxic ones rejected, the uncertain middle queued."""
+"""The policy: clean comments approved, dangerous ones rejected, rudeness and the uncertain middle queued."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import pytest
 
 from service.config import Settings
 from service.models import Status
-from service.policy import BANNED_WORD, SUSPECT_WORD, Reason, Thresholds, decide
+from service.policy import (
+    BANNED_WORD,
+    DEFAULT_RULES,
+    SUSPECT_WORD,
+    AttributeRule,
+    Reason,
+    Thresholds,
+    decide,
+    merge_rules,
+)
 
 T = Thresholds(approve_below=0.1, reject_above=0.9)
 
@@ -19,16 +28,71 @@ T = Thresholds(approve_below=0.1, reject_above=0.9)
         (0.1, Status.QUEUED),
         (0.5, Status.QUEUED),
         (0.899, Status.QUEUED),
-        (0.9, Status.REJECTED),
-        (1.0, Status.REJECTED),
+        (0.9, Status.QUEUED),  # rude is not dangerous: a person decides
+        (1.0, Status.QUEUED),
     ],
 )
-def test_thresholds_split_the_scores(toxicity, status):
+def test_toxicity_alone_approves_or_queues_but_never_rejects(toxicity, status):
     assert decide({"toxicity": toxicity}, T).status is status
 
 
-def test_reason_names_the_score_and_threshold():
-    assert decide({"toxicity": 0.95}, T).reason == "toxicity 0.95 ≥ auto-reject threshold 0.90"
+def test_criticism_that_reads_as_toxic_goes_to_a_person():
+    # "The minister is a hypocrite and a liar": toxic to every model, neither threat nor hate.
+    scores = {"toxicity": 0.999, "insult": 0.98, "threat": 0.01, "identity_attack": 0.02}
+    outcome = decide(scores, T)
+    assert (outcome.status, outcome.category) == (Status.QUEUED, "toxic")
+    assert outcome.reason == "toxicity 1.00 ≥ 0.90 but no threat, hate or harassment: a person decides"
+
+
+def test_a_site_may_publish_rudeness_but_not_danger():
+    relaxed = Thresholds(0.1, 0.9, rude="approve")
+    assert decide({"toxicity": 0.999, "insult": 0.98, "threat": 0.01}, relaxed).status is Status.APPROVED
+    assert decide({"toxicity": 0.5, "threat": 0.5}, relaxed).status is Status.QUEUED
+    with pytest.raises(ValueError, match="rude must be one of queue, approve"):
+        Thresholds(0.1, 0.9, rude="publish")
+
+
+@pytest.mark.parametrize("label", ["threat", "identity_attack", "severe_toxicity", "sexual_explicit"])
+def test_a_dangerous_attribute_is_never_auto_approved_and_rejects_when_sure(label):
+    rule = DEFAULT_RULES[label]
+    below = {"toxicity": 0.01, label: rule.queue_at - 0.01}
+    assert decide(below, T).status is Status.APPROVED
+    queued = decide({"toxicity": 0.01, label: rule.queue_at}, T)
+    assert (queued.status, queued.category) == (Status.QUEUED, label)
+    assert queued.reason.startswith("possible ")
+    assert decide({"toxicity": 0.01, label: rule.queue_at}, T, trusted=True).status is Status.QUEUED
+    rejected = decide({"toxicity": 0.3, label: rule.reject_at}, T)
+    assert (rejected.status, rejected.category) == (Status.REJECTED, label)
+
+
+def test_a_threat_written_without_swear_words_is_held():
+    outcome = decide({"toxicity": 0.05, "threat": 0.6}, T)
+    assert (outcome.status, outcome.reason) == (
+        Status.QUEUED,
+        "possible threat 0.60 ≥ 0.20: a person decides",
+    )
+
+
+def test_high_toxicity_rejects_only_with_a_dangerous_attribute_behind_it():
+    outcome = decide({"toxicity": 0.95, "identity_attack": 0.3}, T)
+    assert (outcome.status, outcome.category) == (Status.REJECTED, "toxic")
+    assert outcome.reason == "toxicity 0.95 ≥ 0.90 with identity attack 0.30 ≥ 0.20"
+
+
+def test_rules_merge_installation_site_and_article():
+    rules = merge_rules(
+        DEFAULT_RULES,
+        {"threat": {"queue_at": 0.3}},
+        {"threat": {"reject_at": None}, "sexual_explicit": {"queue_at": 0.5, "reject_at": 0.95}},
+        None,
+    )
+    assert rules["threat"] == AttributeRule(0.3, None)
+    assert rules["sexual_explicit"] == AttributeRule(0.5, 0.95)
+    assert rules["identity_attack"] == DEFAULT_RULES["identity_attack"]
+    with pytest.raises(ValueError, match="no thresholds for 'toxicity'"):
+        merge_rules(DEFAULT_RULES, {"toxicity": {"queue_at": 0.1}})
+    with pytest.raises(ValueError, match="queue_at ≤ reject_at"):
+        merge_rules(DEFAULT_RULES, {"threat": {"queue_at": 0.95}})
 
 
 def test_without_a_toxicity_score_a_person_decides():
@@ -76,12 +140,13 @@ def test_pre_moderation_holds_whatever_the_scores_but_never_saves_a_rejection():
         "the article is pre-moderated",
         "premoderation",
     )
-    assert decide({"toxicity": 0.99}, T, hold="the article is pre-moderated").status is Status.REJECTED
+    held_threat = {"toxicity": 0.99, "threat": 0.99}
+    assert decide(held_threat, T, hold="the article is pre-moderated").status is Status.REJECTED
 
 
 def test_a_trusted_author_skips_the_uncertain_band_but_not_rejection_or_suspect_words():
     assert decide({"toxicity": 0.5, "spam": 0.7}, T, [LINKS], trusted=True).category == "trusted"
-    assert decide({"toxicity": 0.99}, T, trusted=True).status is Status.REJECTED
+    assert decide({"toxicity": 0.99, "threat": 0.95}, T, trusted=True).status is Status.REJECTED
     suspect = Reason(SUSPECT_WORD, 0.0, "suspect word: crypto")
     assert decide({"toxicity": 0.01}, T, [suspect], trusted=True).status is Status.QUEUED
 
@@ -96,7 +161,8 @@ def test_a_banned_word_rejects_and_a_suspect_word_queues():
 
 def test_abuse_outranks_a_suspect_word():
     suspect = Reason(SUSPECT_WORD, 0.0, "suspect word: crypto")
-    assert decide({"toxicity": 0.99}, T, [suspect]).category == "toxic"
+    assert decide({"toxicity": 0.99, "threat": 0.3}, T, [suspect]).category == "toxic"
+    assert decide({"toxicity": 0.2, "threat": 0.95}, T, [suspect]).category == "threat"
 
 
 def test_defaults_favour_queueing():

@@ -153,6 +153,7 @@ def update(article_id: str):
         limits = data.thresholds
         article.approve_below = limits.approve_below if limits else None
         article.reject_above = limits.reject_above if limits else None
+        article.attribute_thresholds = limits.attribute_rules() if limits else None
     article.updated_at = utcnow()
     session.flush()
     after = article_json(article)

@@ -107,7 +107,7 @@ def parse(model: type[BaseModel], data: Any) -> Any:
     except ValidationError as exc:
         details = []
         for err in exc.errors(include_url=False):
-            field = ".".join(str(part) for part in err["loc"]) or None
+            field = ".".join(str(part) for part in err["loc"] if part != "[key]") or None  # a bad dict key
             message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "missing":
                 message = "is required"

@@ -69,9 +69,15 @@ class CommentPage(BaseModel):
     next_cursor: str | None
 
 
+class AttributeRuleOut(BaseModel):
+    queue_at: float | None = None
+    reject_at: float | None = None
+
+
 class ThresholdsOut(BaseModel):
     approve_below: float
     reject_above: float
+    attributes: dict[str, AttributeRuleOut] | None = None
 
 
 class ArticleOut(BaseModel):

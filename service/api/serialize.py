@@ -50,7 +50,11 @@ def article_json(article: Article) -> dict[str, Any]:
         "section": article.section,
         "comments_open": article.comments_open,
         "premoderation": article.premoderation,
-        "thresholds": {"approve_below": article.approve_below, "reject_above": article.reject_above}
+        "thresholds": {
+            "approve_below": article.approve_below,
+            "reject_above": article.reject_above,
+            "attributes": article.attribute_thresholds,
+        }
         if overridden
         else None,
     }

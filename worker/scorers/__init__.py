@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 # Every scorer ``load_scorer`` knows, in the order ``stet model eval`` and the benchmark report them.
-SCORER_NAMES = ("linear", "detoxify", "cascade", "null")
+SCORER_NAMES = ("ensemble", "linear", "detoxify", "cascade", "null")
 TEST_ONLY = frozenset({"null"})  # scores nothing: never evaluated or benchmarked
 
 
@@ -43,6 +43,10 @@ class Explainer(Protocol):
 
 def load_scorer(name: str) -> Scorer:
     """Build the scorer called ``name``; heavy models load here, once per process."""
+    if name == "ensemble":
+        from worker.scorers.ensemble import EnsembleScorer
+
+        return EnsembleScorer.load()
     if name == "linear":
         from worker.scorers.linear import LinearToxicityScorer
 
@@ -66,4 +70,4 @@ def load_scorer(name: str) -> Scorer:
             raise RuntimeError(f"the {name} scorer needs: pip install 'stet[{extra}]' ({exc})") from exc
         transformer = Transformer.from_settings(settings)
         return transformer if name == "detoxify" else CascadeScorer.from_settings(settings, transformer)
-    raise ValueError(f"unknown scorer {name!r} (known: linear, null, detoxify, cascade)")
+    raise ValueError(f"unknown scorer {name!r} (known: {', '.join(SCORER_NAMES)})")

@@ -151,6 +151,11 @@ class LinearToxicityScorer:
             dtype=np.float64,
         )
         self._head_intercept = np.array([b for _, _, b in heads.values()], dtype=np.float64)
+        # Sliced once per block: slicing the million-row matrix on every call cost ~14 ms a comment.
+        bounds = np.cumsum([0, *(c.size for c in self.coef)])
+        self._head_blocks = [
+            sp.csr_matrix(self._head_coef[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)
+        ]
         self._span_rule = SpanRule.from_metadata(metadata)
 
     @classmethod
@@ -179,17 +184,16 @@ class LinearToxicityScorer:
         texts = [text.encode("utf-8", "replace").decode("utf-8") for text in texts]
         z = np.full(len(texts), self.intercept)
         heads = np.tile(self._head_intercept, (len(texts), 1))
-        offset = 0
-        for vectorizer, idf, coef in zip(self._vectorizers, self.idf, self.coef, strict=True):
+        for vectorizer, idf, coef, block_heads in zip(
+            self._vectorizers, self.idf, self.coef, self._head_blocks, strict=True
+        ):
             x = sp.csr_matrix(vectorizer.transform(texts))
             x.data = (np.log(x.data) + 1.0) * idf[x.indices]
             norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
             norms[norms == 0.0] = 1.0  # a text without features of this block adds nothing
             z += (x @ coef) / norms
             if heads.shape[1]:
-                block_heads = self._head_coef[offset : offset + coef.size]
                 heads += (x @ block_heads).toarray() / norms[:, None]
-            offset += coef.size
         return z, heads
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
