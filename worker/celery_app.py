@@ -2,7 +2,8 @@
 
 Run it with ``stet worker`` (which also runs the periodic sweep). Tasks are
 acknowledged late and rejected on worker loss so a killed worker's task goes
-back to the queue; prefetch is 1 because scoring is CPU-bound.
+back to the queue. Scoring runs in batches (``worker.tasks``), so each process reserves
+enough messages to fill one.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
+        # Scoring collects up to worker.tasks.BATCH_SIZE comments per run: each process may hold
+        # one batch running and one filling (celery-batches needs them reserved, unacknowledged).
+        worker_prefetch_multiplier=64,
         task_default_queue=QUEUE,
         broker_connection_retry_on_startup=True,
         broker_transport_options={

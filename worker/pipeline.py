@@ -10,7 +10,7 @@ hands the results to ``moderation.record_scores``, which applies the policy.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import redis
@@ -69,10 +69,26 @@ class Pipeline:
         )
 
     def score(self, body: str, context: CommentContext) -> list[ScorerResult]:
-        scores = self.toxicity.score_batch([body])[0]
-        results = [ScorerResult(self.toxicity.name, self.toxicity.version, scores, self._spans(body, scores))]
+        return self.score_batch([body], [context])[0]
+
+    def score_batch(
+        self, bodies: Sequence[str], contexts: Sequence[CommentContext]
+    ) -> list[list[ScorerResult]]:
+        """Every comment's results; the toxicity model runs once over the whole batch (one encoder
+        pass costs far less than one per comment), spam and its context per comment."""
+        all_scores = self.toxicity.score_batch(list(bodies))
+        spans = self._spans(bodies, all_scores)
+        return [
+            [
+                ScorerResult(self.toxicity.name, self.toxicity.version, scores, found),
+                *self._spam(body, context),
+            ]
+            for body, context, scores, found in zip(bodies, contexts, all_scores, spans, strict=True)
+        ]
+
+    def _spam(self, body: str, context: CommentContext) -> list[ScorerResult]:
         if self.spam is None:
-            return results
+            return []
         sig = signature(body) if len(body.split()) >= MIN_WORDS else None
         activity = self.recent.observe(replace(context.posting, signature=sig))
         activity += self._ask_akismet(body, context)
@@ -85,14 +101,17 @@ class Pipeline:
         reasons = list(spam.reasons)
         reasons += _word_reasons(BANNED_WORD, "banned word", spam.banned)
         reasons += _word_reasons(SUSPECT_WORD, "suspect word", spam.suspect)
-        results.append(ScorerResult(self.spam.name, self.spam.version, {"spam": spam.score}, reasons))
-        return results
+        return [ScorerResult(self.spam.name, self.spam.version, {"spam": spam.score}, reasons)]
 
-    def _spans(self, body: str, scores: dict[str, float]) -> list[Reason]:
+    def _spans(self, bodies: Sequence[str], scores: Sequence[dict[str, float]]) -> list[list[Reason]]:
         """The toxic spans as reasons, for comments a person may see (not for clearly clean ones)."""
-        if not isinstance(self.toxicity, Explainer) or scores.get("toxicity", 0.0) < self.explain_above:
-            return []
-        return span_reasons(body, self.toxicity.explain([body])[0])
+        out: list[list[Reason]] = [[] for _ in bodies]
+        if not isinstance(self.toxicity, Explainer):
+            return out
+        todo = [i for i, s in enumerate(scores) if s.get("toxicity", 0.0) >= self.explain_above]
+        for i, found in zip(todo, self.toxicity.explain([bodies[i] for i in todo]), strict=True):
+            out[i] = span_reasons(bodies[i], found)
+        return out
 
     def _ask_akismet(self, body: str, context: CommentContext) -> list[Reason]:
         """Akismet's verdict as a reason, for sites that configured it; nothing when it is away."""

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import redis
-from celery import Task, shared_task
+from celery import shared_task
+from celery_batches import Batches
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import joinedload
 
 from service import moderation
 from service.models import Comment, Site, Status, WordKind
@@ -23,9 +27,20 @@ from worker.scorers.spam.wordlists import WordLists
 log = logging.getLogger(__name__)
 
 
-class ScoringTask(Task):
-    """Builds the scoring pipeline (models, Redis) once per worker process, on first use."""
+BATCH_SIZE = 32  # comments one scoring run takes at most
+BATCH_WAIT = 0.2  # seconds a comment waits for others before a smaller batch runs
 
+
+class ScoringTask(Batches):
+    """Collects waiting comments into batches (celery-batches) and builds the scoring pipeline
+    (models, Redis) once per worker process, on first use.
+
+    A batch is acknowledged after it ran (``acks_late``). A comment a failed run left pending is
+    re-enqueued by the sweep, and deciding is idempotent, so none is lost or decided twice.
+    """
+
+    flush_every = BATCH_SIZE
+    flush_interval = BATCH_WAIT
     _pipeline: Pipeline | None = None
 
     @property
@@ -36,47 +51,60 @@ class ScoringTask(Task):
         return ScoringTask._pipeline
 
 
-@shared_task(
-    bind=True,
-    base=ScoringTask,
-    name=SCORE_TASK,
-    acks_late=True,
-    autoretry_for=(OperationalError, RedisError, ConnectionError),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=8,
-    soft_time_limit=60,
-    time_limit=90,
-)
-def score_comment(self: ScoringTask, comment_id: int) -> None:
-    """Score one comment and decide it; a no-op when it is already decided."""
+@shared_task(bind=True, base=ScoringTask, name=SCORE_TASK, acks_late=True, ignore_result=True)
+def score_comments(self: ScoringTask, requests: list[Any]) -> None:
+    """Score and decide the batch's comments (each message carries one comment id)."""
+    ids = sorted({int(r.args[0] if r.args else r.kwargs["comment_id"]) for r in requests})
+    try:
+        decided = decide_comments(ids, self.pipeline)
+    except (OperationalError, RedisError, ConnectionError):
+        log.warning("scoring %d comments failed; the sweep will re-enqueue them", len(ids), exc_info=True)
+        return
+    log.info("scoring batch: %d messages, %d comments decided", len(requests), decided)
+
+
+def decide_comments(ids: Sequence[int], pipeline: Pipeline) -> int:
+    """Score the pending comments among ``ids`` in one pass and decide each; returns how many."""
     db = worker_database()
     with db.session() as session:
-        comment = session.get(Comment, comment_id)
-        if comment is None or comment.status != Status.PENDING.value:
-            return
-        lists = moderation.word_lists(session, comment.site_id)
-        body = comment.body
-        context = CommentContext(
-            posting=Posting(
-                site_id=comment.site_id,
-                comment_id=comment.id,
-                author=comment.author.external_id,
-                article=comment.article.external_id,
-                ip=comment.ip,
-                posted_at=comment.created_at.timestamp(),
-            ),
-            author_comment_count=moderation.earlier_comment_count(session, comment),
-            wordlists=_compile(lists),
-            user_agent=comment.user_agent,
-            permalink=comment.article.url,
-            akismet=(site.akismet_key, site.akismet_blog or "")
-            if (site := comment.site).akismet_key
-            else None,
-        )
-    results = self.pipeline.score(body, context)
+        comments = session.scalars(
+            select(Comment)
+            .where(Comment.id.in_(ids), Comment.status == Status.PENDING.value)
+            .options(joinedload(Comment.author), joinedload(Comment.article), joinedload(Comment.site))
+            .order_by(Comment.id)
+        ).all()
+        lists: dict[int, WordLists] = {}
+        bodies, contexts = [], []
+        for comment in comments:
+            if comment.site_id not in lists:
+                lists[comment.site_id] = _compile(moderation.word_lists(session, comment.site_id))
+            site = comment.site
+            bodies.append(comment.body)
+            contexts.append(
+                CommentContext(
+                    posting=Posting(
+                        site_id=comment.site_id,
+                        comment_id=comment.id,
+                        author=comment.author.external_id,
+                        article=comment.article.external_id,
+                        ip=comment.ip,
+                        posted_at=comment.created_at.timestamp(),
+                    ),
+                    author_comment_count=moderation.earlier_comment_count(session, comment),
+                    wordlists=lists[comment.site_id],
+                    user_agent=comment.user_agent,
+                    permalink=comment.article.url,
+                    akismet=(site.akismet_key, site.akismet_blog or "") if site.akismet_key else None,
+                )
+            )
+        todo = [c.id for c in comments]
+    if not todo:
+        return 0
+    results = pipeline.score_batch(bodies, contexts)
     with db.session() as session:
-        moderation.record_scores(session, comment_id, results, worker_settings())
+        for comment_id, found in zip(todo, results, strict=True):
+            moderation.record_scores(session, comment_id, found, worker_settings())
+    return len(todo)
 
 
 def _compile(lists: dict[WordKind, list[str]]) -> WordLists:
@@ -115,7 +143,7 @@ def sweep_pending() -> int:
         moderation.mark_enqueued(session, ids)
         session.commit()
     log.info("sweep: re-enqueueing %d pending comments", len(ids))
-    enqueue_scoring(score_comment.app, ids)
+    enqueue_scoring(score_comments.app, ids)
     return len(ids)
 
 
