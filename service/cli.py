@@ -45,8 +45,11 @@ def api(threads: int) -> None:
     import waitress
 
     from service import create_app
+    from service.api.perspective import scorer_named
 
     settings = _settings()
+    # Loaded before the first request, so Perspective's first call is as fast as the rest.
+    scorer_named(settings.scorers)
     click.echo(f"Stet API on http://{settings.host}:{settings.port}", err=True)
     waitress.serve(create_app(settings), host=settings.host, port=settings.port, threads=threads)
 

@@ -33,6 +33,8 @@ class Settings:
     detoxify_config_dir: str = ""
     detoxify_runtime: str = "torch"  # or "onnx": <checkpoint stem>.int8.onnx, no torch needed
     cascade_band: str = ""  # "low,high" of the linear score; empty: the band in the checkpoint's card
+    # The worker scores up to this many waiting comments in one run (1: one comment per run).
+    score_batch: int = 32
     spam: bool = True  # also score spam (content model, signals, repetition, bursts, word lists)
     max_body_chars: int = 10_000
     # Per-site defaults; a site row may override them.
@@ -86,6 +88,8 @@ class Settings:
             raise ValueError(
                 f"STET_ATTRIBUTE_THRESHOLDS, STET_RUDE or the toxicity thresholds: {exc}"
             ) from None
+        if self.score_batch < 1:
+            raise ValueError(f"STET_SCORE_BATCH must be at least 1, got {self.score_batch}")
 
     @property
     def sqlalchemy_url(self) -> str:

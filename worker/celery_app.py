@@ -28,9 +28,9 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        # Scoring collects up to worker.tasks.BATCH_SIZE comments per run: each process may hold
+        # Scoring collects up to settings.score_batch comments per run: each process may hold
         # one batch running and one filling (celery-batches needs them reserved, unacknowledged).
-        worker_prefetch_multiplier=64,
+        worker_prefetch_multiplier=2 * max(1, settings.score_batch),
         task_default_queue=QUEUE,
         broker_connection_retry_on_startup=True,
         broker_transport_options={

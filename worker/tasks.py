@@ -27,7 +27,6 @@ from worker.scorers.spam.wordlists import WordLists
 log = logging.getLogger(__name__)
 
 
-BATCH_SIZE = 32  # comments one scoring run takes at most
 BATCH_WAIT = 0.2  # seconds a comment waits for others before a smaller batch runs
 
 
@@ -39,7 +38,7 @@ class ScoringTask(Batches):
     re-enqueued by the sweep, and deciding is idempotent, so none is lost or decided twice.
     """
 
-    flush_every = BATCH_SIZE
+    flush_every = worker_settings().score_batch
     flush_interval = BATCH_WAIT
     _pipeline: Pipeline | None = None
 
