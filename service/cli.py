@@ -343,7 +343,13 @@ def model_train(task: str, data: Path | None, out: Path | None, steps: int, minu
 
 
 @model.command("eval")
-@click.option("--task", type=TASKS, default="toxicity", show_default=True)
+@click.option(
+    "--task",
+    type=click.Choice([*TASKS.choices, "attributes"]),
+    default="toxicity",
+    show_default=True,
+    help="attributes: the default scorer, every attribute per source, and the decision mix.",
+)
 @click.option(
     "--data", type=click.Path(exists=True, path_type=Path), help="Evaluation data (default: the shared set)."
 )
@@ -366,6 +372,10 @@ def model_eval(
 
     if task == "spam":
         click.echo(json.dumps(spam_training.evaluate_spam(data, model_path, progress=True), indent=2))
+    elif task == "attributes":
+        from worker.attribute_eval import evaluate_attributes, markdown
+
+        click.echo(markdown(evaluate_attributes(data, out, progress=True)))
     else:
         scoring_commands.model_eval(scorers, model_path, data, out, limit)
 

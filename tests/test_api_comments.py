@@ -56,9 +56,10 @@ def test_reply_links_to_its_parent(site):
     assert reply.get_json()["parent_id"] == parent
 
 
-def _decide(db, settings, comment_id, toxicity):
+def _decide(db, settings, comment_id, toxicity, threat=None):
+    scores = {"toxicity": toxicity} | ({"threat": threat} if threat is not None else {})
     with db.session() as session:
-        result = moderation.ScorerResult("test", "1", {"toxicity": toxicity})
+        result = moderation.ScorerResult("test", "1", scores)
         moderation.record_scores(session, comment_id, [result], settings)
 
 
@@ -66,7 +67,7 @@ def test_article_comments_lists_only_the_requested_status_with_cursor_pages(site
     ids = [site.post_comment(f"comment {i}").get_json()["id"] for i in range(5)]
     for comment_id in ids[:4]:
         _decide(db, settings, comment_id, 0.01)  # clearly clean: approved
-    _decide(db, settings, ids[4], 0.999)  # clearly toxic: rejected
+    _decide(db, settings, ids[4], 0.999, threat=0.97)  # a clear threat: rejected
 
     url = "/api/v1/articles/story-1/comments?status=approved&limit=3"
     page1 = site.client.get(url, headers=site.headers()).get_json()

@@ -231,7 +231,7 @@ def test_queues_filter_sort_and_page(login, scored_comment, queued_comment):
         "About the bridge", toxicity=0.95, article={"id": "bridge", "title": "Bridge closure"}
     )
     spam = scored_comment("Cheap pills", scores={"toxicity": 0.2, "spam": 0.7})
-    auto = scored_comment("Rejected by the model", scores={"toxicity": 0.99})
+    auto = scored_comment("Rejected by the model", scores={"toxicity": 0.99, "threat": 0.95})
     reported = scored_comment("Fine but reported", scores={"toxicity": 0.01}, reports=1)
 
     def card_ids(html: str) -> list[int]:
@@ -262,7 +262,7 @@ def test_queues_filter_sort_and_page(login, scored_comment, queued_comment):
 
 def test_overturning_a_decision_needs_the_state_the_moderator_saw(login, scored_comment, db):
     dash = login("moderator")
-    auto = scored_comment("Rejected by the model", scores={"toxicity": 0.99})
+    auto = scored_comment("Rejected by the model", scores={"toxicity": 0.99, "threat": 0.95})
     page = dash.client.get("/dashboard/queues/auto-rejected").text
     seen = page.split('name="seen" value="')[1].split('"')[0]
     blind = dash.client.post(f"/dashboard/comments/{auto}/approve", data=form(dash), headers=HTMX)
@@ -276,7 +276,7 @@ def test_overturning_a_decision_needs_the_state_the_moderator_saw(login, scored_
 
 def test_undoing_an_overturned_auto_rejection_puts_it_back_in_auto_rejected(login, scored_comment):
     dash = login("moderator")
-    auto = scored_comment("Rejected by the model", scores={"toxicity": 0.99})
+    auto = scored_comment("Rejected by the model", scores={"toxicity": 0.99, "threat": 0.95})
     page = dash.client.get("/dashboard/queues/auto-rejected").text
     seen = page.split('name="seen" value="')[1].split('"')[0]
     ok = dash.client.post(f"/dashboard/comments/{auto}/approve", data=form(dash, seen=seen), headers=HTMX)
@@ -361,7 +361,7 @@ def test_claims_show_who_handles_a_comment(client, make_user, queued_comment):
 
 def test_blur_preference_marks_severe_cards(login, scored_comment):
     dash = login("moderator")
-    scored_comment("Vile", scores={"toxicity": 0.99})
+    scored_comment("Vile", scores={"toxicity": 0.99, "threat": 0.95})
     assert "card blurred" not in dash.client.get("/dashboard/queues/auto-rejected").text
     dash.client.post("/dashboard/preferences/blur", data=form(dash))
     assert "card blurred" in dash.client.get("/dashboard/queues/auto-rejected").text

@@ -1,0 +1,212 @@
+"""``stet model eval --task attributes``: the shipped default scorer on every source's held-out rows.
+
+Scores the test parts of every set marked "train" and every evaluation-only set with the shipped
+``ensemble`` scorer (exactly what the worker runs), and the linear model on the same rows, then:
+
+* ROC AUC per source and attribute, the linear model's beside it where it has the label;
+* the decision mix at the installation's thresholds (``service.policy.decide``): how often
+  threats, identity attacks, severe abuse and sexual harassment are auto-approved, how often clean
+  comments are, and how often non-toxic comments that mention an identity group are held compared
+  with the rest; the linear model under the policy it shipped with (reject toxicity ≥ 0.97,
+  approve < 0.08) is the baseline;
+* a chart of the AUCs (``attributes.png``), ``attributes.md`` and ``attributes.json``.
+
+Nothing here was trained or tuned on these rows (``worker.attribute_data``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from service import policy
+from service.config import Settings
+from service.models import Status
+from worker import attribute_data as ad
+from worker.attribute_training import evaluate
+from worker.identity import mentions_identity
+from worker.scorers.ensemble import EnsembleScorer
+
+BATCH = 256
+DANGEROUS = tuple(policy.DANGEROUS)
+OLD_APPROVE_BELOW, OLD_REJECT_AT = 0.08, 0.97  # the linear model's policy before this one
+
+
+def _score(scorer: EnsembleScorer, texts: list[str], progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The ensemble's seven probabilities and the linear model's toxicity, obscene, insult, identity."""
+    ours, theirs = [], []
+    for start in tqdm(range(0, len(texts), BATCH), desc="scoring", disable=not progress, file=sys.stderr):
+        batch = texts[start : start + BATCH]
+        ours += [[s[label] for label in ad.ATTRIBUTES] for s in scorer.score_batch(batch)]
+        theirs += [
+            [s[label] for label in ("toxicity", "obscene", "insult", "identity_attack")]
+            for s in scorer.linear.score_batch(batch)
+        ]
+    return np.array(ours), np.array(theirs)
+
+
+def decision_mix(
+    y: np.ndarray, texts: list[str], decide: Callable[[dict[str, float]], Status], scores: np.ndarray
+) -> dict[str, Any]:
+    """Shares approved, queued and rejected per group of held-out rows."""
+    statuses = np.array([decide(dict(zip(ad.ATTRIBUTES, row, strict=True))).value for row in scores])
+    labelled_any = (y >= 0).any(axis=1)
+    clean = labelled_any & ~(y == 1).any(axis=1)
+    mention = mentions_identity(texts)
+    non_toxic = (y[:, 0] == 0) & clean
+    groups = {name: y[:, ad.ATTRIBUTES.index(name)] == 1 for name in DANGEROUS}
+    groups |= {
+        "toxic (any source's label)": y[:, 0] == 1,
+        "clean (no attribute labelled)": clean,
+        "non-toxic, mentions an identity group": non_toxic & mention,
+        "non-toxic, mentions none": non_toxic & ~mention,
+    }
+    out = {}
+    for name, rows in groups.items():
+        n = int(rows.sum())
+        out[name] = {"rows": n} | {
+            status: float((statuses[rows] == status).mean()) if n else None
+            for status in ("approved", "queued", "rejected")
+        }
+    return out
+
+
+def evaluate_attributes(
+    root: Path | None = None, out_dir: Path = Path("model-eval"), *, progress: bool = True
+) -> dict[str, Any]:
+    from worker.training import data_root
+
+    root = Path(root) if root is not None else data_root()
+    data = ad.load(root, jigsaw_negative_share=0.0)  # the test parts are whole; training rows unused
+    evaluation = ad.load(root, use="eval")
+    rows = [r for r in data.rows if r.part == ad.TEST] + evaluation.rows
+    n_test = len(rows) - len(evaluation.rows)
+    y = np.vstack([ad.Dataset(rows[:n_test]).matrix(), evaluation.matrix()])
+    texts = [r.text for r in rows]
+    scorer = EnsembleScorer.load(threads=2)
+    p, linear = _score(scorer, texts, progress)
+
+    settings = Settings.from_env()
+    thresholds = policy.Thresholds(
+        settings.approve_below,
+        settings.reject_above,
+        attributes=policy.merge_rules(
+            policy.DEFAULT_RULES, json.loads(settings.attribute_thresholds or "{}")
+        ),
+        rude=settings.rude,
+    )
+
+    def ours(scores: dict[str, float]) -> Status:
+        return policy.decide(scores, thresholds).status
+
+    def old(scores: dict[str, float]) -> Status:
+        t = scores["toxicity"]
+        return (
+            Status.REJECTED
+            if t >= OLD_REJECT_AT
+            else Status.APPROVED
+            if t < OLD_APPROVE_BELOW
+            else Status.QUEUED
+        )
+
+    linear_as_scores = np.zeros_like(p)
+    linear_as_scores[:, 0] = linear[:, 0]
+    test = np.arange(n_test)
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scorer": scorer.version,
+        "thresholds": {
+            "approve_below": thresholds.approve_below,
+            "reject_above": thresholds.reject_above,
+            "attributes": {k: [r.queue_at, r.reject_at] for k, r in thresholds.attributes.items()},
+            "rude": thresholds.rude,
+        },
+        "test": evaluate(rows, y, p, linear, test),
+        "evaluation_only": evaluate(rows, y, p, linear, np.arange(n_test, len(rows))),
+        "decisions": {
+            "ensemble, this policy": decision_mix(y[test], texts[:n_test], ours, p[test]),
+            "linear, the policy it shipped with": decision_mix(
+                y[test], texts[:n_test], old, linear_as_scores[test]
+            ),
+        },
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "attributes.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    _chart(report, out_dir / "attributes.png")
+    (out_dir / "attributes.md").write_text(markdown(report), encoding="utf-8")
+    return report
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"# Default scorer, every attribute per source ({report['scorer']}, {report['date']})",
+        "",
+        "Held-out rows only; the linear model (`tfidf-lr-2`) on the same rows where it has the label.",
+        "",
+        "| data | source | attribute | rows (positive) | ROC AUC | linear |",
+        "|---|---|---|---|---|---|",
+    ]
+    for part in ("test", "evaluation_only"):
+        for e in report[part]:
+            auc = (
+                _fmt(e.get("roc_auc"))
+                if "roc_auc" in e
+                else f"{100 * e['flagged_at_0.5']:.0f}% flagged at 0.5"
+            )
+            lines.append(
+                f"| {'held out' if part == 'test' else 'evaluation only'} | {e['source']} | "
+                f"{e['attribute']} | "
+                f"{e['rows']:,} ({e['positives']:,}) | {auc} | {_fmt(e.get('linear_roc_auc'))} |"
+            )
+    t = report["thresholds"]
+    lines += [
+        "",
+        f"Decisions at approve below {t['approve_below']}, reject above {t['reject_above']} (only with a "
+        f"dangerous attribute), dangerous attributes [queue at, reject at] {t['attributes']}, "
+        f"rude: {t['rude']}:",
+        "",
+        "| scorer and policy | held-out rows | rows | approved | queued | rejected |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, groups in report["decisions"].items():
+        for group, g in groups.items():
+            shares = " | ".join(
+                "–" if g[s] is None else f"{100 * g[s]:.1f}%" for s in ("approved", "queued", "rejected")
+            )
+            lines.append(f"| {name} | {group} | {g['rows']:,} | {shares} |")
+    lines += ["", "![AUC per source and attribute](attributes.png)", ""]
+    return "\n".join(lines)
+
+
+def _chart(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    entries = [e for part in ("test", "evaluation_only") for e in report[part] if "roc_auc" in e]
+    names = [f"{e['source']} / {e['attribute']}" for e in entries]
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(entries) + 1.2))
+    at = np.arange(len(entries))
+    ax.barh(at + 0.2, [e["roc_auc"] for e in entries], height=0.4, label="ensemble (default)")
+    ax.barh(at - 0.2, [e.get("linear_roc_auc", np.nan) for e in entries], height=0.4, label="linear")
+    ax.set_yticks(at, names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0.5, 1.0)
+    ax.set_xlabel("ROC AUC on held-out rows")
+    ax.axvline(0.9, color="grey", lw=0.5, ls="--")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
