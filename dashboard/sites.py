@@ -64,6 +64,7 @@ def show(site_id: int, error: str | None = None, new_key: str | None = None, sta
         defaults=policy.merge_rules(
             policy.DEFAULT_RULES, json.loads(current_app.config["STET_SETTINGS"].attribute_thresholds or "{}")
         ),
+        rude_default=current_app.config["STET_SETTINGS"].rude,
         error=error,
         new_key=new_key,
     )

@@ -26,7 +26,7 @@ class Settings:
     port: int = 8000
     host: str = "127.0.0.1"
     secret_key: str = ""  # empty: generated once and kept in $STET_HOME/secret_key
-    scorers: str = "linear"  # the toxicity scorer
+    scorers: str = "ensemble"  # the toxicity scorer: every attribute (worker/scorers/ensemble.py)
     # STET_SCORERS=detoxify or cascade (needs the `transformer` extra): a detoxify model name
     # ("original", downloaded once) or a checkpoint file; with a config/tokenizer folder, fully offline.
     detoxify_checkpoint: str = "original"

@@ -34,14 +34,18 @@ def test_every_attribute_has_positives_and_negatives_to_train_on(data):
 def test_only_sets_licensed_for_training_are_loaded(data):
     sources = Counter(r.source for r in data.rows)
     assert {"olid", "hasoc", "ethos"}.isdisjoint(sources)
-    assert {"gab", "edos", "implicit_hate", "convabuse", "stormfront", "germeval", "wiki_context"} <= set(sources)
+    assert {"gab", "edos", "implicit_hate", "convabuse", "stormfront", "germeval", "wiki_context"} <= set(
+        sources
+    )
     evaluation = ad.load(data_root(), use="eval")
     assert {r.part for r in evaluation.rows} == {ad.TEST}
 
 
 def test_a_set_labels_only_what_it_knows(data):
-    german = next(r for r in data.rows if r.source == "germeval")
+    german = next(r for r in data.rows if r.source == "germeval" and r.labels["toxicity"] == 1)
     assert german.language == "de" and "threat" not in german.labels
+    civil = next(r for r in data.rows if r.source == "jigsaw" and r.labels["toxicity"] == 0)
+    assert civil.labels == dict.fromkeys(ad.ATTRIBUTES, 0)  # not toxic: no kind of abuse either
     stormfront = next(r for r in data.rows if r.source == "stormfront")
     assert set(stormfront.labels) == {"identity_attack"}
 

@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from service import moderation
 from service.models import ApiKey, AuditEntry, Author, Comment, Site, User
 from tests.test_dashboard import HTMX, Dashboard, csrf_token
 
@@ -157,6 +158,25 @@ def test_thresholds_and_word_lists_from_the_site_page(login, db, site_key):
         assert (site.approve_below, site.reject_above) == (0.1, 0.9)
     audit = c.get("/dashboard/admin/audit/?action=site.").text
     assert audit.count("<code>site.words</code>") == 2 and "site.thresholds" in audit
+
+
+def test_an_admin_holds_threats_sooner_and_publishes_rudeness(login, db, site_key, settings):
+    dash = login("admin")
+    c = dash.client
+    bad = c.post("/dashboard/admin/sites/1/thresholds", data=form(dash, **{"threat.queue_at": "soon"}))
+    assert bad.status_code == 400 and "Threat queue_at: a number." in bad.text
+    upside_down = form(dash, **{"threat.queue_at": "0.95", "threat.reject_at": "0.5"})
+    assert c.post("/dashboard/admin/sites/1/thresholds", data=upside_down).status_code == 400
+    fields = {"threat.queue_at": "0.05", "identity_attack.reject_at": "never", "rude": "approve"}
+    assert c.post("/dashboard/admin/sites/1/thresholds", data=form(dash, **fields)).status_code == 302
+    page = c.get("/dashboard/admin/sites/1").text
+    assert 'name="threat.queue_at" inputmode="decimal" value="0.05"' in page
+    assert 'value="never"' in page and '<option value="approve" selected>' in page
+    with db.session() as session:
+        rules = moderation.thresholds_for(session.get(Site, 1), settings)
+        assert rules.attributes["threat"].queue_at == 0.05
+        assert rules.attributes["identity_attack"].reject_at is None
+        assert rules.rude == "approve"
 
 
 def test_audit_log_filters_and_pages(login, queued_comment):

@@ -270,7 +270,9 @@ def test_hostile_text_renders_as_text(page, dialogs, make_user, queued_comment):
 
 def test_severe_content_is_blurred_until_clicked(page, make_user, queued_comment, scored_comment):
     password = make_user("mod")
-    severe = scored_comment("Something truly vile.", scores={"toxicity": 0.99, "threat": 0.95})  # auto-rejected
+    severe = scored_comment(
+        "Something truly vile.", scores={"toxicity": 0.99, "threat": 0.95}
+    )  # auto-rejected
     log_in(page, password)
     page.click("button:has-text('Blur severe: off')")
     page.goto("/dashboard/queues/auto-rejected")

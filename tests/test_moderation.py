@@ -134,8 +134,12 @@ def test_a_second_dismissal_of_the_same_reports_is_refused(session, scored_comme
 
 
 def test_an_auto_rejection_can_be_overturned_or_confirmed_once(session, scored_comment):
-    overturned = session.get(Comment, scored_comment("Rejected by the model.", scores={"toxicity": 0.99, "threat": 0.95}))
-    confirmed = session.get(Comment, scored_comment("Also rejected.", scores={"toxicity": 0.99, "threat": 0.95}))
+    overturned = session.get(
+        Comment, scored_comment("Rejected by the model.", scores={"toxicity": 0.99, "threat": 0.95})
+    )
+    confirmed = session.get(
+        Comment, scored_comment("Also rejected.", scores={"toxicity": 0.99, "threat": 0.95})
+    )
     assert overturned.status == confirmed.status == "rejected"
     moderate(session, overturned, user(session), Status.APPROVED)
     assert session.get(Comment, overturned.id).status == "approved"
@@ -169,7 +173,9 @@ def queue_of(session, comment_id: int) -> list[str]:
 
 
 def test_undo_returns_an_auto_rejected_comment_to_the_auto_rejected_queue(session, scored_comment):
-    comment = session.get(Comment, scored_comment("Rejected by the model.", scores={"toxicity": 0.99, "threat": 0.95}))
+    comment = session.get(
+        Comment, scored_comment("Rejected by the model.", scores={"toxicity": 0.99, "threat": 0.95})
+    )
     assert queue_of(session, comment.id) == ["auto-rejected", "rejected", "all"]
     for _ in range(2):  # overturned and undone, twice: still the policy's rejection
         approval = moderate(session, comment, user(session), Status.APPROVED)

@@ -92,3 +92,26 @@ def test_suggestscore_is_kept_as_a_label(client, site_key, db):
             0.9,
             "suggestscore",
         )
+
+
+def test_the_default_scorer_answers_all_seven_attributes(app_factory, site_key):
+    client = app_factory(scorers="ensemble").test_client()
+    every = [
+        "TOXICITY",
+        "SEVERE_TOXICITY",
+        "INSULT",
+        "PROFANITY",
+        "THREAT",
+        "IDENTITY_ATTACK",
+        "SEXUALLY_EXPLICIT",
+    ]
+    body = {
+        "comment": {"text": "I hope somebody puts a bullet in that journalist."},
+        "languages": ["en"],
+        "requestedAttributes": {name: {} for name in every},
+    }
+    response = analyze(client, body, site_key)
+    assert response.status_code == 200, response.text
+    scores = {k: v["summaryScore"]["value"] for k, v in response.get_json()["attributeScores"].items()}
+    assert list(scores) == every
+    assert scores["THREAT"] == max(scores[a] for a in every if a != "TOXICITY")  # a threat, above all else

@@ -102,3 +102,28 @@ def test_comment_posted_while_redis_is_down_is_kept_and_decided_later(app_factor
     comment_id = response.get_json()["id"]
     worker_factory().start()  # the real broker is back: the sweep finds the comment
     wait_until(lambda: site.status(comment_id) == "approved", 60, interval=0.5)
+
+
+def test_the_default_scorer_holds_a_threat_and_leaves_criticism_to_a_person(site, worker_factory):
+    """Through the real worker with the default scorer: every attribute stored and shown."""
+    worker_factory(scorers="ensemble").start()
+    threat = site.post_comment("I hope somebody puts a bullet in that journalist.").get_json()["id"]
+    criticism = site.post_comment("The minister is a hypocrite and a liar.").get_json()["id"]
+    clean = site.post_comment(CLEAN).get_json()["id"]
+    wait_until(lambda: all(site.status(c) != "pending" for c in (threat, criticism, clean)), 60)
+
+    body = site.get_comment(threat).get_json()
+    assert body["status"] in ("queued", "rejected")
+    assert "threat" in body["decision"]["reason"]
+    scores = body["scores"]["ensemble"]
+    assert set(scores) - {"model_version"} == {
+        "toxicity",
+        "severe_toxicity",
+        "obscene",
+        "threat",
+        "insult",
+        "identity_attack",
+        "sexual_explicit",
+    }
+    assert site.status(criticism) != "rejected"
+    assert site.status(clean) == "approved"

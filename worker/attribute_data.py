@@ -21,6 +21,12 @@ identity_attack    jigsaw_subset ``identity_hate``, davidson hate, gab ``hd``, e
 sexual_explicit    convabuse sexual harassment
 =================  ==========================================================================
 
+Where a set's toxicity label means "any kind of abuse" (Jigsaw, where toxic is any of its six
+labels; Davidson's "neither"; ConvAbuse; the contextual Wikipedia ratings; GermEval's OTHER), a
+comment it calls not toxic is also no threat, insult, identity attack... (``NOT_TOXIC_MEANS_NONE``):
+those civil comments, many of which name groups ("as a gay man, I..."), teach every head that a
+mention is not an attack.
+
 OLID, HASOC and ETHOS have no licence to train a shipped model: they are loaded with
 ``use="eval"`` and never reach training.
 
@@ -54,6 +60,9 @@ ATTRIBUTES = (
     "sexual_explicit",
 )
 TEST, VALIDATION, TRAIN = "test", "validation", "train"
+NOT_TOXIC_MEANS_NONE = frozenset(
+    {"jigsaw", "jigsaw_subset", "davidson", "convabuse", "wiki_context", "germeval"}
+)
 TEST_SHARE, VALIDATION_SHARE = 15, 10  # percent of the hash-split sets
 
 
@@ -329,6 +338,9 @@ def load(root: Path, *, jigsaw_negative_share: float = 1.0, use: str = "train") 
             if row.text.strip():
                 row.part = hash_part(row.text)
                 data.rows.append(row)
+    for row in data.rows:
+        if row.source in NOT_TOXIC_MEANS_NONE and row.labels.get("toxicity") == 0:
+            row.labels = dict.fromkeys(ATTRIBUTES, 0)
     held_out = {normalise(r.text) for r in data.rows if r.part != TRAIN}
     data.rows = [r for r in data.rows if r.part != TRAIN or normalise(r.text) not in held_out]
     return data

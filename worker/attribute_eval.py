@@ -28,10 +28,11 @@ from tqdm import tqdm
 
 from service import policy
 from service.config import Settings
+from service.identity import MENTION
 from service.models import Status
 from worker import attribute_data as ad
 from worker.attribute_training import evaluate
-from worker.identity import mentions_identity
+from worker.identity import mentions_identity, terms_in
 from worker.scorers.ensemble import EnsembleScorer
 
 BATCH = 256
@@ -78,6 +79,27 @@ def decision_mix(
     return out
 
 
+def identity_spans(scorer: EnsembleScorer, texts: list[str]) -> dict[str, Any]:
+    """Of held-out comments that name a group, how many get a highlighted span made of identity
+    terms alone ("Black"): the ensemble's spans against the linear model's own."""
+    counts = {"comments": len(texts), "ensemble_marks_a_term": 0, "linear_marks_a_term": 0}
+    for start in range(0, len(texts), BATCH):
+        batch = texts[start : start + BATCH]
+        for key, found in (
+            ("ensemble_marks_a_term", scorer.explain(batch)),
+            ("linear_marks_a_term", scorer.linear.explain(batch)),
+        ):
+            counts[key] += sum(
+                any(_only_identity(text[a:b]) for a, b, _ in spans)
+                for text, spans in zip(batch, found, strict=True)
+            )
+    return counts
+
+
+def _only_identity(span: str) -> bool:
+    return bool(terms_in(span)) and not MENTION.sub(" ", span).strip(" \t\n,.;:!?'\"()")
+
+
 def evaluate_attributes(
     root: Path | None = None, out_dir: Path = Path("model-eval"), *, progress: bool = True
 ) -> dict[str, Any]:
@@ -116,6 +138,7 @@ def evaluate_attributes(
             else Status.QUEUED
         )
 
+    spans = identity_spans(scorer, [t for t, m in zip(texts, mentions_identity(texts), strict=True) if m])
     linear_as_scores = np.zeros_like(p)
     linear_as_scores[:, 0] = linear[:, 0]
     test = np.arange(n_test)
@@ -130,6 +153,7 @@ def evaluate_attributes(
         },
         "test": evaluate(rows, y, p, linear, test),
         "evaluation_only": evaluate(rows, y, p, linear, np.arange(n_test, len(rows))),
+        "identity_spans": spans,
         "decisions": {
             "ensemble, this policy": decision_mix(y[test], texts[:n_test], ours, p[test]),
             "linear, the policy it shipped with": decision_mix(
@@ -185,7 +209,16 @@ def markdown(report: dict[str, Any]) -> str:
                 "–" if g[s] is None else f"{100 * g[s]:.1f}%" for s in ("approved", "queued", "rejected")
             )
             lines.append(f"| {name} | {group} | {g['rows']:,} | {shares} |")
-    lines += ["", "![AUC per source and attribute](attributes.png)", ""]
+    spans = report["identity_spans"]
+    lines += [
+        "",
+        f"Spans on {spans['comments']:,} held-out comments that name an identity group: "
+        f"{spans['ensemble_marks_a_term']:,} have a highlighted span that is only an identity term with the "
+        f"default scorer, {spans['linear_marks_a_term']:,} with the linear model's own spans.",
+        "",
+        "![AUC per source and attribute](attributes.png)",
+        "",
+    ]
     return "\n".join(lines)
 
 

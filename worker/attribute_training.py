@@ -46,6 +46,7 @@ from worker.identity import mentions_identity
 from worker.scorers.encoder import Encoder
 from worker.scorers.ensemble import DEFAULT_MODEL, SPARSE_KEEP, EnsembleScorer, prepare
 from worker.scorers.linear import LinearToxicityScorer
+from worker.training import identity_weights, mask_identity_terms
 
 VERSION = "use-stack-1"
 HIDDEN = 256
@@ -56,6 +57,7 @@ JIGSAW_NEGATIVE_SHARE = 0.5
 SPARSE_ALPHA = 2e-6
 FOLDS = 5
 CHUNK = 4096
+IDENTITY_REWEIGHTED = ("toxicity", "identity_attack")
 # Policy thresholds suggested from validation rows (README, "Models and the policy").
 MAX_MISSED = 0.05  # at most this share of a dangerous attribute's positives auto-approved
 REJECT_PRECISION = 0.9  # auto-reject on a dangerous attribute only this surely
@@ -81,17 +83,36 @@ def linear_features(
     return sp.vstack(blocks, format="csr"), np.vstack(odds).astype(np.float32)
 
 
+def training_weights(texts: list[str], y: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Per row and attribute: the source cap, times identity re-weighting (``identity_weights``)
+    for toxicity and identity attacks, so that naming a group stops predicting either."""
+    w = np.repeat(_source_weights(sources)[:, None], len(ad.ATTRIBUTES), axis=1)
+    for name in IDENTITY_REWEIGHTED:
+        j = ad.ATTRIBUTES.index(name)
+        labelled = np.flatnonzero(y[:, j] >= 0)
+        factor, _ = identity_weights([texts[i] for i in labelled], y[labelled, j])
+        w[labelled, j] *= factor
+    return w
+
+
 def fit_sparse_heads(
-    x: sp.csr_matrix, y: np.ndarray, sources: np.ndarray, train: np.ndarray, seed: int, progress: bool
+    x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, train: np.ndarray, seed: int, progress: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per attribute, an n-gram logistic regression on the training rows that label it.
+    """Per attribute, an n-gram logistic regression on the training rows that label it (weights
+    ``w``, rows × attributes). Identity terms' own n-grams may push no attribute up but
+    identity_attack (``mask_identity_terms``: naming a group is part of attacking it, of nothing else).
 
     Returns the coefficients (features × attributes), the intercepts, and every row's score, which
     for a training row is out-of-fold (from the fold that did not see it).
     """
 
-    def model() -> SGDClassifier:
-        return SGDClassifier(loss="log_loss", alpha=SPARSE_ALPHA, max_iter=8, tol=None, random_state=seed)
+    def fit(rows: np.ndarray, j: int) -> tuple[np.ndarray, float]:
+        model = SGDClassifier(loss="log_loss", alpha=SPARSE_ALPHA, max_iter=8, tol=None, random_state=seed)
+        model.fit(x[rows], y[rows, j], sample_weight=w[rows, j])
+        coef = model.coef_[0].astype(np.float32)
+        if ad.ATTRIBUTES[j] != "identity_attack":
+            mask_identity_terms(coef)
+        return coef, float(model.intercept_[0])
 
     coef = np.zeros((x.shape[1], len(ad.ATTRIBUTES)), dtype=np.float32)
     intercept = np.zeros(len(ad.ATTRIBUTES), dtype=np.float32)
@@ -100,13 +121,11 @@ def fit_sparse_heads(
         tqdm(ad.ATTRIBUTES, desc="n-gram heads", disable=not progress, file=sys.stderr)
     ):
         rows = train[y[train, j] >= 0]
-        yy, w, xr = y[rows, j], _source_weights(sources[rows]), x[rows]
-        full = model().fit(xr, yy, sample_weight=w)
-        coef[:, j], intercept[j] = full.coef_[0], full.intercept_[0]
+        coef[:, j], intercept[j] = fit(rows, j)
         scores[:, j] = x @ coef[:, j] + intercept[j]
-        for fit_rows, held in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(rows, yy):
-            fold = model().fit(xr[fit_rows], yy[fit_rows], sample_weight=w[fit_rows])
-            scores[rows[held], j] = fold.decision_function(xr[held])
+        for fit_part, held in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(rows, y[rows, j]):
+            fold_coef, fold_intercept = fit(rows[fit_part], j)
+            scores[rows[held], j] = x[rows[held]] @ fold_coef + fold_intercept
     return coef, intercept, scores
 
 
@@ -119,7 +138,8 @@ def fit_stacker(
     seed: int,
     progress: bool,
 ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
-    """The masked multi-label network; its weights at the best validation epoch, and the history."""
+    """The masked multi-label network (``w``: weights per row and attribute); its weights at the best
+    validation epoch, and the history."""
     import torch
 
     torch.manual_seed(seed)
@@ -132,7 +152,7 @@ def fit_stacker(
     ).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
     xt, yt, wt = (torch.as_tensor(a, device=device) for a in (x, y.astype(np.float32), w))
-    mask = (yt >= 0).float() * wt[:, None]
+    mask = (yt >= 0).float() * wt
     history: list[dict[str, Any]] = []
     best, best_state = -1.0, None
     rng = np.random.default_rng(seed)
@@ -264,10 +284,12 @@ def train_attributes(
     linear = LinearToxicityScorer.load()
     x_text, odds = linear_features(linear, texts, progress)
     x_rows = x_text[index]
-    coef, intercept, sparse_scores = fit_sparse_heads(x_rows, y, sources, train, seed, progress)
+    weights = np.ones_like(y, dtype=np.float32)
+    weights[train] = training_weights([rows[i].text for i in train], y[train], sources[train])
+    coef, intercept, sparse_scores = fit_sparse_heads(x_rows, y, weights, train, seed, progress)
     features = np.hstack([vectors[index], odds[index] / 4, sparse_scores / 4]).astype(np.float32)
     state, history = fit_stacker(
-        features[train], y[train], _source_weights(sources[train]), features[val], y[val], seed, progress
+        features[train], y[train], weights[train], features[val], y[val], seed, progress
     )
     p = expit(EnsembleScorer.stack(state, features))
     linear_p = expit(odds[index])

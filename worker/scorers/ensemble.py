@@ -82,7 +82,7 @@ class EnsembleScorer:
         prepared = [prepare(t) for t in texts]
         x = self.linear.features(prepared).astype(np.float32)
         z, heads = self.linear.log_odds(x)
-        sparse = x @ self.sparse + self.sparse_intercept
+        sparse = (x @ self.sparse).toarray() + self.sparse_intercept
         odds = np.column_stack([z, heads])
         return np.hstack([self.encoder.encode(prepared), odds / 4, sparse / 4]).astype(np.float32)
 
@@ -93,13 +93,21 @@ class EnsembleScorer:
         return [dict(zip(self.labels, map(float, row), strict=True)) for row in p]
 
     def explain(self, texts: Sequence[str]) -> list[list[tuple[int, int, float]]]:
-        """The linear model's toxic spans, less those made only of identity terms."""
-        return [
-            [(start, end, w) for start, end, w in spans if not _only_identity(text[start:end])]
-            for text, spans in zip(texts, self.linear.explain(texts), strict=True)
-        ]
+        """The linear model's toxic spans, with identity terms trimmed off their ends: a span that
+        was only "Black" is gone, "gay idiots" becomes "idiots"."""
+        out = []
+        for text, spans in zip(texts, self.linear.explain(texts), strict=True):
+            kept = []
+            for start, end, weight in spans:
+                words = [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
+                while words and terms_in(text[slice(*words[0])]):
+                    words.pop(0)
+                while words and terms_in(text[slice(*words[-1])]):
+                    words.pop()
+                if words:
+                    kept.append((words[0][0], words[-1][1], weight))
+            out.append(kept)
+        return out
 
 
-def _only_identity(span: str) -> bool:
-    words = [w for w in span.split() if w.strip(".,;:!?\"'()")]
-    return bool(words) and all(terms_in(w) for w in words)
+_WORD = re.compile(r"[\w'’-]+")
