@@ -106,7 +106,7 @@ def test_the_default_scorer_answers_all_seven_attributes(app_factory, site_key):
         "SEXUALLY_EXPLICIT",
     ]
     body = {
-        "comment": {"text": "I hope somebody puts a bullet in that journalist."},
+        "comment": {"text": "Someone should shoot every one of those protesters."},
         "languages": ["en"],
         "requestedAttributes": {name: {} for name in every},
     }

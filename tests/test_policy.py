@@ -69,14 +69,15 @@ def test_a_threat_written_without_swear_words_is_held():
     outcome = decide({"toxicity": 0.05, "threat": 0.6}, T)
     assert (outcome.status, outcome.reason) == (
         Status.QUEUED,
-        "possible threat 0.60 ≥ 0.20: a person decides",
+        f"possible threat 0.60 ≥ {DEFAULT_RULES['threat'].queue_at:.2f}: a person decides",
     )
 
 
 def test_high_toxicity_rejects_only_with_a_dangerous_attribute_behind_it():
     outcome = decide({"toxicity": 0.95, "identity_attack": 0.3}, T)
     assert (outcome.status, outcome.category) == (Status.REJECTED, "toxic")
-    assert outcome.reason == "toxicity 0.95 ≥ 0.90 with identity attack 0.30 ≥ 0.20"
+    bar = DEFAULT_RULES["identity_attack"].queue_at
+    assert outcome.reason == f"toxicity 0.95 ≥ 0.90 with identity attack 0.30 ≥ {bar:.2f}"
 
 
 def test_rules_merge_installation_site_and_article():

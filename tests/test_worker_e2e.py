@@ -107,7 +107,7 @@ def test_comment_posted_while_redis_is_down_is_kept_and_decided_later(app_factor
 def test_the_default_scorer_holds_a_threat_and_leaves_criticism_to_a_person(site, worker_factory):
     """Through the real worker with the default scorer: every attribute stored and shown."""
     worker_factory(scorers="ensemble").start()
-    threat = site.post_comment("I hope somebody puts a bullet in that journalist.").get_json()["id"]
+    threat = site.post_comment("Someone should shoot every one of those protesters.").get_json()["id"]
     criticism = site.post_comment("The minister is a hypocrite and a liar.").get_json()["id"]
     clean = site.post_comment(CLEAN).get_json()["id"]
     wait_until(lambda: all(site.status(c) != "pending" for c in (threat, criticism, clean)), 60)
