@@ -11,7 +11,7 @@ Stet's own Redis, ``stet worker -c 2``), in one run, so the figures are ratios o
             decision (``decided_at``, or the first score's time for queued comments)
   startup   ``stet run`` from launch to the first comment decided
 
-    python benchmarks/worker.py [--comments 2000] [--rate 20] [--seconds 30]
+    python -m benchmarks.worker [--comments 2000] [--rate 20] [--seconds 30]
 
 Comment texts are news-site comments from Toxic Spans (``../shared/data/toxic_spans``), cycled.
 """
@@ -36,6 +36,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from benchmarks.burst import count_pending, wait_http
 from service.embedded import EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,11 +108,6 @@ def _ts(value: str) -> float:
     return datetime.fromisoformat(value).timestamp()
 
 
-def count_pending(db: Path) -> int:
-    with sqlite3.connect(db, timeout=30) as conn:
-        return conn.execute("SELECT count(*) FROM comments WHERE status = 'pending'").fetchone()[0]
-
-
 def drain(scorer: str, n: int, bodies: list[str], **extra: str) -> float:
     """Decisions per second over ``n`` comments queued before the worker starts."""
     with installation(scorer, **extra) as (env, _key, db):
@@ -163,17 +159,6 @@ def post(base: str, key: str, i: int, body: str) -> None:
         assert response.status == 202
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
 def steady(scorer: str, rate: float, seconds: float, bodies: list[str]) -> dict[str, float]:
     """POST→decision latency at a steady ``rate`` of comments per second."""
     from concurrent.futures import ThreadPoolExecutor
@@ -182,7 +167,7 @@ def steady(scorer: str, rate: float, seconds: float, bodies: list[str]) -> dict[
         base = f"http://127.0.0.1:{env['STET_PORT']}"
         api, worker = stet(env, "api"), stet(env, "worker", "-c", "2")
         try:
-            wait_http(f"{base}/readyz")
+            wait_http(f"{base}/readyz", 60)
             post(base, key, 0, "Warming up the worker.")  # the worker loads its models on first use
             while count_pending(db):
                 time.sleep(0.2)
@@ -208,7 +193,7 @@ def startup(bodies: list[str]) -> float:
         started = time.monotonic()
         run = stet({**env, "STET_REDIS_URL": ""}, "run")
         try:
-            wait_http(f"{base}/healthz")
+            wait_http(f"{base}/healthz", 60)
             post(base, key, 0, bodies[0])
             while count_pending(db):
                 time.sleep(0.05)

@@ -17,22 +17,14 @@ from sqlalchemy.orm import Session
 
 from service.models import Article, Author, Comment, Score, Status
 from service.moderation import decided_by
+from service.policy import ATTRIBUTES
 
 PAGE_SIZE = 25
 # Counts above this show as "10,000+": counting every row of a huge queue on each poll is waste.
 COUNT_CAP = 10_000
 # A label filter keeps comments that this label scored at least this high.
 LABEL_AT_LEAST = 0.5
-LABELS = (
-    "toxicity",
-    "severe_toxicity",
-    "obscene",
-    "threat",
-    "insult",
-    "identity_attack",
-    "sexual_explicit",
-    "spam",
-)
+LABELS = (*ATTRIBUTES, "spam")
 
 
 class Queue(enum.StrEnum):

@@ -47,6 +47,16 @@ class Reason:
     spans: list[tuple[int, int]] = field(default_factory=list)
 
 
+# Perspective's seven attributes under detoxify's names (PROFANITY is "obscene"), in Stet's order.
+ATTRIBUTES = (
+    "toxicity",
+    "severe_toxicity",
+    "obscene",
+    "threat",
+    "insult",
+    "identity_attack",
+    "sexual_explicit",
+)
 # Perspective's attributes a newsroom never publishes, and their names in reasons and the dashboard.
 DANGEROUS = {
     "threat": "threat",

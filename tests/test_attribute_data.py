@@ -1,4 +1,4 @@
-"""The per-attribute training data: every set mapped, held-out parts never trained on, eval-only sets kept out."""
+"""The per-attribute training data: every set mapped, held-out parts never trained on, eval-only sets out."""
 
 from __future__ import annotations
 

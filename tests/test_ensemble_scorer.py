@@ -1,4 +1,4 @@
-"""The default scorer: seven attributes, threats and hate held, criticism never silenced, other languages read."""
+"""The default scorer: seven attributes, threats and hate held, criticism never silenced, languages read."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, make_pipeline
 
+from service.policy import ATTRIBUTES
 from worker import training
 from worker.scorers import load_scorer
 from worker.scorers.linear import DEFAULT_MODEL, LinearToxicityScorer, make_vectorizer, save_artifact
@@ -36,15 +37,7 @@ def scorer() -> LinearToxicityScorer:
     return LinearToxicityScorer.load()
 
 
-DETOXIFY_LABELS = {
-    "toxicity",
-    "severe_toxicity",
-    "obscene",
-    "threat",
-    "insult",
-    "identity_attack",
-    "sexual_explicit",
-}
+DETOXIFY_LABELS = set(ATTRIBUTES)
 
 
 def test_shipped_model_loads_through_load_scorer() -> None:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from service.models import Comment, Decision, Status
+from service.policy import ATTRIBUTES
 from service.queue import enqueue_scoring
 from tests.conftest import SiteClient, wait_until
 
@@ -116,14 +117,6 @@ def test_the_default_scorer_holds_a_threat_and_leaves_criticism_to_a_person(site
     assert body["status"] in ("queued", "rejected")
     assert "threat" in body["decision"]["reason"]
     scores = body["scores"]["ensemble"]
-    assert set(scores) - {"model_version"} == {
-        "toxicity",
-        "severe_toxicity",
-        "obscene",
-        "threat",
-        "insult",
-        "identity_attack",
-        "sexual_explicit",
-    }
+    assert set(scores) - {"model_version"} == set(ATTRIBUTES)
     assert site.status(criticism) != "rejected"
     assert site.status(clean) == "approved"

@@ -50,15 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
-ATTRIBUTES = (
-    "toxicity",
-    "severe_toxicity",
-    "obscene",
-    "threat",
-    "insult",
-    "identity_attack",
-    "sexual_explicit",
-)
+from service.policy import ATTRIBUTES
+
 TEST, VALIDATION, TRAIN = "test", "validation", "train"
 NOT_TOXIC_MEANS_NONE = frozenset(
     {"jigsaw", "jigsaw_subset", "davidson", "convabuse", "wiki_context", "germeval"}
