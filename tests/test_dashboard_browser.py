@@ -302,6 +302,14 @@ def test_admin_pages(page, make_user, queued_comment, site):
     page.click("button:has-text('Save word lists')")
     page.locator(".flash", has_text="Word lists saved.").wait_for()
     assert page.locator("textarea[name=banned]").input_value() == "casin*\nviagr*"
+    page.fill("input[name='threat.queue_at']", "0.03")
+    page.fill("input[name='identity_attack.reject_at']", "never")
+    page.select_option("select[name=rude]", "approve")
+    page.click("button:has-text('Save thresholds')")
+    page.locator(".flash", has_text="Thresholds saved.").wait_for()
+    assert page.locator("input[name='threat.queue_at']").input_value() == "0.03"
+    assert page.locator("input[name='identity_attack.reject_at']").input_value() == "never"
+    assert page.locator("select[name=rude]").input_value() == "approve"
     screenshot(page, "admin-site", full_page=True)
     page.click("nav.sections >> text=Audit log")
     assert page.locator("table.audit tbody tr").count() >= 4
