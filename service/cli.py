@@ -119,6 +119,8 @@ def run(concurrency: int) -> None:
 
         stack.callback(stop_all)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        # Ctrl-C stops everything, even when started from a shell that ignores SIGINT (`cmd &`).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         for name in commands:
             start(name)
         base = f"http://{settings.host}:{settings.port}"
