@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -61,9 +59,7 @@ def show(site_id: int, error: str | None = None, new_key: str | None = None, sta
         lists=lists,
         thresholds=accounts.THRESHOLDS,
         dangerous=policy.DANGEROUS,
-        defaults=policy.merge_rules(
-            policy.DEFAULT_RULES, json.loads(current_app.config["STET_SETTINGS"].attribute_thresholds or "{}")
-        ),
+        defaults=current_app.config["STET_SETTINGS"].attribute_rules,
         rude_default=current_app.config["STET_SETTINGS"].rude,
         error=error,
         new_key=new_key,

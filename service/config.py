@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.policy import AttributeRule
 
 
 def _bool(value: str) -> bool:
@@ -75,14 +78,8 @@ class Settings:
         from service import policy  # the rules' shapes live with the policy
 
         try:
-            rules = json.loads(self.attribute_thresholds or "{}")
-            if not isinstance(rules, dict):
-                raise ValueError("expected a JSON object")
             policy.Thresholds(
-                self.approve_below,
-                self.reject_above,
-                attributes=policy.merge_rules(policy.DEFAULT_RULES, rules),
-                rude=self.rude,
+                self.approve_below, self.reject_above, attributes=self.attribute_rules, rude=self.rude
             )
         except (ValueError, TypeError, AttributeError) as exc:
             raise ValueError(
@@ -90,6 +87,17 @@ class Settings:
             ) from None
         if self.score_batch < 1:
             raise ValueError(f"STET_SCORE_BATCH must be at least 1, got {self.score_batch}")
+
+    @property
+    def attribute_rules(self) -> Mapping[str, AttributeRule]:
+        """The dangerous attributes' rules of this installation: ``STET_ATTRIBUTE_THRESHOLDS`` over
+        the policy's defaults."""
+        from service import policy
+
+        rules = json.loads(self.attribute_thresholds or "{}")
+        if not isinstance(rules, dict):
+            raise ValueError("expected a JSON object")
+        return policy.merge_rules(policy.DEFAULT_RULES, rules)
 
     @property
     def sqlalchemy_url(self) -> str:

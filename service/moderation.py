@@ -8,7 +8,6 @@ second worker or a second moderator acting on the same comment.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -117,8 +116,7 @@ def thresholds_for(site: Site, settings: Settings, article: Article | None = Non
         *(pick(name) for name in ("approve_below", "reject_above", "spam_queue_above", "spam_reject_above")),
         spam_alone_queue_above=settings.spam_alone_queue_above,
         attributes=policy.merge_rules(
-            policy.DEFAULT_RULES,
-            json.loads(settings.attribute_thresholds or "{}"),
+            settings.attribute_rules,
             site.attribute_thresholds,
             getattr(article, "attribute_thresholds", None),
         ),

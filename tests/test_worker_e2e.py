@@ -120,3 +120,24 @@ def test_the_default_scorer_holds_a_threat_and_leaves_criticism_to_a_person(site
     assert set(scores) - {"model_version"} == set(ATTRIBUTES)
     assert site.status(criticism) != "rejected"
     assert site.status(clean) == "approved"
+
+
+def test_a_comment_the_pipeline_cannot_take_does_not_hold_up_its_batch(
+    site, db, settings, broker, monkeypatch
+):
+    """A batch that fails on one comment decides the others one by one; that one stays pending."""
+    from worker import tasks
+    from worker.pipeline import Pipeline
+
+    ids = [site.post_comment(body).get_json()["id"] for body in ("Fine work.", "poison", "Thanks!")]
+
+    class Failing(Pipeline):
+        def score_batch(self, bodies, contexts):
+            if "poison" in bodies:
+                raise ValueError("the model cannot read this")
+            return super().score_batch(bodies, contexts)
+
+    monkeypatch.setattr(tasks, "worker_database", lambda: db)
+    monkeypatch.setattr(tasks, "worker_settings", lambda: settings)
+    assert tasks.decide_batch(ids, Failing(settings, broker)) == 2
+    assert [site.status(i) for i in ids] == ["approved", "pending", "approved"]

@@ -119,9 +119,7 @@ def evaluate_attributes(
     thresholds = policy.Thresholds(
         settings.approve_below,
         settings.reject_above,
-        attributes=policy.merge_rules(
-            policy.DEFAULT_RULES, json.loads(settings.attribute_thresholds or "{}")
-        ),
+        attributes=settings.attribute_rules,
         rude=settings.rude,
     )
 

@@ -54,12 +54,30 @@ class ScoringTask(Batches):
 def score_comments(self: ScoringTask, requests: list[Any]) -> None:
     """Score and decide the batch's comments (each message carries one comment id)."""
     ids = sorted({int(r.args[0] if r.args else r.kwargs["comment_id"]) for r in requests})
+    decided = decide_batch(ids, self.pipeline)
+    log.info("scoring batch: %d messages, %d comments decided", len(requests), decided)
+
+
+def decide_batch(ids: Sequence[int], pipeline: Pipeline) -> int:
+    """``decide_comments``, falling back to one comment at a time when the batch fails on something
+    other than the database or the broker being away (those leave the batch to the sweep)."""
     try:
-        decided = decide_comments(ids, self.pipeline)
+        return decide_comments(ids, pipeline)
     except (OperationalError, RedisError, ConnectionError):
         log.warning("scoring %d comments failed; the sweep will re-enqueue them", len(ids), exc_info=True)
-        return
-    log.info("scoring batch: %d messages, %d comments decided", len(requests), decided)
+        return 0
+    except Exception:  # noqa: BLE001 - one comment the pipeline cannot take must not hold up the others
+        log.exception("a batch of %d comments failed; deciding them one by one", len(ids))
+        return sum(_decide_alone(comment_id, pipeline) for comment_id in ids)
+
+
+def _decide_alone(comment_id: int, pipeline: Pipeline) -> int:
+    """One comment of a failed batch; one that fails alone stays pending and is logged."""
+    try:
+        return decide_comments([comment_id], pipeline)
+    except Exception:  # noqa: BLE001 - logged; the sweep retries it later
+        log.exception("comment %d could not be scored; it stays pending", comment_id)
+        return 0
 
 
 def decide_comments(ids: Sequence[int], pipeline: Pipeline) -> int:
