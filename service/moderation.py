@@ -8,6 +8,7 @@ second worker or a second moderator acting on the same comment.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +38,8 @@ from service.models import (
 )
 from service.models import Reason as ReasonRow
 from service.schemas import CommentIn
+
+log = logging.getLogger(__name__)
 
 
 class ModerationError(Exception):
@@ -115,13 +118,27 @@ def thresholds_for(site: Site, settings: Settings, article: Article | None = Non
     return policy.Thresholds(
         *(pick(name) for name in ("approve_below", "reject_above", "spam_queue_above", "spam_reject_above")),
         spam_alone_queue_above=settings.spam_alone_queue_above,
-        attributes=policy.merge_rules(
-            settings.attribute_rules,
-            site.attribute_thresholds,
-            getattr(article, "attribute_thresholds", None),
-        ),
+        attributes=_attribute_rules(settings, site, article),
         rude=site.rude or settings.rude,
     )
+
+
+def _attribute_rules(
+    settings: Settings, site: Site, article: Article | None
+) -> Mapping[str, policy.AttributeRule]:
+    """Installation, then site, then article rules. A layer that no longer fits the one beneath it
+    (an article's ``queue_at`` above a ``reject_at`` its site lowered later) is skipped and logged:
+    a comment must never be left undecidable by settings."""
+    rules = settings.attribute_rules
+    for layer, owner in (
+        (site.attribute_thresholds, "site"),
+        (getattr(article, "attribute_thresholds", None), "article"),
+    ):
+        try:
+            rules = policy.merge_rules(rules, layer)
+        except ValueError as exc:
+            log.warning("ignoring the %s's attribute thresholds: %s", owner, exc)
+    return rules
 
 
 # The labels whose highest score is a comment's risk, the default order of the moderation queue.

@@ -148,3 +148,22 @@ def test_premoderated_article_queues_a_harmless_comment(site, db, settings):
         comment = moderation.record_scores(session, comment_id, [result], settings)
         assert comment.status == "queued"
         assert session.query(Article).one().premoderation == "all"
+
+
+def test_an_article_rule_that_does_not_fit_its_site_is_refused_and_never_blocks_a_decision(
+    site, db, settings
+):
+    above = {"approve_below": 0.08, "reject_above": 0.97, "attributes": {"threat": {"queue_at": 0.95}}}
+    refused = put_article(site, thresholds=above)  # the installation rejects threats from 0.9
+    assert_error(refused, 422, field="thresholds.attributes", code="validation_error")
+    fits = {"approve_below": 0.08, "reject_above": 0.97, "attributes": {"threat": {"queue_at": 0.5}}}
+    assert put_article(site, thresholds=fits).status_code == 201
+    with (
+        db.session() as session
+    ):  # later the site rejects threats from 0.3: the article's rule no longer fits
+        own = session.get(Site, 1)
+        own.attribute_thresholds = {"threat": {"queue_at": 0.1, "reject_at": 0.3}}
+        session.commit()
+        article = session.scalar(select(Article).where(Article.external_id == "story-1"))
+        rules = thresholds_for(own, settings, article).attributes
+        assert (rules["threat"].queue_at, rules["threat"].reject_at) == (0.1, 0.3)  # the site's, not a crash

@@ -6,12 +6,12 @@ from __future__ import annotations
 import base64
 import binascii
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from service import audit
+from service import audit, moderation, policy
 from service.api.auth import current_site
 from service.api.comments import json_body
 from service.api.errors import APIError, parse
@@ -154,6 +154,14 @@ def update(article_id: str):
         article.approve_below = limits.approve_below if limits else None
         article.reject_above = limits.reject_above if limits else None
         article.attribute_thresholds = limits.attribute_rules() if limits else None
+        if limits and limits.attributes:
+            beneath = moderation.thresholds_for(site, current_app.config["STET_SETTINGS"]).attributes
+            try:
+                policy.merge_rules(beneath, article.attribute_thresholds)
+            except ValueError as exc:
+                raise APIError(
+                    422, "validation_error", f"thresholds.attributes: {exc}", field="thresholds.attributes"
+                ) from None
     article.updated_at = utcnow()
     session.flush()
     after = article_json(article)
