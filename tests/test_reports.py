@@ -59,7 +59,7 @@ COMMENTS = [
         0.90,
         0.02,
         "queued",
-        "uncertain",
+        "threat",
         ("mod1", "rejected", "2026-03-08 08:30"),
         "Rude.",
     ),  # 8 Mar 03:30 EDT
@@ -493,10 +493,10 @@ def test_threshold_simulator(dashboard, client, history):
         ["Change", "Effect", "Comments", "Per day", "Moderators disagreed", "How"],
         [
             "auto-reject at 0.45 instead of 0.97",
-            "fewer queued",
-            "3",
-            "0.8",
-            "1",
+            "fewer queued (only those held for a threat, hate or harassment)",
+            "1",  # comment 4 (threat); comments 2 and 6 were only uncertain
+            "0.2",
+            "0",
             "approved by your moderators",
         ],
         [

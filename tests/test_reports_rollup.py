@@ -20,6 +20,7 @@ from service.models import (
     Score,
     Site,
 )
+from service.policy import DANGEROUS
 from service.reporting import backlog, model, quality, rollup, volume
 from service.reporting.period import Period, zone_of
 from service.reporting.scope import Scope
@@ -295,6 +296,8 @@ def scored(db, settings):
                 ("approved", "clean")
                 if toxicity < 0.08
                 else ("queued", "uncertain")
+                if toxicity < 0.5
+                else ("queued", "identity_attack")
                 if toxicity < 0.97
                 else ("rejected", "toxic")
             )
@@ -486,10 +489,10 @@ def test_section_rows_equal_the_base_tables(db, settings, history, monkeypatch):
 
 
 SIMULATIONS = [  # the model's decision (and why), a toxicity range, the status that disagrees
-    ("queued", None, 0.5, 0.97, "approved"),
-    ("queued", "uncertain", 0.08, 0.3, "rejected"),
-    ("rejected", "toxic", 0.97, 0.98, "approved"),
-    ("approved", "clean", 0.0, 0.08, "rejected"),
+    ("queued", tuple(DANGEROUS), 0.5, 0.97, "approved"),
+    ("queued", ("uncertain",), 0.08, 0.3, "rejected"),
+    ("rejected", ("toxic",), 0.97, 0.98, "approved"),
+    ("approved", ("clean",), 0.0, 0.08, "rejected"),
 ]
 
 
@@ -529,6 +532,18 @@ def test_the_threshold_simulator_counts_from_the_rollup_as_from_the_decisions(
         monkeypatch.setattr(rollup, "utcnow", lambda: NOW + timedelta(hours=1))
         assert both() == [(3, 1), (3, 0), (2, 0), (3, 0)]  # rolled up: -1 "queued", +1 "approved"
         simulated = model.simulate(session, scope, reject_above=0.5).rows
+        fewer = "fewer queued (only those held for a threat, hate or harassment)"
         assert simulated == [
-            ["auto-reject at 0.5 instead of 0.97", "fewer queued", 3, 1.5, 1, "approved by your moderators"]
+            ["auto-reject at 0.5 instead of 0.97", fewer, 3, 1.5, 1, "approved by your moderators"]
+        ]
+        # toxicity alone never rejects: the comments queued as uncertain (0.08..0.5) stay queued
+        lower = model.simulate(session, scope, reject_above=0.08).rows
+        assert lower == [
+            ["auto-reject at 0.08 instead of 0.97", fewer, 3, 1.5, 1, "approved by your moderators"]
+        ]
+        assert model.simulate(session, scope, approve_below=0.01).rows[0][1:3] == ["more queued", 2]
+        scope.site.rude = "approve"  # rude comments are published: the approve threshold decides nothing
+        assert model.simulate(session, scope, approve_below=0.01).rows[0][1:3] == [
+            "none: this site publishes rude comments without a threat, hate or harassment",
+            0,
         ]

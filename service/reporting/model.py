@@ -9,19 +9,23 @@ approval or rejection made in the period, using the comment's highest score per 
 before that decision (a comment decided twice counts twice). The counts come from the rollup's
 ``agreement`` histograms, or from the decisions themselves when a threshold is not a multiple
 of 0.01. The threshold simulator likewise reads the rollup's ``simulation`` histograms (for a site
-or a section), or the decisions (for an article, or thresholds off the 0.01 steps).
+or a section), or the decisions (for an article, or thresholds off the 0.01 steps). It follows the
+policy: a lower toxicity reject threshold rejects only comments the model queued for a dangerous
+attribute (threat, identity attack, ...), since toxicity alone never rejects; and where the site
+publishes rude comments, a lower approve threshold changes nothing.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from service.models import Article, Comment, Decision, Score, Status
 from service.moderation import thresholds_for
+from service.policy import DANGEROUS
 from service.reporting import identity, rollup
 from service.reporting.period import SLOT_SECONDS
 from service.reporting.result import Report, Table, share
@@ -139,11 +143,11 @@ def simulate(
         affected = _live(session, scope)
     rows = []
     if new_reject < t.reject_above:
-        count, approved = affected(QUEUED, None, new_reject, t.reject_above, APPROVED)
+        count, approved = affected(QUEUED, tuple(DANGEROUS), new_reject, t.reject_above, APPROVED)
         rows.append(
             [
                 f"auto-reject at {new_reject:g} instead of {t.reject_above:g}",
-                "fewer queued",
+                "fewer queued (only those held for a threat, hate or harassment)",
                 count,
                 round(count / scope.period.days, 1),
                 approved,
@@ -151,7 +155,7 @@ def simulate(
             ]
         )
     elif new_reject > t.reject_above:
-        count, _ = affected(REJECTED, "toxic", t.reject_above, new_reject, APPROVED)
+        count, _ = affected(REJECTED, ("toxic",), t.reject_above, new_reject, APPROVED)
         rows.append(
             [
                 f"auto-reject at {new_reject:g} instead of {t.reject_above:g}",
@@ -162,8 +166,19 @@ def simulate(
                 "",
             ]
         )
-    if new_approve > t.approve_below:
-        count, rejected = affected(QUEUED, "uncertain", t.approve_below, new_approve, REJECTED)
+    if t.rude == "approve" and new_approve != t.approve_below:
+        rows.append(
+            [
+                f"auto-approve below {new_approve:g} instead of {t.approve_below:g}",
+                "none: this site publishes rude comments without a threat, hate or harassment",
+                0,
+                0.0,
+                None,
+                "",
+            ]
+        )
+    elif new_approve > t.approve_below:
+        count, rejected = affected(QUEUED, ("uncertain",), t.approve_below, new_approve, REJECTED)
         rows.append(
             [
                 f"auto-approve below {new_approve:g} instead of {t.approve_below:g}",
@@ -175,7 +190,7 @@ def simulate(
             ]
         )
     elif new_approve < t.approve_below:
-        count, _ = affected(APPROVED, "clean", new_approve, t.approve_below, REJECTED)
+        count, _ = affected(APPROVED, ("clean",), new_approve, t.approve_below, REJECTED)
         rows.append(
             [
                 f"auto-approve below {new_approve:g} instead of {t.approve_below:g}",
@@ -194,7 +209,7 @@ def simulate(
     )
 
 
-Affected = Callable[[str, str | None, float, float, str], tuple[int, int]]
+Affected = Callable[[str, Collection[str] | None, float, float, str], tuple[int, int]]
 
 
 def _rolled_up(session: Session, scope: Scope) -> Affected:
@@ -205,14 +220,16 @@ def _rolled_up(session: Session, scope: Scope) -> Affected:
         auto, category, bucket, now = key.split(":")
         seen[(auto, category, int(bucket), now)] += n
 
-    def affected(auto: str, category: str | None, low: float, high: float, disagreed: str) -> tuple[int, int]:
-        """The model's ``auto`` decisions (for ``category``) with toxicity in [low, high), and how
-        many of those comments are ``disagreed`` now."""
+    def affected(
+        auto: str, categories: Collection[str] | None, low: float, high: float, disagreed: str
+    ) -> tuple[int, int]:
+        """The model's ``auto`` decisions (made for one of ``categories``, any when None) with
+        toxicity in [low, high), and how many of those comments are ``disagreed`` now."""
         first, last = rollup.bucket_of(low), rollup.bucket_of(high)
         matching = [
             (now, n)
             for (a, c, bucket, now), n in seen.items()
-            if a == auto and category in (None, c) and first <= bucket < last  # type: ignore[operator]
+            if a == auto and (categories is None or c in categories) and first <= bucket < last  # type: ignore[operator]
         ]
         return sum(n for _now, n in matching), sum(n for now, n in matching if now == disagreed)
 
@@ -241,8 +258,10 @@ def _live(session: Session, scope: Scope) -> Affected:
         .subquery()
     )
 
-    def affected(auto: str, category: str | None, low: float, high: float, disagreed: str) -> tuple[int, int]:
-        which = [seen.c.auto == auto] + ([seen.c.category == category] if category else [])
+    def affected(
+        auto: str, categories: Collection[str] | None, low: float, high: float, disagreed: str
+    ) -> tuple[int, int]:
+        which = [seen.c.auto == auto] + ([seen.c.category.in_(categories)] if categories else [])
         count, against = session.execute(
             select(func.count(), func.sum(case((seen.c.now == disagreed, 1), else_=0))).where(
                 *which, seen.c.toxicity >= low, seen.c.toxicity < high
