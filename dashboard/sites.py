@@ -11,6 +11,7 @@ from service import accounts, policy
 from service.db import get_session
 from service.models import ApiKey, Role, Site, WordKind
 from service.moderation import word_lists
+from worker.scorers import validated_languages
 
 bp = Blueprint("sites", __name__, url_prefix="/admin/sites")
 
@@ -61,6 +62,8 @@ def show(site_id: int, error: str | None = None, new_key: str | None = None, sta
         dangerous=policy.DANGEROUS,
         defaults=current_app.config["STET_SETTINGS"].attribute_rules,
         rude_default=current_app.config["STET_SETTINGS"].rude,
+        unvalidated_default=current_app.config["STET_SETTINGS"].unvalidated_language,
+        validated=sorted(validated_languages(current_app.config["STET_SETTINGS"].scorers)),
         error=error,
         new_key=new_key,
     )
@@ -131,6 +134,26 @@ def thresholds(site_id: int):
         return show(site_id, error=str(exc).capitalize() + ".", status=400)
     db.commit()
     flash("Thresholds saved.")
+    return redirect(url_for(".show", site_id=site_id))
+
+
+@bp.post("/<int:site_id>/language")
+@roles_required(Role.ADMIN)
+def language(site_id: int):
+    db, site = get_session(), get_site(site_id)
+    try:
+        accounts.set_language(
+            db,
+            site,
+            request.form.get("language", ""),
+            request.form.get("unvalidated_language", ""),
+            actor=current_user.user,
+        )
+    except accounts.AccountError as exc:
+        db.rollback()
+        return show(site_id, error=str(exc).capitalize() + ".", status=400)
+    db.commit()
+    flash("Language saved.")
     return redirect(url_for(".show", site_id=site_id))
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from service import audit, policy
+from service import audit, language, policy
 from service.models import ApiKey, Role, Site, SiteWord, User, WordKind, utcnow
 
 KEY_PREFIX = "stet_"
@@ -129,6 +129,33 @@ def set_thresholds(
         session,
         actor=actor,
         action="site.thresholds",
+        target_type="site",
+        target_id=site.id,
+        before=before,
+        after=after,
+        site_id=site.id,
+    )
+    return site
+
+
+def set_language(
+    session: Session, site: Site, code: str, unvalidated: str = "", actor: User | str = CLI
+) -> Site:
+    """Set the language a site publishes in (an ISO 639-1 code such as ``de``; detection leans on
+    it) and what happens to comments in a language its model is not validated for (``queue``,
+    ``approve``; ``""`` for the installation default)."""
+    primary = language.primary(code)
+    if primary is None or not 2 <= len(primary) <= 3:
+        raise AccountError(f"language: an ISO 639-1 code such as en, de or fr, got {code!r}")
+    if unvalidated and unvalidated not in policy.UNVALIDATED_LANGUAGE_MODES:
+        raise AccountError(f"other languages: {' or '.join(policy.UNVALIDATED_LANGUAGE_MODES)}")
+    before = {"language": site.language, "unvalidated_language": site.unvalidated_language}
+    site.language, site.unvalidated_language = primary, unvalidated or None
+    after = {"language": site.language, "unvalidated_language": site.unvalidated_language}
+    audit.record(
+        session,
+        actor=actor,
+        action="site.language",
         target_type="site",
         target_id=site.id,
         before=before,

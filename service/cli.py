@@ -197,13 +197,18 @@ def site() -> None:
 
 @site.command("create")
 @click.argument("name")
-def site_create(name: str) -> None:
+@click.option(
+    "--language", default="en", show_default=True, help="The language the site publishes in (ISO 639-1)."
+)
+def site_create(name: str, language: str) -> None:
     """Create site NAME and print its API key (alone, on standard output, once)."""
     from service import accounts
 
     with _database(_settings()).session() as session:
         try:
-            _site, key = accounts.create_site(session, name)
+            new, key = accounts.create_site(session, name)
+            if language != "en":
+                accounts.set_language(session, new, language)
         except accounts.AccountError as exc:
             raise click.ClickException(str(exc)) from None
         session.commit()

@@ -47,6 +47,9 @@ class Settings:
     # service.policy.DEFAULT_RULES; "rude": "queue" comments that are only rude, or "approve" them.
     attribute_thresholds: str = ""
     rude: str = "queue"
+    # Comments in a language the scorer is not validated for (service.language): "queue" or "approve"
+    # those the model finds nothing in; a site may choose otherwise.
+    unvalidated_language: str = "queue"
     spam_queue_above: float = 0.5
     spam_reject_above: float = 0.95
     # A spam score with no signal behind it (no link, contact, promotion, repetition...) is the
@@ -79,11 +82,16 @@ class Settings:
 
         try:
             policy.Thresholds(
-                self.approve_below, self.reject_above, attributes=self.attribute_rules, rude=self.rude
+                self.approve_below,
+                self.reject_above,
+                attributes=self.attribute_rules,
+                rude=self.rude,
+                unvalidated_language=self.unvalidated_language,
             )
         except (ValueError, TypeError, AttributeError) as exc:
             raise ValueError(
-                f"STET_ATTRIBUTE_THRESHOLDS, STET_RUDE or the toxicity thresholds: {exc}"
+                "STET_ATTRIBUTE_THRESHOLDS, STET_RUDE, STET_UNVALIDATED_LANGUAGE or the toxicity "
+                f"thresholds: {exc}"
             ) from None
         if self.score_batch < 1:
             raise ValueError(f"STET_SCORE_BATCH must be at least 1, got {self.score_batch}")

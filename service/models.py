@@ -106,6 +106,11 @@ class Site(Base):
     # an attribute or a field left out falls back to the installation's.
     attribute_thresholds: Mapped[dict | None] = mapped_column(JSON)
     rude: Mapped[str | None] = mapped_column(String(16))  # "queue" or "approve"; NULL: the installation's
+    # The language the site publishes in (ISO 639-1): language detection leans on it.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    # Comments in a language no installed model is validated for: "queue" them all for a person, or
+    # "approve" those the model finds nothing in (never auto-rejected on scores); NULL: the installation's.
+    unvalidated_language: Mapped[str | None] = mapped_column(String(16))
     # Optional Akismet check (off unless set): the comment text and reader's IP go to Akismet.
     akismet_key: Mapped[str | None] = mapped_column(String(100))
     akismet_blog: Mapped[str | None] = mapped_column(String(500))
@@ -212,6 +217,8 @@ class Comment(Base):
     report_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     # An approved comment hidden by reader reports until a moderator looks at it again.
     hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # The language detected on arrival (service.language); NULL when too short to tell.
+    language: Mapped[str | None] = mapped_column(String(8))
     # The body names an identity group (set once on insert; bodies are never edited).
     mentions_identity: Mapped[bool] = mapped_column(
         Boolean, default=_mentions_identity, server_default=sa_false()

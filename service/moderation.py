@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from service import audit, events, policy
+from service import audit, events, language, policy
 from service.config import Settings
 from service.models import (
     Article,
@@ -95,6 +95,7 @@ def submit_comment(session: Session, site: Site, data: CommentIn) -> Submission:
         parent_id=data.parent_id,
         external_id=data.external_id,
         body=data.body,
+        language=language.detect(data.body, expected=site.language),
         ip=data.ip,
         user_agent=data.user_agent,
         status=Status.PENDING.value,
@@ -120,6 +121,7 @@ def thresholds_for(site: Site, settings: Settings, article: Article | None = Non
         spam_alone_queue_above=settings.spam_alone_queue_above,
         attributes=_attribute_rules(settings, site, article),
         rude=site.rude or settings.rude,
+        unvalidated_language=site.unvalidated_language or settings.unvalidated_language,
     )
 
 
@@ -167,6 +169,16 @@ class ScorerResult:
     version: str
     scores: Mapping[str, float]
     reasons: Sequence[policy.Reason] = ()
+    # The languages the scorer is validated for (None: it makes no claim, like the spam model).
+    languages: frozenset[str] | None = None
+
+
+def unvalidated_language(comment: Comment, results: Sequence[ScorerResult]) -> str | None:
+    """The comment's language (its site's when too short to tell) if a scorer that claims languages
+    is not validated for it."""
+    spoken = comment.language or comment.site.language
+    claims = [r.languages for r in results if r.languages is not None]
+    return spoken if any(spoken not in validated for validated in claims) else None
 
 
 def record_scores(
@@ -191,6 +203,7 @@ def record_scores(
         reasons,
         hold=premoderation_hold(session, comment, reasons),
         trusted=comment.author.trusted,
+        unvalidated_language=unvalidated_language(comment, results),
     )
     risk = max((scores[label] for label in RISK_LABELS if label in scores), default=None)
     now = utcnow()

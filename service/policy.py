@@ -65,6 +65,9 @@ DANGEROUS = {
     "sexual_explicit": "sexual harassment",
 }
 RUDE_MODES = ("queue", "approve")
+# Comments in a language no installed model is validated for: all queued, or approved when the
+# model finds nothing (rejected only by a word list or spam evidence, never on model scores).
+UNVALIDATED_LANGUAGE_MODES = ("queue", "approve")
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class Thresholds:
     """Toxicity: approve below ``approve_below``; from ``reject_above`` reject only with a dangerous
     attribute at its ``queue_at`` (module docstring). ``attributes``: the dangerous attributes' rules.
     ``rude``: ``"queue"`` comments that are only rude for a person, or ``"approve"`` them.
+    ``unvalidated_language``: ``"queue"`` every comment in a language the model is not validated
+    for, or ``"approve"`` those it finds nothing in.
     Spam: queue at ``spam_queue_above``, reject at ``spam_reject_above``; a spam score with no
     signal behind it queues only from ``spam_alone_queue_above`` (or ``spam_queue_above`` if higher)."""
 
@@ -127,6 +132,7 @@ class Thresholds:
     spam_alone_queue_above: float = 0.9
     attributes: Mapping[str, AttributeRule] = field(default_factory=lambda: DEFAULT_RULES)
     rude: str = "queue"
+    unvalidated_language: str = "queue"
 
     def __post_init__(self) -> None:
         for low, high, what in (
@@ -139,6 +145,11 @@ class Thresholds:
                 )
         if self.rude not in RUDE_MODES:
             raise ValueError(f"rude must be one of {', '.join(RUDE_MODES)}, got {self.rude!r}")
+        if self.unvalidated_language not in UNVALIDATED_LANGUAGE_MODES:
+            raise ValueError(
+                f"unvalidated_language must be one of {', '.join(UNVALIDATED_LANGUAGE_MODES)}, "
+                f"got {self.unvalidated_language!r}"
+            )
         unknown = set(self.attributes) - set(DANGEROUS)
         if unknown:
             raise ValueError(
@@ -150,8 +161,8 @@ class Thresholds:
 class Outcome:
     status: Status
     reason: str
-    # banned_word, spam, a dangerous attribute (threat...), toxic, premoderation, suspect_word, trusted,
-    # clean, rude, uncertain
+    # banned_word, spam, a dangerous attribute (threat...), toxic, premoderation, suspect_word, language,
+    # trusted, clean, rude, uncertain
     category: str
 
 
@@ -178,14 +189,37 @@ def decide(
     reasons: Sequence[Reason] = (),
     hold: str | None = None,
     trusted: bool = False,
+    unvalidated_language: str | None = None,
 ) -> Outcome:
     """Turn a comment's scores and reasons into approved, rejected or queued, with a readable reason.
 
     ``hold`` says why a person must see the comment whatever its scores (pre-moderation of the
     article or the author); it never overrides a rejection. A ``trusted`` author's comments that
     are not rejected and carry no suspect word or dangerous attribute are approved instead of
-    waiting in the queue.
+    waiting in the queue. ``unvalidated_language`` names the comment's language when the model that
+    scored it is not validated for it: its scores then never reject, and approve only where the
+    site says so (``Thresholds.unvalidated_language``); word lists and spam evidence still apply.
     """
+    outcome = _decide(scores, thresholds, reasons, hold, trusted)
+    if unvalidated_language is None or outcome.category in (BANNED_WORD, "spam", "premoderation"):
+        return outcome
+    unscored = f"language {unvalidated_language!r} is not scored automatically"
+    if outcome.status == Status.APPROVED and thresholds.unvalidated_language == "approve":
+        return Outcome(Status.APPROVED, f"{outcome.reason} ({unscored}; the site approves)", outcome.category)
+    if outcome.status == Status.REJECTED:  # on the model's scores: a person confirms
+        return Outcome(Status.QUEUED, f"{outcome.reason}, but {unscored}: a person decides", outcome.category)
+    if outcome.status == Status.QUEUED and outcome.category != "uncertain":
+        return Outcome(Status.QUEUED, f"{outcome.reason} ({unscored})", outcome.category)
+    return Outcome(Status.QUEUED, f"{unscored}: a person decides ({outcome.reason})", "language")
+
+
+def _decide(
+    scores: Mapping[str, float],
+    thresholds: Thresholds,
+    reasons: Sequence[Reason],
+    hold: str | None,
+    trusted: bool,
+) -> Outcome:
     by_code: dict[str, list[Reason]] = {}
     for r in reasons:
         by_code.setdefault(r.code, []).append(r)

@@ -5,15 +5,18 @@ input line, in input order. The output format is stable (fields may be added, ne
 
     {"id": "c-1", "scores": {"toxicity": 0.97, "obscene": 0.61, ..., "spam": 0.02},
      "spans": [{"start": 10, "end": 16, "text": "idiots", "weight": 4.18}],
-     "models": {"linear": "tfidf-lr-2", "spam": "spam-tfidf-lr-2+signals-1"}}
+     "models": {"linear": "tfidf-lr-2", "spam": "spam-tfidf-lr-2+signals-1"},
+     "language": "en", "language_validated": true}
     {"id": "c-2", "line": 2, "error": "\"text\" must be a string"}
 
 ``scores`` holds every label of the toxicity scorer (``--scorer``, default ``STET_SCORERS``) and
 ``spam`` (content model and signals; the worker also weighs repetition, bursts and the site's
 lists, which an archive does not have). ``spans`` are the toxic spans (start, end exclusive, in
 characters), computed like the worker's: only for texts scoring at least ``STET_APPROVE_BELOW``,
-otherwise ``[]``. A line that is not such an object gives an ``error`` line with its ``id`` (when
-it has one) and line number; scoring goes on.
+otherwise ``[]``. ``language`` is the detected language (``--language``, the archive's own, when
+the text is too short to tell), and ``language_validated`` whether the scorer is validated for it
+(the worker holds comments in other languages for a person). A line that is not such an object
+gives an ``error`` line with its ``id`` (when it has one) and line number; scoring goes on.
 
 ``stet rescore`` adds the current model version's scores to stored comments, as ``Score`` rows
 (one per comment, scorer, version and label). It never re-decides a comment: a decision was made,
@@ -34,6 +37,7 @@ import click
 from sqlalchemy import exists, select
 from tqdm import tqdm
 
+from service import language
 from service.config import Settings
 from service.models import Comment, Score, Status
 from worker.scorers import Explainer, Scorer, load_scorer
@@ -62,8 +66,11 @@ def _parse(line: str) -> tuple[Any, str | None, str | None]:
 class ArchiveScorer:
     """Scores texts as ``stet score`` prints them: every label, spam, spans, model versions."""
 
-    def __init__(self, toxicity: Scorer, spam: Scorer | None, explain_above: float) -> None:
+    def __init__(
+        self, toxicity: Scorer, spam: Scorer | None, explain_above: float, expected: str = "en"
+    ) -> None:
         self.toxicity = toxicity
+        self.expected = expected
         self.spam = spam
         self.explain_above = explain_above
         self.models = {toxicity.name: toxicity.version}
@@ -87,9 +94,14 @@ class ArchiveScorer:
                     {"start": s, "end": e, "text": text[s:e], "weight": round(w, 4)} for s, e, w in found
                 ],
                 "models": self.models,
+                "language": spoken,
+                "language_validated": spoken in self.toxicity.languages,
             }
-            for text, row, found in zip(texts, scores, spans, strict=True)
+            for text, row, found, spoken in zip(texts, scores, spans, self._languages(texts), strict=True)
         ]
+
+    def _languages(self, texts: list[str]) -> list[str]:
+        return [language.detect(text, self.expected) or self.expected for text in texts]
 
     def lines(self, lines: Iterable[str]) -> Iterator[dict[str, Any]]:
         """One output object per input line, in order, scoring in batches."""
@@ -118,8 +130,11 @@ class ArchiveScorer:
 @click.argument("source", default="-", type=click.File("r", encoding="utf-8", errors="surrogateescape"))
 @click.option("--scorer", "scorer_name", help="Toxicity scorer (default: STET_SCORERS).")
 @click.option("--no-spam", is_flag=True, help="Leave the spam score out.")
+@click.option(
+    "--language", "expected", default="en", show_default=True, help="The archive's language (ISO 639-1)."
+)
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout.")
-def score(source: TextIO, scorer_name: str | None, no_spam: bool, output: TextIO) -> None:
+def score(source: TextIO, scorer_name: str | None, no_spam: bool, expected: str, output: TextIO) -> None:
     """Score JSON lines {"id", "text"} from SOURCE (a file, or - for standard input)."""
     settings = Settings.from_env()
     spam = None
@@ -127,7 +142,7 @@ def score(source: TextIO, scorer_name: str | None, no_spam: bool, output: TextIO
         from worker.scorers.spam import SpamScorer
 
         spam = SpamScorer.load()
-    archive = ArchiveScorer(_load(scorer_name or settings.scorers), spam, settings.approve_below)
+    archive = ArchiveScorer(_load(scorer_name or settings.scorers), spam, settings.approve_below, expected)
     errors = 0
     with tqdm(desc="scoring", unit=" comments", file=sys.stderr) as bar:
         for result in archive.lines(source):

@@ -28,12 +28,12 @@ def test_the_quickstart_request_gets_a_well_formed_answer(client, site_key):
 
     assert response.status_code == 200, response.text
     body = response.get_json()
-    assert set(body) == {"attributeScores", "languages", "clientToken"}
+    assert set(body) == {"attributeScores", "languages", "detectedLanguages", "clientToken"}
     assert list(body["attributeScores"]) == ["TOXICITY"]
     summary = body["attributeScores"]["TOXICITY"]["summaryScore"]
     assert summary["type"] == "PROBABILITY"
     assert summary["value"] > 0.5  # "idiot" is an insult
-    assert (body["languages"], body["clientToken"]) == (["en"], "req-7")
+    assert (body["languages"], body["detectedLanguages"], body["clientToken"]) == (["en"], ["en"], "req-7")
 
 
 def test_a_polite_comment_scores_low_and_the_key_may_come_in_a_header(client, site_key):

@@ -35,7 +35,9 @@ def test_score_round_trip_from_standard_input(settings) -> None:
     good = [row for row in out if "error" not in row]
     assert [row["id"] for row in good] == [line["id"] for line in LINES]
     for row, line in zip(good, LINES, strict=True):
-        assert set(row) == {"id", "scores", "spans", "models"}
+        assert set(row) == {"id", "scores", "spans", "models", "language", "language_validated"}
+        # too short or too odd to tell (c-3, c-4): the archive's language, English by default
+        assert (row["language"], row["language_validated"]) == ("en", True)
         assert set(row["scores"]) == {*linear.labels, "spam"}
         assert all(0.0 <= v <= 1.0 for v in row["scores"].values())
         assert row["models"] == {"linear": linear.version, "spam": spam.version}

@@ -31,7 +31,7 @@ from service.config import Settings
 from service.identity import MENTION
 from service.models import Status
 from worker import attribute_data as ad
-from worker.attribute_training import evaluate
+from worker.attribute_training import evaluate, language_validation
 from worker.identity import mentions_identity, terms_in
 from worker.scorers.ensemble import EnsembleScorer
 
@@ -150,6 +150,7 @@ def evaluate_attributes(
             "rude": thresholds.rude,
         },
         "test": evaluate(rows, y, p, linear, test),
+        "languages": language_validation(rows, y, p, test),
         "evaluation_only": evaluate(rows, y, p, linear, np.arange(n_test, len(rows))),
         "identity_spans": spans,
         "decisions": {
@@ -191,6 +192,20 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{e['attribute']} | "
                 f"{e['rows']:,} ({e['positives']:,}) | {auc} | {_fmt(e.get('linear_roc_auc'))} |"
             )
+    languages = report["languages"]
+    lines += [
+        "",
+        f"Languages (validated: toxicity ROC AUC ≥ {languages['roc_auc_at_least']} on held-out rows, "
+        "pooled over the language's sets, with 50+ rows of each class):",
+        "",
+        "| language | sets | rows (toxic) | toxicity ROC AUC | validated |",
+        "|---|---|---|---|---|",
+    ]
+    for code, e in languages["measured"].items():
+        lines.append(
+            f"| {code} | {', '.join(e['sources'])} | {e['rows']:,} ({e['positives']:,}) | "
+            f"{_fmt(e.get('toxicity_roc_auc'))} | {'yes' if code in languages['validated'] else 'no'} |"
+        )
     t = report["thresholds"]
     lines += [
         "",

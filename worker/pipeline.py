@@ -80,7 +80,9 @@ class Pipeline:
         spans = self._spans(bodies, all_scores)
         return [
             [
-                ScorerResult(self.toxicity.name, self.toxicity.version, scores, found),
+                ScorerResult(
+                    self.toxicity.name, self.toxicity.version, scores, found, self.toxicity.languages
+                ),
                 *self._spam(body, context),
             ]
             for body, context, scores, found in zip(bodies, contexts, all_scores, spans, strict=True)

@@ -5,6 +5,13 @@ Perspective's AnalyzeComment request and answers in its shape, scored synchronou
 configured toxicity scorer (loaded once per process). ``comments:suggestscore`` keeps the
 suggested scores as ``Label`` rows. Errors use Google's shape:
 ``{"error": {"code", "message", "status", "details"}}``.
+
+Languages as Perspective treats them: the request's ``languages`` are taken as the comment's, and
+without them the language is detected (``detectedLanguages``; the site's own when the text is too
+short to tell). Every language the scorer reads is scored (``Scorer.reads``); a 400
+``LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE`` only for the others. Unlike the worker, this endpoint does
+not hold comments in languages the model is not validated for: the caller (Coral) decides on the
+scores, and the README lists which languages are validated.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from flask import Blueprint, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from service import language
 from service.accounts import site_for_key
 from service.api.openapi import documented
 from service.db import get_session
@@ -35,7 +43,6 @@ ATTRIBUTES = {
     "IDENTITY_ATTACK": "identity_attack",
     "SEXUALLY_EXPLICIT": "sexual_explicit",
 }
-SUPPORTED_LANGUAGES = ("en",)
 SCORE_TYPE = "PROBABILITY"
 
 
@@ -88,6 +95,7 @@ class AttributeScores(BaseModel):
 class AnalyzeResponse(BaseModel):
     attributeScores: dict[str, AttributeScores]
     languages: list[str]
+    detectedLanguages: list[str]
     clientToken: str | None = None
 
 
@@ -192,8 +200,11 @@ def _check_text(text: str) -> None:
         raise _invalid(f"Comment text too long: at most {limit} characters.", "COMMENT_TOO_LONG")
 
 
-def _labels(names: list[str], provided: tuple[str, ...], languages: list[str]) -> dict[str, str]:
-    """Perspective names to scorer labels; a 400 for an attribute or language Stet does not score."""
+def _labels(
+    names: list[str], provided: tuple[str, ...], languages: list[str], reads: frozenset[str] | None = None
+) -> dict[str, str]:
+    """Perspective names to scorer labels; a 400 for an attribute Stet does not score, or when none
+    of ``languages`` is one the scorer ``reads`` (None: any language)."""
     wanted = {}
     for name in names:
         attribute = name.split("@", 1)[0]  # "TOXICITY@5": a version suffix is accepted
@@ -204,8 +215,7 @@ def _labels(names: list[str], provided: tuple[str, ...], languages: list[str]) -
                 + ", ".join(a for a, lab in ATTRIBUTES.items() if lab in provided),
                 "ATTRIBUTE_NOT_SUPPORTED",
             )
-        unsupported = [lang for lang in languages if lang.replace("_", "-").split("-")[0].lower() != "en"]
-        if languages and len(unsupported) == len(languages):
+        if reads is not None and languages and not any(language.primary(x) in reads for x in languages):
             raise _invalid(
                 f"Attribute {attribute} does not support request languages: {', '.join(languages)}",
                 "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
@@ -254,13 +264,16 @@ def _spans(scorer: Scorer, text: str, label: str, summary: float) -> list[dict[s
     error_model=GoogleError,
 )
 def analyze():
-    """Perspective's AnalyzeComment: scores for the requested attributes (English only)."""
-    _site()
+    """Perspective's AnalyzeComment: scores for the requested attributes, in every language the
+    scorer reads (the request's languages, else the detected one)."""
+    site = _site()
     data = _parse(AnalyzeRequest)
     _check_text(data.comment.text)
     scorer = scorer_named(current_app.config["STET_SETTINGS"].scorers)
-    wanted = _labels(list(data.requestedAttributes), tuple(scorer.labels), data.languages)
     text = data.comment.text
+    detected = language.detect(text, expected=site.language) or site.language
+    languages = data.languages or [detected]
+    wanted = _labels(list(data.requestedAttributes), tuple(scorer.labels), languages, scorer.reads)
     scores = scorer.score_batch([text])[0]
     answer: dict[str, Any] = {}
     for name, label in wanted.items():
@@ -274,7 +287,8 @@ def analyze():
         answer[name] = entry
     body: dict[str, Any] = {
         "attributeScores": answer,
-        "languages": data.languages or list(SUPPORTED_LANGUAGES),
+        "languages": languages,
+        "detectedLanguages": [detected],
     }
     if data.clientToken is not None:
         body["clientToken"] = data.clientToken

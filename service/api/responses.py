@@ -51,6 +51,8 @@ class CommentOut(BaseModel):
     author_id: str
     parent_id: int | None
     body: str
+    # ISO 639-1 code detected on arrival; null when the text is too short to tell (the site's is assumed)
+    language: str | None
     created_at: str
     scores: dict[str, dict[str, float | str]]
     reasons: list[ReasonOut]

@@ -23,6 +23,7 @@ def comment_json(comment: Comment) -> dict[str, Any]:
         "author_id": comment.author.external_id,
         "parent_id": comment.parent_id,
         "body": comment.body,
+        "language": comment.language,
         "created_at": comment.created_at.isoformat(),
         "scores": scores,
         "reasons": [

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 # Every scorer ``load_scorer`` knows, in the order ``stet model eval`` and the benchmark report them.
 SCORER_NAMES = ("ensemble", "linear", "detoxify", "cascade", "null")
 TEST_ONLY = frozenset({"null"})  # scores nothing: never evaluated or benchmarked
+ENGLISH = frozenset({"en"})
 
 
 class ScorerUnavailable(RuntimeError):
@@ -26,6 +27,10 @@ class Scorer(Protocol):
     name: str  # short, stable id stored with every score ("linear", "null")
     version: str  # model version stored with every score
     labels: tuple[str, ...]  # labels it provides, detoxify's names where they exist
+    # Languages (ISO 639-1) its scores were validated on held-out data for: only comments in these
+    # are decided on its scores alone (service.policy). ``reads``: those it scores at all.
+    languages: frozenset[str]
+    reads: frozenset[str]
 
     def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Return one ``{label: score}`` dict per text, scores in [0, 1]."""
@@ -39,6 +44,15 @@ class Explainer(Protocol):
     def explain(self, texts: Sequence[str]) -> list[list[tuple[int, int, float]]]:
         """One list per text of ``(start, end, weight)`` character spans, ``end`` exclusive."""
         ...
+
+
+def validated_languages(name: str) -> frozenset[str]:
+    """The languages scorer ``name`` is validated for, read from its model card without loading it."""
+    if name == "ensemble":
+        from worker.scorers.ensemble import validated_languages as from_card
+
+        return from_card()
+    return ENGLISH
 
 
 def load_scorer(name: str) -> Scorer:

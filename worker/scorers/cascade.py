@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from worker.scorers import ENGLISH
+
 TARGET_AGREEMENT = 0.995  # on validation, so that held-out agreement stays above 99%
 
 
@@ -74,6 +76,7 @@ class CascadeScorer:
     """Linear scores for every comment; the transformer's for comments in the band (the linear labels)."""
 
     name = "cascade"
+    languages = reads = ENGLISH  # trained and measured on English comments
 
     def __init__(self, linear: Any, transformer: Any, low: float, high: float) -> None:
         self.linear, self.transformer = linear, transformer

@@ -24,6 +24,8 @@ import torch
 from detoxify import Detoxify
 from detoxify.detoxify import MODEL_URLS, get_model_and_tokenizer
 
+from worker.scorers import ENGLISH
+
 BATCH_SIZE = 32
 
 
@@ -136,6 +138,7 @@ class DetoxifyScorer:
     """Any detoxify-format checkpoint; labels are the checkpoint's classes, in detoxify's names."""
 
     name = "detoxify"
+    languages = reads = ENGLISH  # trained and measured on English comments
 
     def __init__(self, detox: Detoxify, version: str, metadata: dict[str, Any] | None = None) -> None:
         self.detox = detox

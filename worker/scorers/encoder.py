@@ -19,6 +19,9 @@ import numpy as np
 from tqdm import tqdm
 
 MAX_CHARS = 1000
+# The languages the multilingual USE v3 was trained on (Yang et al. 2019), ISO 639-1 (Chinese in both
+# scripts is "zh"); Stet's heads are validated only for some of them (the model card's "languages").
+READS = frozenset({"ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh"})
 DIM = 512
 CHUNK = 4096  # texts per cached chunk when encoding a training corpus
 

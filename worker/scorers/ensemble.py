@@ -27,7 +27,8 @@ import scipy.sparse as sp
 from scipy.special import expit
 
 from worker.identity import terms_in
-from worker.scorers.encoder import Encoder
+from worker.scorers import ENGLISH
+from worker.scorers.encoder import READS, Encoder
 from worker.scorers.linear import MODELS_DIR, LinearToxicityScorer
 
 DEFAULT_MODEL = MODELS_DIR / "attributes-use-1.npz"
@@ -43,6 +44,14 @@ def prepare(text: str) -> str:
     return " ".join(_PLACEHOLDER.sub(" ", _NOISE.sub(" ", html.unescape(text))).split())
 
 
+def validated_languages(card: dict[str, Any] | None = None) -> frozenset[str]:
+    """The languages a model card (the shipped one by default) validates; English alone when it
+    measured none."""
+    if card is None:
+        card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text(encoding="utf-8"))
+    return frozenset(card.get("languages", {}).get("validated", ENGLISH))
+
+
 class EnsembleScorer:
     name = "ensemble"
 
@@ -55,6 +64,8 @@ class EnsembleScorer:
     ) -> None:
         self.card, self.linear, self.encoder = card, linear, encoder
         self.labels: tuple[str, ...] = tuple(card["labels"])
+        self.languages = validated_languages(card)
+        self.reads = READS
         self.version = f"{card['version']}+{linear.version}"
         self.state = {k: arrays[k] for k in ("w1", "b1", "w2", "b2")}
         size = sum(c.size for c in linear.coef)

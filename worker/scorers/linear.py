@@ -35,6 +35,7 @@ from scipy.special import expit
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from worker import spans
+from worker.scorers import ENGLISH
 from worker.spans import SpanRule
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -119,6 +120,7 @@ class LinearToxicityScorer:
     """Scores texts with a hashed TF-IDF logistic regression: ``toxicity`` and the heads' labels."""
 
     name = "linear"
+    languages = reads = ENGLISH  # trained and measured on English comments
 
     def __init__(
         self,

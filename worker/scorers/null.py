@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from worker.scorers import ENGLISH
+
 
 class NullScorer:
     name = "null"
+    languages = reads = ENGLISH  # scores nothing; the policy queues what it leaves unscored
     version = "0"
     labels = ("toxicity",)
 

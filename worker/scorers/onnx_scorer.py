@@ -21,11 +21,14 @@ import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
 
+from worker.scorers import ENGLISH
+
 BATCH_SIZE = 32
 
 
 class OnnxScorer:
     name = "detoxify"
+    languages = reads = ENGLISH  # trained and measured on English comments
 
     def __init__(self, model_path: Path, config_dir: Path, card: dict[str, Any]) -> None:
         self.labels: tuple[str, ...] = tuple(card["labels"])  # in the model's output order
