@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from service.models import Article, Author, Comment, Score, Status
+from service import language
+from service.models import Article, Author, Comment, Score, Site, Status
 from service.moderation import decided_by
 from service.policy import ATTRIBUTES
 
@@ -71,6 +72,7 @@ class Filters:
     article: str = ""
     author: str = ""
     label: str = ""
+    language: str = ""  # ISO 639-1; a comment too short to tell counts as its site's language
     min_risk: float | None = None
     max_risk: float | None = None
     since: date | None = None
@@ -88,6 +90,11 @@ class Filters:
         if label and label not in LABELS:
             raise FilterError(f"label: choose one of {', '.join(LABELS)}")
         values["label"] = label
+        raw = (args.get("language") or "").strip()
+        code = language.primary(raw) if raw else ""
+        if code is None or len(code) > 3:
+            raise FilterError("language: a code such as en, de or fr")
+        values["language"] = code
         for name in ("min_risk", "max_risk"):
             raw = (args.get(name) or "").strip()
             try:
@@ -136,6 +143,11 @@ class Filters:
                 Score.comment_id == Comment.id, Score.label == self.label, Score.value >= LABEL_AT_LEAST
             )
             found.append(exists(scored))
+        if self.language:
+            site_speaks = Comment.site_id.in_(select(Site.id).where(Site.language == self.language))
+            found.append(
+                or_(Comment.language == self.language, and_(Comment.language.is_(None), site_speaks))
+            )
         if self.min_risk is not None:
             found.append(Comment.risk >= self.min_risk)
         if self.max_risk is not None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from service import accounts, language, policy
 from service.models import Comment, Site, Status
 from tests.conftest import stet, wait_until
+from tests.test_dashboard import Dashboard
 from tests.test_perspective import analyze
 
 # Ordinary abuse a Spanish-, Portuguese- or Italian-language reader might post, and civil remarks.
@@ -145,3 +146,26 @@ def test_abuse_in_a_language_stet_cannot_validate_is_never_published(site, db, w
     assert site.status(civil) == "approved"
     with db.session() as session:
         assert session.scalar(select(Comment.language).where(Comment.id == civil)) == "en"
+
+
+def test_the_volume_report_shows_the_language_mix_and_the_queue_filters_by_language(
+    site, client, site_key, make_user, db
+):
+    for text in (CIVIL["en"], "Great piece, thank you for writing it.", CIVIL["de"], "Top!"):
+        site.post_comment(text)
+    report = client.get("/api/v1/reports/volume", headers={"Authorization": f"Bearer {site_key}"}).get_json()
+    table = report["tables"]["languages"]
+    assert table["columns"] == ["Language", "Comments", "Share", "Waiting for a person"]
+    # "Top!" is too short to tell: it counts in the site's language, English
+    assert [row[:3] for row in table["rows"]] == [["en", 3, 0.75], ["de", 1, 0.25]]
+
+    with db.session() as session:  # as the worker would leave them (none runs here)
+        session.execute(update(Comment).values(status="queued"))
+        session.commit()
+    make_user("mod", "moderator")
+    Dashboard(client).login()
+    page = client.get("/dashboard/queues/all?language=de").get_data(as_text=True)
+    assert "Vielen Dank" in page and "Great piece" not in page
+    assert 'lang="de"' in page  # the card names the comment's language
+    bad = client.get("/dashboard/queues/all?language=German!")
+    assert bad.status_code == 400 and "language: a code such as en, de or fr" in bad.get_data(as_text=True)

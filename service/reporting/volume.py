@@ -1,10 +1,12 @@
-"""Volume over time: comments received, what the model did with them, what people did."""
+"""Volume over time: comments received, what the model did with them, what people did; and the
+languages they came in (a comment too short to tell counts in its site's language)."""
 
 from __future__ import annotations
 
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from service.models import Status
+from service.models import Comment, Status
 from service.reporting import rollup
 from service.reporting.result import Chart, Report, Table
 from service.reporting.scope import Scope
@@ -40,6 +42,28 @@ def build(session: Session, scope: Scope) -> Report:
         "volume",
         "Volume",
         figures={name: int(sum(values)) for name, values in columns.items()},
-        tables=[table],
-        charts=[Chart(f"Comments per {period.bucket}", "line", "volume", "Bucket", list(SERIES))],
+        tables=[table, languages(session, scope)],
+        charts=[
+            Chart(f"Comments per {period.bucket}", "line", "volume", "Bucket", list(SERIES)),
+            Chart("Comments per language", "bar", "languages", "Language", ["Comments"]),
+        ],
+    )
+
+
+def languages(session: Session, scope: Scope) -> Table:
+    """Comments received in the period per detected language, and how many wait for a person."""
+    spoken = func.coalesce(Comment.language, scope.site.language).label("language")
+    queued = func.sum(case((Comment.status == Status.QUEUED.value, 1), else_=0))
+    stmt = scope.during(
+        scope.comments(select(spoken, func.count(), queued)),
+        Comment.created_at,
+    ).group_by(spoken)
+    counted = sorted(session.execute(stmt).all(), key=lambda row: (-row[1], row[0]))
+    total = sum(row[1] for row in counted) or 1
+    return Table(
+        "languages",
+        "Languages",
+        ["Language", "Comments", "Share", "Waiting for a person"],
+        [[code, n, round(n / total, 4), int(waiting or 0)] for code, n, waiting in counted],
+        percent=("Share",),
     )
