@@ -310,6 +310,12 @@ def test_admin_pages(page, make_user, queued_comment, site):
     assert page.locator("input[name='threat.queue_at']").input_value() == "0.03"
     assert page.locator("input[name='identity_attack.reject_at']").input_value() == "never"
     assert page.locator("select[name=rude]").input_value() == "approve"
+    page.fill("input[name=language]", "de")
+    page.select_option("select[name=unvalidated_language]", "approve")
+    page.click("button:has-text('Save language')")
+    page.locator(".flash", has_text="Language saved.").wait_for()
+    assert page.locator("input[name=language]").input_value() == "de"
+    assert page.locator("select[name=unvalidated_language]").input_value() == "approve"
     screenshot(page, "admin-site", full_page=True)
     page.click("nav.sections >> text=Audit log")
     assert page.locator("table.audit tbody tr").count() >= 4
