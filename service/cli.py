@@ -382,7 +382,7 @@ def model_eval(
     elif task == "attributes":
         from worker.attribute_eval import evaluate_attributes, markdown
 
-        click.echo(markdown(evaluate_attributes(data, out, progress=True)))
+        click.echo(markdown(evaluate_attributes(data, out, model=model_path, progress=True)))
     else:
         scoring_commands.model_eval(scorers, model_path, data, out, limit)
 

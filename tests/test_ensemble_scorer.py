@@ -41,7 +41,7 @@ def test_every_perspective_attribute_under_detoxify_names(scorer):
         "identity_attack",
         "sexual_explicit",
     )
-    assert scorer.version.startswith("use-stack-1+tfidf-lr-2")
+    assert scorer.version.startswith("use-stack-2+tfidf-lr-2")
     assert load_scorer("ensemble").version == scorer.version
     (scores,) = scorer.score_batch([CLEAN])
     assert all(0.0 <= v <= 1.0 for v in scores.values())

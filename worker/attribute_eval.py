@@ -101,8 +101,13 @@ def _only_identity(span: str) -> bool:
 
 
 def evaluate_attributes(
-    root: Path | None = None, out_dir: Path = Path("model-eval"), *, progress: bool = True
+    root: Path | None = None,
+    out_dir: Path = Path("model-eval"),
+    *,
+    model: Path | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
+    """Everything above for the artifact ``model`` (default: the shipped one)."""
     from worker.training import data_root
 
     root = Path(root) if root is not None else data_root()
@@ -112,7 +117,7 @@ def evaluate_attributes(
     n_test = len(rows) - len(evaluation.rows)
     y = np.vstack([ad.Dataset(rows[:n_test]).matrix(), evaluation.matrix()])
     texts = [r.text for r in rows]
-    scorer = EnsembleScorer.load(threads=2)
+    scorer = EnsembleScorer.load(model, threads=2)
     p, linear = _score(scorer, texts, progress)
 
     settings = Settings.from_env()

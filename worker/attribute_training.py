@@ -49,7 +49,7 @@ from worker.scorers.ensemble import DEFAULT_MODEL, SPARSE_KEEP, EnsembleScorer, 
 from worker.scorers.linear import LinearToxicityScorer
 from worker.training import identity_weights, mask_identity_terms
 
-VERSION = "use-stack-1"
+VERSION = "use-stack-2"
 HIDDEN = 256
 EPOCHS = 12
 BATCH = 256
@@ -300,7 +300,7 @@ def train_attributes(
     progress: bool = True,
     cache: Path | None = None,
 ) -> dict[str, Any]:
-    """Train, measure and write ``out`` (default: the shipped ``attributes-use-1.npz``) and its card."""
+    """Train, measure and write ``out`` (default: the shipped ``attributes-use-2.npz``) and its card."""
     from worker.training import data_root
 
     root = Path(root) if root is not None else data_root()

@@ -31,7 +31,7 @@ from worker.scorers import ENGLISH
 from worker.scorers.encoder import READS, Encoder
 from worker.scorers.linear import MODELS_DIR, LinearToxicityScorer
 
-DEFAULT_MODEL = MODELS_DIR / "attributes-use-1.npz"
+DEFAULT_MODEL = MODELS_DIR / "attributes-use-2.npz"
 SPARSE_KEEP = 1e-3  # n-gram head weights smaller than this are not shipped (they move no score by 0.01)
 # Mentions, links and retweet marks say where a text was posted, not whether it is abusive; in the
 # training data they mark whole sets (MLMA's hostile tweets all start "@user"), so the model never sees them.
