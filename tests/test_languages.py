@@ -133,17 +133,23 @@ def test_perspective_detects_the_language_and_refuses_only_what_the_scorer_canno
 @pytest.mark.worker
 def test_abuse_in_a_language_stet_cannot_validate_is_never_published(site, db, worker_factory):
     """Real worker, default scorer: Spanish, Portuguese and Italian abuse waits for a person, and
-    the queue says why; an English clean comment is still published."""
+    the queue says why; civil English and German comments are still published."""
     worker_factory(scorers="ensemble").start()
     ids = {code: site.post_comment(text).get_json()["id"] for code, text in ABUSE.items()}
     civil = site.post_comment(CIVIL["en"]).get_json()["id"]
-    wait_until(lambda: all(site.status(c) != "pending" for c in [*ids.values(), civil]), 60)
+    german = site.post_comment(CIVIL["de"]).get_json()["id"]  # German is validated: decided alone
+    french = site.post_comment(CIVIL["fr"]).get_json()["id"]  # French is not (yet)
+    every = [*ids.values(), civil, german, french]
+    wait_until(lambda: all(site.status(c) != "pending" for c in every), 60)
     for code, comment_id in ids.items():
         body = site.get_comment(comment_id).get_json()
         assert body["language"] == code
         assert body["status"] == "queued", body
         assert f"language {code!r} is not scored automatically" in body["decision"]["reason"]
     assert site.status(civil) == "approved"
+    assert site.status(german) == "approved"
+    body = site.get_comment(french).get_json()
+    assert body["status"] == "queued" and "language 'fr'" in body["decision"]["reason"]
     with db.session() as session:
         assert session.scalar(select(Comment.language).where(Comment.id == civil)) == "en"
 
