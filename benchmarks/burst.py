@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def stet(env: dict[str, str], *args: str, **kw) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "service.cli", *args],
+        [sys.executable, "-m", "service.app.cli", *args],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -93,14 +93,14 @@ def scenario(name: str, scorer: str, kill: bool, n: int) -> dict[str, float]:
             "STET_SCORERS": scorer,
         }
         subprocess.run(
-            [sys.executable, "-m", "service.cli", "db", "upgrade"],
+            [sys.executable, "-m", "service.app.cli", "db", "upgrade"],
             env=env,
             cwd=ROOT,
             check=True,
             capture_output=True,
         )
         key = subprocess.run(
-            [sys.executable, "-m", "service.cli", "site", "create", "bench"],
+            [sys.executable, "-m", "service.app.cli", "site", "create", "bench"],
             env=env,
             cwd=ROOT,
             check=True,

@@ -32,7 +32,8 @@ from sqlalchemy import insert, select
 from tqdm import tqdm
 
 from dashboard import queues
-from service import accounts, create_app
+from service import accounts
+from service.app import create_app
 from service.config import Settings
 from service.db import Database
 from service.migrate import upgrade

@@ -27,7 +27,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 from tqdm import tqdm
 
-from service import accounts, create_app
+from service import accounts
+from service.app import create_app
 from service.config import Settings
 from service.db import Database
 from service.migrate import upgrade

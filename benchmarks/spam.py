@@ -20,9 +20,9 @@ import sys
 import time
 from collections.abc import Callable
 
+from service.normalize import normalize
+from service.wordlists import WordLists, WordMatcher
 from worker.scorers.spam import SpamScorer
-from worker.scorers.spam.normalize import normalize
-from worker.scorers.spam.wordlists import WordLists, WordMatcher
 from worker.spam_training import default_data_dir, load_videos
 
 SPAM_WORDS = ["viagr*", "*casino*", "free money", "cheap pills", "bitcoin giveaway", "crypto*", "subscribe"]

@@ -52,7 +52,7 @@ def texts() -> list[str]:
 def stet(env: dict[str, str], *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child owns it
     return subprocess.Popen(
-        [sys.executable, "-m", "service.cli", *args],
+        [sys.executable, "-m", "service.app.cli", *args],
         env=env,
         cwd=ROOT,
         stdout=out,
@@ -89,8 +89,8 @@ def installation(scorer: str, **extra: str):
             **extra,
         }
         run = {"env": env, "cwd": ROOT, "check": True, "capture_output": True, "text": True}
-        subprocess.run([sys.executable, "-m", "service.cli", "db", "upgrade"], **run)
-        key = subprocess.run([sys.executable, "-m", "service.cli", "site", "create", "bench"], **run)
+        subprocess.run([sys.executable, "-m", "service.app.cli", "db", "upgrade"], **run)
+        key = subprocess.run([sys.executable, "-m", "service.app.cli", "site", "create", "bench"], **run)
         yield env, key.stdout.strip(), home / "stet.db"
 
 
@@ -115,7 +115,7 @@ def drain(scorer: str, n: int, bodies: list[str], **extra: str) -> float:
             "import sys\n"
             "from service.config import Settings\nfrom service.db import Database\n"
             "from service.models import Site\nfrom service.moderation import submit_comment\n"
-            "from service.queue import enqueue_scoring\nfrom service.schemas import CommentIn\n"
+            "from worker.enqueue import enqueue_scoring\nfrom service.schemas import CommentIn\n"
             "from worker.celery_app import celery\nimport json\n"
             "bodies = json.load(sys.stdin)\n"
             "db = Database(Settings.from_env().sqlalchemy_url)\n"

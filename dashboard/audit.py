@@ -8,8 +8,8 @@ from flask import Blueprint, make_response, render_template, request, url_for
 from sqlalchemy import select
 
 from dashboard.auth import roles_required
-from service.db import get_session
 from service.models import AuditEntry, Role
+from service.web import get_session
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 PAGE_SIZE = 50

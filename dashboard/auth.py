@@ -21,10 +21,9 @@ from flask import (
 from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required, login_user, logout_user
 
-from service import limiter
 from service.accounts import authenticate
-from service.db import get_session
 from service.models import Role, User
+from service.web import get_session, limiter
 
 bp = Blueprint("auth", __name__)
 

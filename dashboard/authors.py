@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from dashboard.auth import roles_required
 from service import moderation
-from service.db import get_session
 from service.models import AuditEntry, Author, Comment, Role, Status
+from service.web import get_session
 
 bp = Blueprint("authors", __name__, url_prefix="/authors")
 HISTORY = 20

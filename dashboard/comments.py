@@ -16,8 +16,8 @@ from sqlalchemy.orm import joinedload
 from dashboard import cards
 from dashboard.auth import roles_required
 from service import moderation
-from service.db import get_session
 from service.models import Comment, Decision, Role, Status
+from service.web import get_session
 
 bp = Blueprint("comments", __name__, url_prefix="/comments")
 MODERATORS = (Role.MODERATOR, Role.ADMIN)

@@ -17,9 +17,9 @@ from flask_login import current_user
 
 from dashboard import cards, queues
 from dashboard.auth import roles_required
-from service.db import get_session
 from service.models import Role
 from service.moderation import RejectCode
+from service.web import get_session
 
 bp = Blueprint("queue", __name__)
 MODERATORS = (Role.MODERATOR, Role.ADMIN)

@@ -6,12 +6,12 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask_login import current_user
 from sqlalchemy import select
 
+from dashboard import charts
 from dashboard.auth import roles_required
 from service import reporting
-from service.db import get_session
 from service.models import Role, Site
-from service.reporting import svg
 from service.reporting.period import PRESETS, PeriodError
+from service.web import get_session
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 FILTERS = ("site", "range", "from", "to", "bucket", "section", "article")
@@ -88,12 +88,12 @@ def show(name: str):
         return render_template(
             "dashboard/reports/_table.html", table=context["report"].table("simulation"), **context
         ), status
-    charts = {}
+    drawn = {}
     if context["report"]:
-        charts = {
-            c.table: (c, svg.render(c, context["report"].table(c.table))) for c in context["report"].charts
+        drawn = {
+            c.table: (c, charts.render(c, context["report"].table(c.table))) for c in context["report"].charts
         }
-    return render_template("dashboard/reports/report.html", charts=charts, **context), status
+    return render_template("dashboard/reports/report.html", charts=drawn, **context), status
 
 
 @bp.get("/<name>.csv")

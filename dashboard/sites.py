@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from dashboard.auth import roles_required
 from service import accounts, policy
-from service.db import get_session
 from service.models import ApiKey, Role, Site, WordKind
 from service.moderation import word_lists
+from service.web import get_session
 from worker.scorers import validated_languages
 
 bp = Blueprint("sites", __name__, url_prefix="/admin/sites")

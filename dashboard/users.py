@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from dashboard.auth import roles_required
 from service import accounts
-from service.db import get_session
 from service.models import Role, User
+from service.web import get_session
 
 bp = Blueprint("users", __name__, url_prefix="/admin/users")
 

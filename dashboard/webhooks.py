@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from dashboard.auth import roles_required
 from service import events, webhooks
-from service.db import get_session
 from service.models import Role, Site, Webhook, WebhookDelivery
+from service.web import get_session
+from worker.enqueue import enqueue_deliveries
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 LOG_SIZE = 100
@@ -112,6 +113,6 @@ def redeliver(delivery_id: int):
         abort(404)
     again = webhooks.redeliver(db, delivery, current_user.user)
     db.commit()
-    webhooks.enqueue_deliveries(current_app.extensions["stet.celery"], [again.id])
+    enqueue_deliveries(current_app.extensions["stet.celery"], [again.id])
     flash(f"Delivery {delivery_id} queued again as delivery {again.id}.")
     return redirect(url_for("dashboard.webhooks.show", webhook_id=delivery.webhook_id))

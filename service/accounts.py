@@ -181,7 +181,7 @@ def change_words(
 ) -> dict[WordKind, list[str]]:
     """Add (or remove) word-list entries of a site; returns its lists afterwards."""
     from service.moderation import word_lists
-    from worker.scorers.spam.wordlists import WordLists
+    from service.wordlists import WordLists
 
     site = session.scalar(select(Site).where(Site.name == site_name))
     if site is None:

@@ -1,11 +1,11 @@
-"""Engine and sessions, shared by the API (one session per request) and the worker."""
+"""Engine and sessions, shared by the API (one session per request, ``service.web``), the worker
+and the command line."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,20 +40,3 @@ class Database:
         """A session for one unit of work outside a request (worker, CLI)."""
         with self.sessions() as session:
             yield session
-
-    def init_app(self, app: Flask) -> None:
-        app.extensions["stet.db"] = self
-        app.teardown_appcontext(_close_request_session)
-
-
-def get_session() -> Session:
-    """The current request's session, opened on first use and closed at teardown."""
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["stet.db"].sessions()
-    return g.db_session
-
-
-def _close_request_session(_exc: BaseException | None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()

@@ -23,7 +23,6 @@ from collections.abc import Iterable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from celery import Celery
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -33,8 +32,6 @@ from service.models import Site, User, Webhook, WebhookDelivery, utcnow
 
 log = logging.getLogger(__name__)
 
-DELIVER_TASK = "stet.deliver_webhook"
-SWEEP_TASK = "stet.sweep_webhooks"
 SIGNATURE_HEADER = "Stet-Signature"
 SECRET_PREFIX = "whsec_"
 # How long the previous secret still signs deliveries after a rotation.
@@ -243,17 +240,3 @@ def due(session: Session, limit: int = 200) -> list[int]:
             .limit(limit)
         )
     )
-
-
-def enqueue_deliveries(celery: Celery, delivery_ids: Iterable[int]) -> None:
-    """Hand deliveries to the worker after the commit; if the broker is away the sweep sends them."""
-    try:
-        for delivery_id in delivery_ids:
-            celery.send_task(
-                DELIVER_TASK,
-                args=[delivery_id],
-                retry=True,
-                retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
-            )
-    except Exception:  # noqa: BLE001 - the sweep delivers whatever could not be enqueued
-        log.warning("could not enqueue webhook deliveries; the sweep will send them", exc_info=True)

@@ -26,13 +26,15 @@ import redis
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
-from service import accounts, create_app, moderation
+from service import accounts, moderation
+from service.app import create_app
 from service.config import Settings
 from service.db import Database
 from service.embedded import EmbeddedRedis
 from service.migrate import upgrade
 from service.models import Base, Role
 from service.schemas import CommentIn
+from service.web import limiter
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -148,6 +150,10 @@ def app_factory(settings: Settings) -> Iterator[Callable[..., Any]]:
     def make(**overrides: Any):  # type: ignore[no-untyped-def]
         app = create_app(replace(settings, **overrides))
         app.config["TESTING"] = True
+        # One Limiter serves every app of the test session (production has one app per process).
+        # An app built on a dead Redis marks its storage dead, and the next app would count in
+        # memory until a backed-off probe finds Redis again, mid-test: start each app afresh.
+        limiter._storage_dead = False
         apps.append(app)
         return app
 
@@ -245,7 +251,7 @@ def _env_for(settings: Settings) -> dict[str, str]:
 def stet(settings: Settings, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the ``stet`` command line as a user would, against this test's settings."""
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
+        [sys.executable, "-m", "service.app.cli", *args],
         env=_env_for(settings),
         input=input,
         capture_output=True,
@@ -267,7 +273,7 @@ class WorkerProcess:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "service.cli", "worker", "-c", str(self.concurrency)],
+                [sys.executable, "-m", "service.app.cli", "worker", "-c", str(self.concurrency)],
                 env=_env_for(self.settings),
                 stdout=out,
                 stderr=subprocess.STDOUT,

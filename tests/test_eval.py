@@ -31,7 +31,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path, s
     env = {**os.environ, "STET_DETOXIFY_CHECKPOINT": str(out / "no-such.ckpt"), "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(
         # 9,000 of the 18,434 held-out comments: enough identity mentions to test, half the time.
-        [sys.executable, "-m", "service.cli", "model", "eval", "--out", str(out), "--limit", "9000"],
+        [sys.executable, "-m", "service.app.cli", "model", "eval", "--out", str(out), "--limit", "9000"],
         env=env,
         capture_output=True,
         text=True,

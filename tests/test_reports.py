@@ -608,7 +608,7 @@ def test_who_sees_which_report(app, client, history, who, path, status):
 def test_stet_user_create_makes_an_editor(settings, db):
     from click.testing import CliRunner
 
-    from service.cli import cli
+    from service.app.cli import cli
 
     env = {"STET_DATABASE_URL": settings.sqlalchemy_url, "STET_HOME": str(settings.home)}
     result = CliRunner().invoke(
@@ -625,9 +625,9 @@ def test_weekly_digest_compares_last_week_with_the_week_before(db, settings, his
     from click.testing import CliRunner
     from sqlalchemy import select
 
-    from service.cli import cli
+    from dashboard import digest
+    from service.app.cli import cli
     from service.models import Site
-    from service.reporting import digest
 
     with db.session() as session:
         site = session.scalar(select(Site))

@@ -25,6 +25,7 @@ from service.reporting import backlog, model, quality, rollup, volume
 from service.reporting.period import Period, zone_of
 from service.reporting.scope import Scope
 from tests.conftest import stet
+from worker.enqueue import REPORTS_FILL_TASK
 
 NOW = datetime(2026, 6, 10, 15, 20, tzinfo=UTC)
 
@@ -447,7 +448,7 @@ def test_the_worker_keeps_every_site_rolled_up_on_beat(db, settings, scored, his
     from worker import tasks
     from worker.celery_app import celery
 
-    assert celery.conf.beat_schedule["fill-report-rollups"]["task"] == rollup.FILL_TASK
+    assert celery.conf.beat_schedule["fill-report-rollups"]["task"] == REPORTS_FILL_TASK
     monkeypatch.setattr(tasks, "worker_database", lambda: db)
     monkeypatch.setattr(tasks, "worker_settings", lambda: settings)
     monkeypatch.setattr(rollup, "utcnow", lambda: NOW)

@@ -12,9 +12,9 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import create_engine, insert, select, text
 
+from dashboard import charts
 from service.migrate import upgrade
 from service.models import Comment
-from service.reporting import svg
 from service.reporting.period import Period, PeriodError, parse_period
 from service.reporting.result import Chart, Table
 
@@ -60,15 +60,15 @@ def test_parse_period_presets_and_errors():
 
 @pytest.mark.parametrize("value, top", [(0, 1), (3, 5), (7, 10), (12, 20), (2400, 2500), (0.3, 0.5)])
 def test_axis_tops_are_round_numbers(value, top):
-    assert svg.nice_max(value) == top
+    assert charts.nice_max(value) == top
 
 
 def test_charts_escape_labels_and_scale_to_the_data():
     table = Table("t", "T", ["Day", "A", "B"], [["<b>Mon</b>", 1, 3], ["Tue", 4, 0]])
-    bars = svg.render(Chart("A & B", "bar", "t", "Day", ["A", "B"]), table)
+    bars = charts.render(Chart("A & B", "bar", "t", "Day", ["A", "B"]), table)
     assert "<title>A &amp; B</title>" in bars and "&lt;b&gt;Mon&lt;/b&gt;" in bars and "<b>" not in bars
     assert bars.count("<rect") == 4 + 2  # two stacked bars per row, two legend keys
-    line = svg.render(Chart("Lines", "line", "t", "Day", ["A"]), table)
+    line = charts.render(Chart("Lines", "line", "t", "Day", ["A"]), table)
     assert line.count("<polyline") == 1 and ">5</text>" in line  # the axis tops at 5 for a maximum of 4
 
 

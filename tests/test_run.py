@@ -43,7 +43,7 @@ def test_stet_run_serves_everything_and_stops_cleanly(tmp_path):
     log = tmp_path / "run.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "run"],
+            [sys.executable, "-m", "service.app.cli", "run"],
             env=env,
             cwd=ROOT,
             stdout=out,

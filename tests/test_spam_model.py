@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from service.wordlists import WordLists
 from worker.scorers.spam import DEFAULT_MODEL, SpamScorer
 from worker.scorers.spam.signals import PRIOR_WEIGHTS, Reason
-from worker.scorers.spam.wordlists import WordLists
 from worker.spam_training import (
     EXTRA_HAM_FILE,
     EXTRA_HAM_SHARE,

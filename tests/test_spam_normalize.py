@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from worker.scorers.spam.normalize import MAX_CHARS, Form, normalize
+from service.normalize import MAX_CHARS, Form, normalize
 
 
 def original(text: str, form: Form, word: str) -> str:

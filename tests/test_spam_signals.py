@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from worker.scorers.spam.normalize import normalize
+from service.normalize import normalize
+from service.wordlists import DomainList
 from worker.scorers.spam.signals import PRIOR_WEIGHTS, Reason, detect
-from worker.scorers.spam.wordlists import DomainList
 
 
 def reasons(text: str, **kwargs) -> dict[str, Reason]:

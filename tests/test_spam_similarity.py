@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from worker.scorers.spam.normalize import normalize
+from service.normalize import normalize
 from worker.scorers.spam.similarity import BANDS, SIGNATURE_BYTES, band_keys, signature, similar, similarity
 
 SPAM = "Earn $500 a day from home, message me on WhatsApp for details! Limited places, start today."

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from worker.scorers.spam.normalize import normalize
-from worker.scorers.spam.wordlists import DomainList, WordLists, WordMatcher
+from service.normalize import normalize
+from service.wordlists import DomainList, WordLists, WordMatcher
 
 LISTS = WordLists(
     banned=["viagra", "*casino*", "free money", "idiot"],

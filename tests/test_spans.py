@@ -8,12 +8,12 @@ import redis
 
 from service.config import Settings
 from service.policy import TOXIC_SPAN
+from service.wordlists import WordLists
 from tests.conftest import wait_until
 from worker import spans, training
 from worker.pipeline import CommentContext, Pipeline
 from worker.recent import Posting
 from worker.scorers.linear import LinearToxicityScorer
-from worker.scorers.spam.wordlists import WordLists
 
 TEXTS = [
     "You are a stupid idiot, go die.",

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from service import webhooks
-from service.cli import cli
+from service.app.cli import cli
 from service.models import AuditEntry, Site, Webhook, WebhookDelivery, utcnow
 from tests.test_dashboard import csrf_token
 

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from service.models import Comment, Decision, Status
 from service.policy import ATTRIBUTES
-from service.queue import enqueue_scoring
 from tests.conftest import SiteClient, wait_until
+from worker.enqueue import enqueue_scoring
 
 pytestmark = pytest.mark.worker
 

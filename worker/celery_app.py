@@ -14,10 +14,13 @@ from celery import Celery
 
 from service.config import Settings
 from service.db import Database
-from service.queue import QUEUE, SWEEP_TASK
-from service.reporting.rollup import FILL_INTERVAL as REPORTS_FILL_INTERVAL
-from service.reporting.rollup import FILL_TASK as REPORTS_FILL_TASK
-from service.webhooks import SWEEP_TASK as WEBHOOK_SWEEP_TASK
+from worker.enqueue import (
+    QUEUE,
+    REPORTS_FILL_INTERVAL,
+    REPORTS_FILL_TASK,
+    SWEEP_TASK,
+    WEBHOOK_SWEEP_TASK,
+)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 

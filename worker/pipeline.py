@@ -18,12 +18,12 @@ import redis
 from service.config import Settings
 from service.moderation import ScorerResult
 from service.policy import BANNED_WORD, SUSPECT_WORD, TOXIC_SPAN, Reason
+from service.wordlists import WordLists, WordMatch
 from worker.recent import MIN_WORDS, Posting, RecentActivity
 from worker.scorers import Explainer, load_scorer
 from worker.scorers.spam import SpamScorer
 from worker.scorers.spam.akismet import Akismet
 from worker.scorers.spam.similarity import signature
-from worker.scorers.spam.wordlists import WordLists, WordMatch
 
 
 @dataclass(frozen=True)

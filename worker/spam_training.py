@@ -43,10 +43,10 @@ from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from service.config import Settings
+from service.normalize import normalize
 from service.policy import Thresholds, decide
 from worker.scorers.linear import MODELS_DIR, make_vectorizer, metadata_path, save_artifact
 from worker.scorers.spam import MODEL_MAX_CHARS, SpamScorer
-from worker.scorers.spam.normalize import normalize
 from worker.scorers.spam.signals import PRIOR_WEIGHTS, SIGNALS_VERSION, detect
 from worker.training import DATA_ENV, classification_metrics
 

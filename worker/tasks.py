@@ -17,12 +17,12 @@ from sqlalchemy.orm import joinedload
 
 from service import moderation
 from service.models import Comment, Site, Status, WordKind
-from service.queue import QUEUE, SCORE_TASK, SWEEP_TASK, enqueue_scoring
 from service.reporting import rollup
+from service.wordlists import WordLists
 from worker.celery_app import worker_database, worker_settings
+from worker.enqueue import QUEUE, REPORTS_FILL_TASK, SCORE_TASK, SWEEP_TASK, enqueue_scoring
 from worker.pipeline import CommentContext, Pipeline
 from worker.recent import Posting
-from worker.scorers.spam.wordlists import WordLists
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def sweep_pending() -> int:
     return len(ids)
 
 
-@shared_task(name=rollup.FILL_TASK, ignore_result=True)
+@shared_task(name=REPORTS_FILL_TASK, ignore_result=True)
 def fill_report_rollups() -> int:
     """Keep every site's report rollup filled, so a report page computes only the last hour live."""
     with worker_database().session() as session:

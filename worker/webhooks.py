@@ -11,6 +11,7 @@ from celery import shared_task
 from service import webhooks
 from service.models import Webhook, WebhookDelivery
 from worker.celery_app import worker_database, worker_settings
+from worker.enqueue import DELIVER_TASK, WEBHOOK_SWEEP_TASK, enqueue_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +22,7 @@ def _client() -> httpx.Client:
     return httpx.Client(timeout=worker_settings().webhook_timeout, follow_redirects=False)
 
 
-@shared_task(
-    name=webhooks.DELIVER_TASK, ignore_result=True, acks_late=True, soft_time_limit=60, time_limit=90
-)
+@shared_task(name=DELIVER_TASK, ignore_result=True, acks_late=True, soft_time_limit=60, time_limit=90)
 def deliver_webhook(delivery_id: int) -> None:
     """One attempt at one delivery; a no-op unless it is pending and due (so duplicates are harmless)."""
     settings = worker_settings()
@@ -55,11 +54,11 @@ def deliver_webhook(delivery_id: int) -> None:
     log.info("webhook delivery %s to %s: %s", delivery_id, url, status or error)
 
 
-@shared_task(name=webhooks.SWEEP_TASK, ignore_result=True)
+@shared_task(name=WEBHOOK_SWEEP_TASK, ignore_result=True)
 def sweep_webhooks() -> int:
     """Enqueue every due pending delivery: retries, and events whose enqueue was lost."""
     with worker_database().session() as session:
         ids = webhooks.due(session)
     if ids:
-        webhooks.enqueue_deliveries(sweep_webhooks.app, ids)
+        enqueue_deliveries(sweep_webhooks.app, ids)
     return len(ids)

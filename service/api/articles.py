@@ -18,9 +18,9 @@ from service.api.errors import APIError, parse
 from service.api.openapi import documented
 from service.api.responses import ArticleOut, CommentPage
 from service.api.serialize import article_json, comment_json
-from service.db import get_session
 from service.models import Article, Comment, Status, utcnow
 from service.schemas import MAX_ID, ArticleSettingsIn
+from service.web import get_session
 
 bp = Blueprint("articles", __name__)
 

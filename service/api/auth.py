@@ -6,8 +6,8 @@ from flask import g, request
 
 from service.accounts import site_for_key
 from service.api.errors import APIError
-from service.db import get_session
 from service.models import Site
+from service.web import get_session
 
 
 def current_site() -> Site:

@@ -10,8 +10,8 @@ from service.api.auth import current_site
 from service.api.errors import APIError
 from service.api.openapi import documented
 from service.api.responses import AuthorExport, ErasureOut
-from service.db import get_session
 from service.models import Author
+from service.web import get_session
 
 bp = Blueprint("authors", __name__)
 

@@ -11,17 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service import events, moderation, webhooks
+from service import events, moderation
 from service.api import limits
 from service.api.auth import current_site
 from service.api.errors import APIError, parse
 from service.api.openapi import documented
 from service.api.responses import CommentOut
 from service.api.serialize import comment_json
-from service.db import get_session
 from service.models import Article, Author, Comment, Site, utcnow
-from service.queue import enqueue_scoring
 from service.schemas import CommentIn
+from service.web import get_session
+from worker.enqueue import enqueue_deliveries, enqueue_scoring
 
 bp = Blueprint("comments", __name__)
 
@@ -117,7 +117,7 @@ def create():
         )
     if submission.created:
         enqueue_scoring(current_app.extensions["stet.celery"], [comment.id])
-        webhooks.enqueue_deliveries(current_app.extensions["stet.celery"], [d.id for d in deliveries])
+        enqueue_deliveries(current_app.extensions["stet.celery"], [d.id for d in deliveries])
     return comment_json(comment), 202 if submission.created else 200
 
 

@@ -67,7 +67,7 @@ def _is_api_request() -> bool:
 
 def _retry_after() -> int:
     """Seconds until the breached limit's window resets (at least 1)."""
-    from service import limiter
+    from service.web import limiter
 
     current = limiter.current_limit
     return max(1, math.ceil(current.window[0] - time.time())) if current is not None else 1

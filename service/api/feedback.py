@@ -10,9 +10,9 @@ from service.api.comments import json_body
 from service.api.errors import parse
 from service.api.openapi import documented
 from service.api.responses import FeedbackOut
-from service.db import get_session
 from service.models import Article, Feedback
 from service.schemas import FeedbackIn
+from service.web import get_session
 
 bp = Blueprint("feedback", __name__)
 

@@ -11,8 +11,8 @@ from service.api.articles import MAX_LIMIT, decode_cursor, encode_cursor, page_l
 from service.api.auth import current_site
 from service.api.openapi import documented
 from service.api.responses import LabelPage
-from service.db import get_session
 from service.models import Comment, Label
+from service.web import get_session
 
 bp = Blueprint("labels", __name__)
 

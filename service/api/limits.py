@@ -9,7 +9,7 @@ from collections.abc import Callable
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
 
-from service import limiter
+from service.web import limiter
 
 
 def _setting(name: str) -> Callable[[], str]:

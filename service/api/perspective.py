@@ -26,9 +26,9 @@ from werkzeug.exceptions import HTTPException
 from service import language
 from service.accounts import site_for_key
 from service.api.openapi import documented
-from service.db import get_session
 from service.models import Label, Site
 from service.schemas import Text
+from service.web import get_session
 from worker.scorers import Scorer, load_scorer
 
 bp = Blueprint("perspective", __name__)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 from sqlalchemy.exc import IntegrityError
 
-from service import webhooks
 from service.api.auth import current_site
 from service.api.comments import json_body
 from service.api.errors import APIError, parse
 from service.api.openapi import documented
 from service.api.responses import ReportOut
-from service.db import get_session
 from service.models import Comment
 from service.reader_reports import DuplicateReport, submit_report
 from service.schemas import ReportIn
+from service.web import get_session
+from worker.enqueue import enqueue_deliveries
 
 bp = Blueprint("reader_reports", __name__)
 
@@ -45,7 +45,7 @@ def create(comment_id: int):
     except IntegrityError:  # the same reader's concurrent report won
         session.rollback()
         raise duplicate from None
-    webhooks.enqueue_deliveries(current_app.extensions["stet.celery"], [d.id for d in submitted.deliveries])
+    enqueue_deliveries(current_app.extensions["stet.celery"], [d.id for d in submitted.deliveries])
     report = submitted.report
     return {
         "id": report.id,

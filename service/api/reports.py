@@ -17,8 +17,8 @@ from service import reporting
 from service.api.auth import current_site
 from service.api.errors import APIError
 from service.api.openapi import documented
-from service.db import get_session
 from service.reporting.period import PeriodError
+from service.web import get_session
 
 bp = Blueprint("reports", __name__)
 PUBLIC = [name for name in reporting.REPORTS if name not in reporting.ADMIN_ONLY]

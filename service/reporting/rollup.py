@@ -63,8 +63,6 @@ from service.models import Report as ReaderReport
 from service.reporting.period import SLOT_SECONDS, Period, local_midnight, zone_of
 from service.reporting.scope import Scope, epoch
 
-FILL_TASK = "stet.fill_report_rollups"  # worker.tasks, on beat every FILL_INTERVAL seconds
-FILL_INTERVAL = 300
 FILL_STEP = 20_000  # a fill commits after about this many comments (and at least a day)
 GRACE = timedelta(minutes=10)  # a slot is rolled up this long after it ends (late commits)
 # Keyed by the comment's arrival (``simulation``: by the model's decision), moved when they change.

@@ -33,11 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from service.normalize import normalize
 from service.policy import Reason
+from service.wordlists import WordLists, WordMatch
 from worker.scorers.linear import MODELS_DIR, LinearToxicityScorer
-from worker.scorers.spam.normalize import normalize
 from worker.scorers.spam.signals import SIGNALS_VERSION, detect
-from worker.scorers.spam.wordlists import WordLists, WordMatch
 
 DEFAULT_MODEL = MODELS_DIR / "spam-linear-2.npz"
 DEFAULT_BASE_RATE = 0.1

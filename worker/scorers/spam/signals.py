@@ -14,9 +14,9 @@ import re
 from collections.abc import Mapping, Sequence
 from itertools import islice
 
+from service.normalize import Form, Normalized
 from service.policy import Reason
-from worker.scorers.spam.normalize import Form, Normalized
-from worker.scorers.spam.wordlists import DomainList, WordMatcher
+from service.wordlists import DomainList, WordMatcher
 
 SIGNALS_VERSION = "signals-1"
 MAX_LINKS = 100

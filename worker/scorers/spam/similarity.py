@@ -25,7 +25,7 @@ import zlib
 
 import numpy as np
 
-from worker.scorers.spam.normalize import Normalized, normalize
+from service.normalize import Normalized, normalize
 
 NUM_HASHES = 64
 BANDS, ROWS = 16, 4

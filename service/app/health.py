@@ -6,7 +6,7 @@ import redis
 from flask import Blueprint, current_app
 from sqlalchemy import text
 
-from service.db import get_session
+from service.web import get_session
 
 bp = Blueprint("health", __name__)
 

@@ -23,10 +23,10 @@ def weekly(site_name: str, out: Path | None) -> None:
     with the week before, to mail around."""
     from sqlalchemy import select
 
+    from dashboard import digest
     from service.config import Settings
     from service.db import Database
     from service.models import Site
-    from service.reporting import digest
 
     settings = Settings.from_env()
     database = Database(settings.sqlalchemy_url)

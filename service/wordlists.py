@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from worker.scorers.spam.normalize import Normalized, normalize
+from service.normalize import Normalized, normalize
 
 MAX_ENTRY_CHARS = 100
 MAX_WORD_CHARS = 64

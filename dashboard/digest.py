@@ -12,14 +12,15 @@ from datetime import date, datetime, timedelta
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
+from dashboard import charts
 from service.config import Settings
 from service.models import Site
-from service.reporting import articles, backlog, quality, readers, svg, volume
+from service.reporting import articles, backlog, quality, readers, volume
 from service.reporting.period import Period, zone_of
 from service.reporting.result import Chart, Table
 from service.reporting.scope import Scope
 
-env = Environment(loader=PackageLoader("service.reporting", "templates"), autoescape=select_autoescape())
+env = Environment(loader=PackageLoader("dashboard", "templates"), autoescape=select_autoescape())
 
 
 def weeks(site: Site, today: date | None = None) -> tuple[Period, Period]:
@@ -62,12 +63,12 @@ def weekly(session: Session, site: Site, settings: Settings, today: date | None 
             )
         ],
     )
-    chart = svg.render(
+    chart = charts.render(
         Chart("Comments received per day", "line", "days", "Day", ["Last week", "Week before"]), days
     )
     report = articles.build(session, now)
     problems = readers.build(session, now).table("problems_newest")
-    return env.get_template("digest.html").render(
+    return env.get_template("dashboard/reports/digest.html").render(
         site=site,
         last=last,
         before=before,

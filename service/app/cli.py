@@ -15,9 +15,8 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from service import scoring_commands, webhook_commands
+from service.app import report_commands, scoring_commands, webhook_commands
 from service.config import Settings
-from service.reporting import commands as report_commands
 
 
 def _settings() -> Settings:
@@ -44,8 +43,8 @@ def api(threads: int) -> None:
     """Serve the HTTP API (/api/v1) and the dashboard (/dashboard)."""
     import waitress
 
-    from service import create_app
     from service.api.perspective import scorer_named
+    from service.app import create_app
 
     settings = _settings()
     # Loaded before the first request, so Perspective's first call is as fast as the rest.
@@ -58,8 +57,8 @@ def api(threads: int) -> None:
 @click.option("--concurrency", "-c", default=2, show_default=True, help="Worker processes.")
 def worker(concurrency: int) -> None:
     """Run a Celery worker that scores comments, with the periodic sweep of pending ones."""
-    from service.queue import QUEUE
     from worker.celery_app import celery
+    from worker.enqueue import QUEUE
 
     settings = _settings()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -99,8 +98,8 @@ def run(concurrency: int) -> None:
             redis_url = stack.enter_context(EmbeddedRedis(home / "redis")).url
         env = {**os.environ, "STET_HOME": str(home), "STET_REDIS_URL": redis_url}
         commands = {
-            "api": [sys.executable, "-m", "service.cli", "api"],
-            "worker": [sys.executable, "-m", "service.cli", "worker", "-c", str(concurrency)],
+            "api": [sys.executable, "-m", "service.app.cli", "api"],
+            "worker": [sys.executable, "-m", "service.app.cli", "worker", "-c", str(concurrency)],
         }
         children: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -233,7 +232,7 @@ def site_words(
     """Change site NAME's word lists, then print them."""
     from service import accounts
     from service.models import WordKind
-    from worker.scorers.spam.wordlists import WordLists
+    from service.wordlists import WordLists
 
     changes = {WordKind.BANNED: banned, WordKind.SUSPECT: suspect, WordKind.ALLOWED_DOMAIN: allowed_domain}
     try:

@@ -1,0 +1,48 @@
+"""The composition root: the one place that knows every part and wires them into the WSGI app.
+
+The domain core (``service`` without ``app``, ``api`` and ``web``) knows no HTTP, queue or screen;
+the faces (``service.api``, ``dashboard``) and the worker plug in here.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from service.config import Settings
+from service.db import Database
+from service.web import MAX_REQUEST_BYTES, RowIdConverter, csrf, init_database, limiter
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the WSGI app: API under /api/v1, dashboard under /dashboard, probes at the root."""
+    from dashboard import init_app as init_dashboard
+    from service import api
+    from service.api.errors import register_error_handlers
+    from service.app import health
+    from worker.celery_app import DEFAULT_REDIS_URL, make_celery
+
+    settings = settings or Settings.from_env()
+    app = Flask("service", static_folder=None)
+    app.url_map.converters["int"] = RowIdConverter
+    app.config.update(
+        STET_SETTINGS=settings,
+        SECRET_KEY=settings.secret(),
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        WTF_CSRF_TIME_LIMIT=None,  # valid for the session's lifetime
+        RATELIMIT_STORAGE_URI=settings.redis_url or DEFAULT_REDIS_URL,
+        RATELIMIT_KEY_PREFIX="stet-limits",
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    init_database(app, Database(settings.sqlalchemy_url))
+    app.extensions["stet.celery"] = make_celery(settings)
+    register_error_handlers(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app, csrf)
+    app.register_blueprint(health.bp)
+    init_dashboard(app)
+    return app
