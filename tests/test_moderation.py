@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from service import accounts, policy
+from service import accounts, moderation, policy
 from service.models import (
     ApiKey,
     AuditEntry,
@@ -34,6 +34,7 @@ from service.moderation import (
     moderate,
     reject_waiting,
     set_standing,
+    standing,
     undo,
 )
 
@@ -254,7 +255,7 @@ def test_author_standing_changes_are_audited_and_exclusive(session, queued_comme
 def test_banning_rejects_the_authors_waiting_comments_as_moderator_decisions(
     session, db, queued_comment, scored_comment, site, settings, monkeypatch
 ):
-    from service import moderation, webhooks
+    from service import webhooks
 
     troll = {"id": "troll-1", "name": "Troll"}
     webhooks.add(session, session.scalars(select(Site)).one(), "https://site.example/hook", [], "root")
@@ -282,7 +283,7 @@ def test_banning_rejects_the_authors_waiting_comments_as_moderator_decisions(
                     real(other, other.get(Comment, comment.id), user(other, "alice"), Status.APPROVED)
         return real(session_, comment, *args, **kwargs)
 
-    monkeypatch.setattr(moderation, "moderate", racing)
+    monkeypatch.setattr(standing, "moderate", racing)  # where reject_waiting looks it up
     swept = reject_waiting(session, author, user(session))
 
     assert (swept.rejected, swept.decided_first) == (3, 1)

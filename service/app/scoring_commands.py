@@ -37,7 +37,7 @@ import click
 from sqlalchemy import exists, select
 from tqdm import tqdm
 
-from service import language
+from service import language, moderation
 from service.config import Settings
 from service.models import Comment, Score, Status
 from worker.scorers import Explainer, Scorer, load_scorer
@@ -185,16 +185,7 @@ def rescore_comments(
             for (comment_id, _), scores in zip(
                 batch, scorer.score_batch([body for _, body in batch]), strict=True
             ):
-                session.add_all(
-                    Score(
-                        comment_id=comment_id,
-                        scorer=scorer.name,
-                        model_version=scorer.version,
-                        label=label,
-                        value=float(value),
-                    )
-                    for label, value in scores.items()
-                )
+                session.add_all(moderation.score_rows(comment_id, scorer.name, scorer.version, scores))
             session.commit()
             bar.update(len(batch))
     return len(rows)

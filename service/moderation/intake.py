@@ -1,0 +1,121 @@
+"""Comments arriving: saved as pending, and what the worker asks about them before scoring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service import language
+from service.models import (
+    Article,
+    Author,
+    Comment,
+    Site,
+    SiteWord,
+    Status,
+    WordKind,
+    utcnow,
+)
+from service.schemas import CommentIn
+
+
+def _get_or_create(
+    session: Session, model: type[Article] | type[Author], site: Site, ext_id: str, **fields: str | None
+):
+    obj = session.scalar(select(model).where(model.site_id == site.id, model.external_id == ext_id))
+    if obj is None:
+        obj = model(site_id=site.id, external_id=ext_id, **fields)
+        try:
+            with session.begin_nested():
+                session.add(obj)
+        except IntegrityError:  # created by a concurrent request
+            obj = session.scalars(
+                select(model).where(model.site_id == site.id, model.external_id == ext_id)
+            ).one()
+    else:
+        for key, value in fields.items():
+            if value is not None and getattr(obj, key) != value:
+                setattr(obj, key, value)
+    return obj
+
+
+@dataclass
+class Submission:
+    comment: Comment
+    created: bool
+
+
+def submit_comment(session: Session, site: Site, data: CommentIn) -> Submission:
+    """Save a new pending comment (creating its article and author on first sight).
+
+    With an ``external_id`` the call is idempotent per site: a retry returns the
+    comment already saved. The caller commits, then enqueues ``comment.id``.
+    """
+    if data.external_id is not None:
+        existing = session.scalar(
+            select(Comment).where(Comment.site_id == site.id, Comment.external_id == data.external_id)
+        )
+        if existing is not None:
+            return Submission(existing, created=False)
+    article = _get_or_create(
+        session, Article, site, data.article.id, title=data.article.title, url=data.article.url
+    )
+    author = _get_or_create(session, Author, site, data.author.id, name=data.author.name)
+    comment = Comment(
+        site_id=site.id,
+        article_id=article.id,
+        author_id=author.id,
+        parent_id=data.parent_id,
+        external_id=data.external_id,
+        body=data.body,
+        language=language.detect(data.body, expected=site.language),
+        ip=data.ip,
+        user_agent=data.user_agent,
+        status=Status.PENDING.value,
+        enqueued_at=utcnow(),
+    )
+    session.add(comment)
+    session.flush()
+    return Submission(comment, created=True)
+
+
+def word_lists(session: Session, site_id: int) -> dict[WordKind, list[str]]:
+    """A site's banned, suspect and allowed-domain entries."""
+    lists: dict[WordKind, list[str]] = {kind: [] for kind in WordKind}
+    for kind, pattern in session.execute(
+        select(SiteWord.kind, SiteWord.pattern).where(SiteWord.site_id == site_id).order_by(SiteWord.id)
+    ):
+        lists[WordKind(kind)].append(pattern)
+    return lists
+
+
+def earlier_comment_count(session: Session, comment: Comment) -> int:
+    """How many comments the author posted on this site before ``comment``."""
+    return (
+        session.scalar(
+            select(func.count()).where(Comment.author_id == comment.author_id, Comment.id < comment.id)
+        )
+        or 0
+    )
+
+
+def stale_pending(session: Session, older_than: timedelta, limit: int = 1000) -> list[int]:
+    """Ids of comments still pending whose last enqueue is older than ``older_than``."""
+    cutoff: datetime = utcnow() - older_than
+    return list(
+        session.scalars(
+            select(Comment.id)
+            .where(Comment.status == Status.PENDING.value, Comment.enqueued_at < cutoff)
+            .order_by(Comment.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_enqueued(session: Session, comment_ids: list[int]) -> None:
+    if comment_ids:
+        session.execute(update(Comment).where(Comment.id.in_(comment_ids)).values(enqueued_at=utcnow()))
