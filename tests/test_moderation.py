@@ -377,3 +377,34 @@ def test_highlight_escapes_every_piece(body, spans, html):
     from dashboard.cards import highlight
 
     assert str(highlight(body, spans)) == html
+
+
+def test_the_core_refuses_new_comments_from_banned_authors_and_on_closed_articles(db):
+    """The refusals live in the domain (typed), so every way in (API, Coral) shares them."""
+    from service.schemas import CommentIn
+
+    def data(author="reader-1", article="story-1", external_id=None):
+        return CommentIn.model_validate(
+            {
+                "article": {"id": article},
+                "author": {"id": author},
+                "body": "Hello",
+                "external_id": external_id,
+            }
+        )
+
+    with db.session() as session:
+        site, _key = accounts.create_site(session, "Refusing Times")
+        first = moderation.submit_comment(session, site, data(external_id="c-1"))
+        first.comment.author.banned = True
+        first.comment.article.comments_open = True
+        session.flush()
+        with pytest.raises(moderation.AuthorBanned):
+            moderation.submit_comment(session, site, data())
+        # a retry of a comment already saved is not a new comment: it is returned, not refused
+        assert moderation.submit_comment(session, site, data(external_id="c-1")).created is False
+        first.comment.article.comments_open = False
+        session.flush()
+        with pytest.raises(moderation.CommentsClosed) as closed:
+            moderation.submit_comment(session, site, data(author="reader-2"))
+        assert (closed.value.code, closed.value.field) == ("comments_closed", "article.id")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from service import events, moderation
 from service.api import limits
@@ -18,7 +17,7 @@ from service.api.errors import APIError, parse
 from service.api.openapi import documented
 from service.api.responses import CommentOut
 from service.api.serialize import comment_json
-from service.models import Article, Author, Comment, Site, utcnow
+from service.models import Comment
 from service.schemas import CommentIn
 from service.web import get_session
 from worker.enqueue import enqueue_deliveries, enqueue_scoring
@@ -40,25 +39,8 @@ def json_body() -> object:
     return data
 
 
-def refuse_if_not_allowed(session: Session, site: Site, data: CommentIn) -> None:
-    """A closed article or a banned or suspended author refuses a new comment (not a retry)."""
-    if data.external_id is not None and session.scalar(
-        select(Comment.id).where(Comment.site_id == site.id, Comment.external_id == data.external_id)
-    ):
-        return
-    author = session.scalar(
-        select(Author).where(Author.site_id == site.id, Author.external_id == data.author.id)
-    )
-    if author is not None and author.banned:
-        raise APIError(403, "author_banned", "the author is banned from commenting", field="author.id")
-    if author is not None and author.suspended_until is not None and author.suspended_until > utcnow():
-        until = author.suspended_until.isoformat(timespec="seconds")
-        raise APIError(403, "author_suspended", f"the author is suspended until {until}", field="author.id")
-    article = session.scalar(
-        select(Article).where(Article.site_id == site.id, Article.external_id == data.article.id)
-    )
-    if article is not None and not article.comments_open:
-        raise APIError(409, "comments_closed", "the article is closed to comments", field="article.id")
+# The core's refusals of a new comment, as HTTP statuses.
+REFUSED_STATUS = {"author_banned": 403, "author_suspended": 403, "comments_closed": 409}
 
 
 @bp.post("/comments")
@@ -85,7 +67,6 @@ def create():
             field="body",
         )
     session = get_session()
-    refuse_if_not_allowed(session, site, data)
     if data.parent_id is not None:
         parent = session.get(Comment, data.parent_id)
         if parent is None or parent.site_id != site.id:
@@ -98,6 +79,11 @@ def create():
         if submission.created:
             deliveries = events.comment_event(session, submission.comment, events.COMMENT_CREATED)
         session.commit()
+    except moderation.Refused as refused:
+        session.rollback()
+        raise APIError(
+            REFUSED_STATUS[refused.code], refused.code, str(refused), field=refused.field
+        ) from None
     except IntegrityError:
         # A concurrent retry with the same external_id won the insert.
         session.rollback()

@@ -19,7 +19,13 @@ from service.moderation.decisions import (
     moderate,
     undo,
 )
-from service.moderation.errors import ModerationError
+from service.moderation.errors import (
+    AuthorBanned,
+    AuthorSuspended,
+    CommentsClosed,
+    ModerationError,
+    Refused,
+)
 from service.moderation.intake import (
     Submission,
     earlier_comment_count,
@@ -40,6 +46,10 @@ from service.moderation.scoring import (
 from service.moderation.standing import BANNED_NOTE, Standing, Swept, reject_waiting, set_standing
 
 __all__ = [
+    "AuthorBanned",
+    "AuthorSuspended",
+    "CommentsClosed",
+    "Refused",
     "BANNED_NOTE",
     "CLAIM_SECONDS",
     "RISK_LABELS",

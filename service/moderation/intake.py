@@ -20,6 +20,7 @@ from service.models import (
     WordKind,
     utcnow,
 )
+from service.moderation.errors import AuthorBanned, AuthorSuspended, CommentsClosed
 from service.schemas import CommentIn
 
 
@@ -49,11 +50,28 @@ class Submission:
     created: bool
 
 
+def refuse_if_not_allowed(session: Session, site: Site, data: CommentIn) -> None:
+    """Raise ``Refused`` for a banned or suspended author or an article closed to comments."""
+    author = session.scalar(
+        select(Author).where(Author.site_id == site.id, Author.external_id == data.author.id)
+    )
+    if author is not None and author.banned:
+        raise AuthorBanned()
+    if author is not None and author.suspended_until is not None and author.suspended_until > utcnow():
+        raise AuthorSuspended(author.suspended_until.isoformat(timespec="seconds"))
+    article = session.scalar(
+        select(Article).where(Article.site_id == site.id, Article.external_id == data.article.id)
+    )
+    if article is not None and not article.comments_open:
+        raise CommentsClosed()
+
+
 def submit_comment(session: Session, site: Site, data: CommentIn) -> Submission:
     """Save a new pending comment (creating its article and author on first sight).
 
     With an ``external_id`` the call is idempotent per site: a retry returns the
-    comment already saved. The caller commits, then enqueues ``comment.id``.
+    comment already saved. The caller commits, then enqueues ``comment.id``. A new comment from a
+    banned or suspended author, or on an article closed to comments, is ``Refused``.
     """
     if data.external_id is not None:
         existing = session.scalar(
@@ -61,6 +79,7 @@ def submit_comment(session: Session, site: Site, data: CommentIn) -> Submission:
         )
         if existing is not None:
             return Submission(existing, created=False)
+    refuse_if_not_allowed(session, site, data)
     article = _get_or_create(
         session, Article, site, data.article.id, title=data.article.title, url=data.article.url
     )
