@@ -25,8 +25,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from service.language import detect
-from worker import attribute_data as ad
 from worker.scorers.ensemble import EnsembleScorer
+from worker.training import attribute_data as ad
 from worker.training import data_root
 
 WORDS = re.compile(r"\w+")

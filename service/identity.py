@@ -5,7 +5,7 @@ because abuse mentions them more often than polite talk does, and then flag "As 
 (Dixon et al., 2018, "Measuring and Mitigating Unintended Bias in Text Classification"). The
 groups follow the identity columns of Jigsaw's "Unintended Bias in Toxicity Classification" data
 (gender, sexual orientation, religion, race and ethnicity, disability), plus immigrants and
-refugees. Training re-weights non-toxic comments that mention a group (``worker/training.py``),
+refugees. Training re-weights non-toxic comments that mention a group (``worker/training/toxicity.py``),
 ``stet model eval`` compares flag rates with and without a mention, and the reports' identity
 monitor compares hold and overturn rates (``Comment.mentions_identity``, set when a comment is saved).
 """

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from worker import attribute_data as ad
+from worker.training import attribute_data as ad
 from worker.training import data_root
 
 

@@ -87,7 +87,7 @@ def test_no_layer_imports_what_it_must_not():
         ("service", "service.api"),
         ("service", "worker.celery_app"),
         ("service.accounts", "worker.scorers.spam.wordlists"),
-        ("service.cli", "worker.attribute_training"),
+        ("service.cli", "worker.training.attributes"),
         ("service.scoring_commands", "worker.scorers"),
         ("service.db", "flask"),
         ("service.health", "flask"),
@@ -103,7 +103,7 @@ def test_the_rules_refuse_each_import_the_layers_once_had(module, imported):
 
 
 def test_the_composition_root_may_import_everything():
-    assert not forbidden("service.app.cli", "worker.attribute_training")
+    assert not forbidden("service.app.cli", "worker.training.attributes")
     assert not forbidden("service.app", "dashboard")
 
 

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from service.wordlists import WordLists
 from worker.scorers.spam import DEFAULT_MODEL, SpamScorer
 from worker.scorers.spam.signals import PRIOR_WEIGHTS, Reason
-from worker.spam_training import (
+from worker.training.spam import (
     EXTRA_HAM_FILE,
     EXTRA_HAM_SHARE,
     NEWS_FILES,

@@ -331,14 +331,15 @@ TASKS = click.Choice(["toxicity", "spam"])
 @click.option("--minutes", type=float, help="transformer: stop training after this long (rerun to continue).")
 def model_train(task: str, data: Path | None, out: Path | None, steps: int, minutes: float | None) -> None:
     """Train a model and report its held-out metrics (transformer: data is the shared data folder)."""
-    from worker import spam_training, training
+    from worker import training
+    from worker.training import spam as spam_training
 
     if task == "attributes":
-        from worker.attribute_training import train_attributes
+        from worker.training.attributes import train_attributes
 
         result = train_attributes(data, out, progress=True)
     elif task == "transformer":
-        from worker.transformer_training import train_transformer
+        from worker.training.transformer import train_transformer
 
         result = train_transformer(data, out, steps=steps, minutes=minutes, progress=True)
     elif task == "spam":
@@ -374,12 +375,12 @@ def model_eval(
     limit: int | None,
 ) -> None:
     """Evaluate on held-out data (toxicity: every scorer, Markdown + plots; spam: leave-one-video-out)."""
-    from worker import spam_training
+    from worker.training import spam as spam_training
 
     if task == "spam":
         click.echo(json.dumps(spam_training.evaluate_spam(data, model_path, progress=True), indent=2))
     elif task == "attributes":
-        from worker.attribute_eval import evaluate_attributes, markdown
+        from worker.training.attribute_eval import evaluate_attributes, markdown
 
         click.echo(markdown(evaluate_attributes(data, out, model=model_path, progress=True)))
     else:

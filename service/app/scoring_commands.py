@@ -217,8 +217,8 @@ def model_eval(
     scorers: tuple[str, ...], model_path: Path | None, data: Path | None, out: Path, limit: int | None
 ) -> None:
     """The body of ``stet model eval --task toxicity``: print the Markdown report and write it."""
-    from worker import evaluation
     from worker.scorers.linear import LinearToxicityScorer
+    from worker.training import evaluation
 
     ready = {"linear": LinearToxicityScorer.load(model_path)} if model_path else None
     command = " ".join(

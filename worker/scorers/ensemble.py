@@ -8,7 +8,7 @@ For each comment (``prepare``d: mentions and links removed) three views are stac
   logistic regression per attribute trained on the per-attribute sets: the words it uses;
 * a small network, (512 + 4 + 7) → 256 → 7, turns them into one probability per attribute.
 
-Training is ``attribute_training.py``. All numpy and scipy: no torch, no download. ``explain``
+Training is ``worker/training/attributes.py``. All numpy and scipy: no torch, no download. ``explain``
 gives the linear model's spans without those that are only identity terms ("Black" in "Black
 residents deserve answers" names a group; it is not abuse).
 """

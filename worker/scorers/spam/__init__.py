@@ -2,7 +2,7 @@
 
 ``SpamScorer.assess`` normalises a comment once (``normalize``), scores its ``plain`` form with the
 compact content model (hashed TF-IDF + logistic regression trained on the YouTube Spam Collection,
-with news-site comments from Civil Comments as lightly weighted extra ham; ``worker/spam_training.py``),
+with news-site comments from Civil Comments as lightly weighted extra ham; ``worker/training/spam.py``),
 detects the signals (``signals.detect``) and matches the site's word lists (``wordlists``).
 The spam score is a sum of log-odds::
 

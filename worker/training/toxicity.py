@@ -97,7 +97,7 @@ CHUNK_ROWS = 4096
 def data_root() -> Path:
     """The shared data folder: ``$STET_DATA_DIR`` if set, else ``../shared/data`` next to the repo."""
     data_dir = os.environ.get(DATA_ENV)
-    return Path(data_dir) if data_dir else Path(__file__).resolve().parents[1].parent / "shared/data"
+    return Path(data_dir) if data_dir else Path(__file__).resolve().parents[3] / "shared/data"
 
 
 def default_data_path() -> Path:

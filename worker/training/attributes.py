@@ -2,7 +2,7 @@
 
 Recipe (``stet model train --task attributes``; every step shows progress, the slow one resumes):
 
-1. Load every set marked "train" (``worker.attribute_data``) with its held-out parts, and the
+1. Load every set marked "train" (``worker.training.attribute_data``) with its held-out parts, and the
    evaluation-only sets. Every text is ``prepare``d as in service (mentions and links removed).
 2. Encode each distinct text once with the multilingual Universal Sentence Encoder
    (``worker.scorers.encoder``), cached in chunks under ``.stet/cache``: about 15 minutes for
@@ -42,11 +42,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
 
-from worker import attribute_data as ad
 from worker.identity import mentions_identity
 from worker.scorers.encoder import Encoder
 from worker.scorers.ensemble import DEFAULT_MODEL, SPARSE_KEEP, EnsembleScorer, prepare
 from worker.scorers.linear import LinearToxicityScorer
+from worker.training import attribute_data as ad
 from worker.training import identity_weights, mask_identity_terms
 
 VERSION = "use-stack-2"

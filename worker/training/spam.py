@@ -66,7 +66,7 @@ CODES = list(PRIOR_WEIGHTS)
 def data_root() -> Path:
     """``$STET_DATA_DIR`` if set, else ``../shared/data`` next to the repository."""
     data_dir = os.environ.get(DATA_ENV)
-    return Path(data_dir) if data_dir else Path(__file__).resolve().parents[1].parent / "shared/data"
+    return Path(data_dir) if data_dir else Path(__file__).resolve().parents[3] / "shared/data"
 
 
 def default_data_dir() -> Path:

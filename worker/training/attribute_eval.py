@@ -11,7 +11,7 @@ Scores the test parts of every set marked "train" and every evaluation-only set 
   approve < 0.08) is the baseline;
 * a chart of the AUCs (``attributes.png``), ``attributes.md`` and ``attributes.json``.
 
-Nothing here was trained or tuned on these rows (``worker.attribute_data``).
+Nothing here was trained or tuned on these rows (``worker.training.attribute_data``).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from service import policy
 from service.config import Settings
 from service.identity import MENTION
 from service.models import Status
-from worker import attribute_data as ad
-from worker.attribute_training import evaluate, language_validation
 from worker.identity import mentions_identity, terms_in
 from worker.scorers.ensemble import EnsembleScorer
+from worker.training import attribute_data as ad
+from worker.training.attributes import evaluate, language_validation
 
 BATCH = 256
 DANGEROUS = tuple(policy.DANGEROUS)

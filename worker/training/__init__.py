@@ -1,0 +1,39 @@
+"""Training and evaluation, apart from the worker's runtime: what ``stet model train|eval`` runs.
+
+``toxicity`` (the linear model: data, splits, identity re-weighting), ``attribute_data``,
+``attributes`` and ``attribute_eval`` (the default scorer's seven heads), ``transformer`` (the
+optional MiniLM and its ONNX export), ``spam``, and ``evaluation`` (every scorer on held-out data).
+The shared data helpers are re-exported here.
+"""
+
+from worker.training.toxicity import (
+    DATA_ENV,
+    DATASET,
+    MIN_HEAD_POSITIVES,
+    SPANS_TRAIN,
+    SPANS_TRIAL,
+    Splits,
+    classification_metrics,
+    data_root,
+    default_data_path,
+    identity_weights,
+    load_splits,
+    mask_identity_terms,
+    train_toxicity,
+)
+
+__all__ = [
+    "DATASET",
+    "DATA_ENV",
+    "MIN_HEAD_POSITIVES",
+    "SPANS_TRAIN",
+    "SPANS_TRIAL",
+    "Splits",
+    "classification_metrics",
+    "data_root",
+    "default_data_path",
+    "identity_weights",
+    "load_splits",
+    "mask_identity_terms",
+    "train_toxicity",
+]
