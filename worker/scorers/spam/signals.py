@@ -117,6 +117,9 @@ def _quote(comment: Normalized, span: tuple[int, int]) -> str:
     return " ".join(comment.original[span[0] : span[1]].split())[:40]
 
 
+Found = list[tuple[str, str, list[tuple[int, int]]]]
+
+
 def detect(
     comment: Normalized,
     *,
@@ -125,35 +128,55 @@ def detect(
     weights: Mapping[str, float] = PRIOR_WEIGHTS,
 ) -> list[Reason]:
     """The reasons that fire for ``comment``, each weighted by ``weights[code]``."""
-    found: list[tuple[str, str, list[tuple[int, int]]]] = []
-    plain = comment.plain
-    links = _found(_URL, plain)
+    links = _found(_URL, comment.plain)
     spans = [s for _, s in links]
     hosts = [_HOST.match(m.group()).group(1).rstrip(".,;:!?").removeprefix("www.") for m, _ in links]
-    if links:
-        count = f"{MAX_LINKS}+" if len(links) == MAX_LINKS else str(len(links))
-        found.append(("links", f"{count} link{'s' * (len(links) > 1)} ({_names(hosts)})", spans))
-        if len(links) >= MANY_LINKS:
-            found.append(("many_links", f"many links ({count})", spans))
-        short = [(h, s) for h, s in zip(hosts, spans, strict=True) if h in SHORTENERS]
-        if short:
-            to = "to a URL shortener" if len(short) == 1 else "to URL shorteners"
-            detail = f"{_plural(len(short), 'link')} {to} ({_names([h for h, _ in short])})"
-            found.append(("shortener", detail, [s for _, s in short]))
-        if not _LETTER.search(_URL.sub(" ", plain.text)):
-            found.append(("link_only", "nothing but links", spans))
-        other = [
-            (h, s)
-            for h, s in zip(hosts, spans, strict=True)
-            if allowed_domains and not allowed_domains.allows(h)
-        ]
-        if other:
-            detail = f"links to domains not on the site's list ({_names([h for h, _ in other])})"
-            found.append(("unlisted_domain", detail, [s for _, s in other]))
-        if author_comment_count is not None and author_comment_count <= NEW_AUTHOR_MAX_COMMENTS:
-            detail = f"new author ({_plural(author_comment_count, 'earlier comment')}) posting links"
-            found.append(("new_author_links", detail, spans))
+    found = (
+        _link_signals(comment, hosts, spans, allowed_domains, author_comment_count)
+        + _contact_signals(comment, hosts, spans)
+        + _obfuscation_signals(comment)
+        + _offer_signals(comment)
+    )
+    return [Reason(code, float(weights.get(code, 0.0)), detail, spans) for code, detail, spans in found]
 
+
+def _link_signals(
+    comment: Normalized,
+    hosts: list[str],
+    spans: list[tuple[int, int]],
+    allowed_domains: DomainList | None,
+    author_comment_count: int | None,
+) -> Found:
+    """Links: how many, to shorteners, to domains off the site's list, alone, from a new author."""
+    if not spans:
+        return []
+    count = f"{MAX_LINKS}+" if len(spans) == MAX_LINKS else str(len(spans))
+    found: Found = [("links", f"{count} link{'s' * (len(spans) > 1)} ({_names(hosts)})", spans)]
+    if len(spans) >= MANY_LINKS:
+        found.append(("many_links", f"many links ({count})", spans))
+    short = [(h, s) for h, s in zip(hosts, spans, strict=True) if h in SHORTENERS]
+    if short:
+        to = "to a URL shortener" if len(short) == 1 else "to URL shorteners"
+        detail = f"{_plural(len(short), 'link')} {to} ({_names([h for h, _ in short])})"
+        found.append(("shortener", detail, [s for _, s in short]))
+    if not _LETTER.search(_URL.sub(" ", comment.plain.text)):
+        found.append(("link_only", "nothing but links", spans))
+    other = [
+        (h, s) for h, s in zip(hosts, spans, strict=True) if allowed_domains and not allowed_domains.allows(h)
+    ]
+    if other:
+        detail = f"links to domains not on the site's list ({_names([h for h, _ in other])})"
+        found.append(("unlisted_domain", detail, [s for _, s in other]))
+    if author_comment_count is not None and author_comment_count <= NEW_AUTHOR_MAX_COMMENTS:
+        detail = f"new author ({_plural(author_comment_count, 'earlier comment')}) posting links"
+        found.append(("new_author_links", detail, spans))
+    return found
+
+
+def _contact_signals(comment: Normalized, hosts: list[str], spans: list[tuple[int, int]]) -> Found:
+    """Ways to reach the poster outside the site: e-mail, phone, messenger invitations, DM baits."""
+    found: Found = []
+    plain = comment.plain
     emails = [s for _, s in _found(_EMAIL, plain)]
     if emails:
         found.append(("email", "e-mail address", emails))
@@ -175,19 +198,28 @@ def detect(
     baits = [s for _, s in _found(_DM_BAIT, comment.words)]
     if baits:
         found.append(("dm_bait", "'" + _names([_quote(comment, s) for s in baits]) + "'", baits))
+    return found
 
-    if comment.invisible:
-        found.append(("invisible", "zero-width characters inside words", comment.invisible))
-    if comment.homoglyphs:
-        found.append(("homoglyphs", "look-alike letters from other alphabets", comment.homoglyphs))
-    if comment.spaced:
-        found.append(("spaced_letters", "spaced-out letters", comment.spaced))
+
+def _obfuscation_signals(comment: Normalized) -> Found:
+    """Text disguised from filters: zero-width characters, look-alike letters, spaced letters."""
+    kinds = (
+        ("invisible", "zero-width characters inside words", comment.invisible),
+        ("homoglyphs", "look-alike letters from other alphabets", comment.homoglyphs),
+        ("spaced_letters", "spaced-out letters", comment.spaced),
+    )
+    return [(code, detail, spans) for code, detail, spans in kinds if spans]
+
+
+def _offer_signals(comment: Normalized) -> Found:
+    """Money offers and self-promotion."""
+    found: Found = []
     money = [(m.entry, (m.start, m.end)) for m in MONEY.find(comment)]
-    money += [(_quote(comment, s), s) for _, s in _found(_EARNINGS, plain)]
+    money += [(_quote(comment, s), s) for _, s in _found(_EARNINGS, comment.plain)]
     if money:
         found.append(("money", f"money offer ({_names([e for e, _ in money])})", [s for _, s in money]))
     promotion = PROMOTION.find(comment)
     if promotion:
         detail = f"self-promotion ({_names([m.entry for m in promotion])})"
         found.append(("promotion", detail, [(m.start, m.end) for m in promotion]))
-    return [Reason(code, float(weights.get(code, 0.0)), detail, spans) for code, detail, spans in found]
+    return found
