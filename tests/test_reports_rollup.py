@@ -114,8 +114,8 @@ def hourly(rows, zone="America/New_York"):
 
 
 def test_finished_hours_are_rolled_up_once_and_equal_the_base_tables(db, settings, history, monkeypatch):
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
-    monkeypatch.setattr(rollup, "FILL_STEP", 20)  # two days of 36 comments: a step a day
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.filling, "FILL_STEP", 20)  # two days of 36 comments: a step a day
     with db.session() as session:
         scope = scope_for(session, history, settings=settings)
         assert read(session, scope) == hourly(live(session, scope))
@@ -134,7 +134,7 @@ def test_finished_hours_are_rolled_up_once_and_equal_the_base_tables(db, setting
 def test_new_comments_and_late_decisions_on_old_comments_count_when_they_happen(
     db, settings, history, monkeypatch
 ):
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
     with db.session() as session:
         scope = scope_for(session, history, settings=settings)
         before = volume.build(session, scope).figures
@@ -175,13 +175,13 @@ def test_new_comments_and_late_decisions_on_old_comments_count_when_they_happen(
         assert rows["Wed 10 11:00 EDT"][1:6] == [1, 1, 0, 0, 1]  # 15:00 UTC: received, auto-approved
         assert rows["Mon 08 11:00 EDT"][1] == 1  # the old comment still arrived two days ago
         # an hour later those events are rolled up too, and still counted once
-        monkeypatch.setattr(rollup, "utcnow", lambda: NOW + timedelta(hours=1))
+        monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW + timedelta(hours=1))
         assert volume.build(session, scope).figures == after
         assert read(session, scope) == hourly(live(session, scope))
 
 
 def test_backdated_history_needs_an_invalidation(db, settings, history, monkeypatch):
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
     with db.session() as session:
         scope = scope_for(session, history, settings=settings)
         received = volume.build(session, scope).figures["Received"]
@@ -202,7 +202,7 @@ def test_backdated_history_needs_an_invalidation(db, settings, history, monkeypa
 
 
 def test_a_half_hour_zone_rolls_up_quarter_hours(db, settings, history, monkeypatch):
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
     with db.session() as session:
         scope = scope_for(session, history, settings=settings)
         ny = read(session, scope)
@@ -227,7 +227,7 @@ def day(i, zone):
 def test_time_to_decision_percentiles_are_exact_to_the_minute(db, settings, history, monkeypatch):
     """Waits are 61 s × i: the histogram's nearest-rank percentiles are the exact ones rounded down
     to the minute."""
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
     with db.session() as session:
         scope = scope_for(session, history, settings=settings)
         waits = sorted(
@@ -338,8 +338,8 @@ def toxicity_figures(session, scope):
 
 
 def test_score_histograms_by_arrival_equal_the_scores(db, settings, scored, monkeypatch):
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
-    monkeypatch.setattr(rollup, "FILL_STEP", 1)  # a fill step per day (the history's last day)
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.filling, "FILL_STEP", 1)  # a fill step per day (the history's last day)
     with db.session() as session:
         scope = day_scope(session, scored, settings)
         labels, reasons = toxicity_figures(session, scope)
@@ -361,7 +361,7 @@ def day_scope(session, site_id, settings):
 
 
 def test_rescores_and_late_scores_move_old_comments_between_buckets(db, settings, scored, monkeypatch):
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
     with db.session() as session:
         scope = day_scope(session, scored, settings)
         low = session.scalar(select(Score).where(Score.label == "toxicity", Score.value == 0.01))
@@ -410,7 +410,7 @@ def test_rescores_and_late_scores_move_old_comments_between_buckets(db, settings
         assert labels[1] == expected  # counted at once, though their hours were rolled up
         assert ["caps", 4, 0.3077] in reasons
         # an hour later the moves are rolled up too: counted once, and equal to the scores
-        monkeypatch.setattr(rollup, "utcnow", lambda: NOW + timedelta(hours=1))
+        monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW + timedelta(hours=1))
         labels, reasons = toxicity_figures(session, scope)
         assert labels[1] == expected
         assert session.get(ReportRollupState, scored).until == NOW.replace(minute=0) + timedelta(hours=1)
@@ -418,7 +418,7 @@ def test_rescores_and_late_scores_move_old_comments_between_buckets(db, settings
 
 
 def test_a_threshold_off_the_hundredths_is_counted_from_the_scores(db, settings, scored, monkeypatch):
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
     with db.session() as session:
         scope = day_scope(session, scored, settings)
         scope.site.reject_above = 0.9699999  # between two rollup buckets
@@ -428,7 +428,7 @@ def test_a_threshold_off_the_hundredths_is_counted_from_the_scores(db, settings,
 
 
 def test_erasing_an_author_takes_their_scores_out_of_the_rollup(db, settings, scored, monkeypatch):
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
     with db.session() as session:
         scope = day_scope(session, scored, settings)
         toxicity_figures(session, scope)
@@ -451,7 +451,7 @@ def test_the_worker_keeps_every_site_rolled_up_on_beat(db, settings, scored, his
     assert celery.conf.beat_schedule["fill-report-rollups"]["task"] == REPORTS_FILL_TASK
     monkeypatch.setattr(tasks, "worker_database", lambda: db)
     monkeypatch.setattr(tasks, "worker_settings", lambda: settings)
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
     assert tasks.fill_report_rollups() == 2
     with db.session() as session:
         states = session.scalars(select(ReportRollupState).order_by(ReportRollupState.site_id)).all()
@@ -461,7 +461,7 @@ def test_the_worker_keeps_every_site_rolled_up_on_beat(db, settings, scored, his
 
 
 def test_a_section_reads_its_own_rows_of_the_rollup(db, settings, scored, monkeypatch):
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
     with db.session() as session:
         whole = day_scope(session, scored, settings)
         sport = Scope(whole.site, whole.period, settings, section="sport")
@@ -481,7 +481,7 @@ def test_a_section_reads_its_own_rows_of_the_rollup(db, settings, scored, monkey
 
 
 def test_section_rows_equal_the_base_tables(db, settings, history, monkeypatch):
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
     with db.session() as session:
         scope = scope_for(session, history, settings=settings, section="city")
         assert read(session, scope)  # every comment of this site is in the city section
@@ -500,7 +500,7 @@ SIMULATIONS = [  # the model's decision (and why), a toxicity range, the status 
 def test_the_threshold_simulator_counts_from_the_rollup_as_from_the_decisions(
     db, settings, scored, monkeypatch
 ):
-    monkeypatch.setattr(rollup, "utcnow", lambda: NOW)
+    monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW)
     with db.session() as session:
         scope = day_scope(session, scored, settings)
 
@@ -530,7 +530,7 @@ def test_the_threshold_simulator_counts_from_the_rollup_as_from_the_decisions(
         )
         session.commit()
         assert both() == [(3, 1), (3, 0), (2, 0), (3, 0)]
-        monkeypatch.setattr(rollup, "utcnow", lambda: NOW + timedelta(hours=1))
+        monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW + timedelta(hours=1))
         assert both() == [(3, 1), (3, 0), (2, 0), (3, 0)]  # rolled up: -1 "queued", +1 "approved"
         simulated = model.simulate(session, scope, reject_above=0.5).rows
         fewer = "fewer queued (only those held for a threat, hate or harassment)"
