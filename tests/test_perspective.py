@@ -115,3 +115,22 @@ def test_the_default_scorer_answers_all_seven_attributes(app_factory, site_key):
     scores = {k: v["summaryScore"]["value"] for k, v in response.get_json()["attributeScores"].items()}
     assert list(scores) == every
     assert scores["THREAT"] == max(scores[a] for a in every if a != "TOXICITY")  # a threat, above all else
+
+
+def test_attribute_names_in_any_case_and_texts_up_to_perspectives_20_kb(client, site_key):
+    body = {**QUICKSTART, "requestedAttributes": {"toxicity": {}, "Insult": {}}}
+    answer = analyze(client, body, site_key).get_json()
+    assert set(answer["attributeScores"]) == {"toxicity", "Insult"}  # keyed as the client asked
+    long = ("The council met again and discussed the budget at length. " * 400)[:20_480]  # twice the API's
+    assert analyze(client, {**QUICKSTART, "comment": {"text": long}}, site_key).status_code == 200
+    too_long = analyze(client, {**QUICKSTART, "comment": {"text": long[:-1] + "é"}}, site_key)  # 20,481 bytes
+    assert too_long.status_code == 400
+    assert too_long.get_json()["error"]["details"][0]["errorType"] == "COMMENT_TOO_LONG"
+
+
+def test_a_rate_limited_perspective_call_answers_in_googles_shape(app_factory, site_key):
+    client = app_factory(rate_limit_site="2/minute").test_client()
+    answers = [analyze(client, QUICKSTART, site_key) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    error = answers[2].get_json()["error"]
+    assert (error["code"], error["status"]) == (429, "RESOURCE_EXHAUSTED")

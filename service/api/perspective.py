@@ -192,12 +192,17 @@ def _parse(model: type[BaseModel]) -> Any:
         raise _invalid(f"Invalid value at '{field}': {err['msg']}") from None
 
 
+# Perspective's own limit on a comment's text (its documentation: 20 KB, as UTF-8).
+MAX_TEXT_BYTES = 20_480
+
+
 def _check_text(text: str) -> None:
-    limit = current_app.config["STET_SETTINGS"].max_body_chars
     if not text.strip():
         raise _invalid("Comment must be non-empty.", "COMMENT_EMPTY")
-    if len(text) > limit:
-        raise _invalid(f"Comment text too long: at most {limit} characters.", "COMMENT_TOO_LONG")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+        raise _invalid(
+            f"Comment text too long: at most {MAX_TEXT_BYTES} bytes as UTF-8.", "COMMENT_TOO_LONG"
+        )
 
 
 def _labels(
@@ -207,7 +212,8 @@ def _labels(
     of ``languages`` is one the scorer ``reads`` (None: any language)."""
     wanted = {}
     for name in names:
-        attribute = name.split("@", 1)[0]  # "TOXICITY@5": a version suffix is accepted
+        # "TOXICITY@5": a version suffix is accepted; "toxicity" too, as Perspective accepts it
+        attribute = name.split("@", 1)[0].upper()
         label = ATTRIBUTES.get(attribute)
         if label is None or label not in provided:
             raise _invalid(
