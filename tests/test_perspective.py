@@ -134,3 +134,47 @@ def test_a_rate_limited_perspective_call_answers_in_googles_shape(app_factory, s
     assert [a.status_code for a in answers] == [200, 200, 429]
     error = answers[2].get_json()["error"]
     assert (error["code"], error["status"]) == (429, "RESOURCE_EXHAUSTED")
+
+
+def test_googles_python_client_runs_perspectives_sample_against_stet(live_server, site_key):
+    """Perspective's documented Python sample, with only the discovery URL changed."""
+    from googleapiclient import discovery
+
+    client = discovery.build(
+        "commentanalyzer",
+        "v1alpha1",
+        developerKey=site_key,
+        discoveryServiceUrl=f"{live_server}/$discovery/rest?version=v1alpha1",
+        static_discovery=False,
+    )
+    analyze_request = {
+        "comment": {"text": "friendly greetings from python"},
+        "requestedAttributes": {"TOXICITY": {}},
+    }
+    response = client.comments().analyze(body=analyze_request).execute()
+    assert 0 <= response["attributeScores"]["TOXICITY"]["summaryScore"]["value"] < 0.5
+    assert response["languages"] == ["en"]
+    suggested = (
+        client.comments()
+        .suggestscore(
+            body={
+                "comment": {"text": "You are all sheep."},
+                "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0.8}}},
+                "clientToken": "t-1",
+            }
+        )
+        .execute()
+    )
+    assert suggested["clientToken"] == "t-1"
+
+
+def test_the_discovery_document_is_rooted_at_stet_and_needs_no_key(client):
+    doc = client.get("/$discovery/rest?version=v1alpha1").get_json()
+    assert (doc["name"], doc["version"], doc["rootUrl"]) == (
+        "commentanalyzer",
+        "v1alpha1",
+        "http://localhost/",
+    )
+    assert doc["resources"]["comments"]["methods"]["analyze"]["path"] == "v1alpha1/comments:analyze"
+    missing = client.get("/$discovery/rest?version=v1")
+    assert missing.status_code == 404 and missing.get_json()["error"]["field"] == "version"

@@ -10,6 +10,7 @@ from service.api import (
     articles,
     authors,
     comments,
+    discovery,
     feedback,
     labels,
     limits,
@@ -36,4 +37,5 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
         limits.per_site(bp)
         app.register_blueprint(bp, url_prefix=prefix)
         csrf.exempt(bp)  # bearer keys, not cookies: nothing for a forged request to ride on
+    app.register_blueprint(discovery.bp)
     openapi.init_app(app, PREFIX)

@@ -62,7 +62,8 @@ _HTTP_CODES = {
 
 
 def _is_api_request() -> bool:
-    return request.path.startswith(("/api/", "/v1alpha1/")) or request.path in ("/healthz", "/readyz")
+    api = ("/api/", "/v1alpha1/", "/$discovery/")
+    return request.path.startswith(api) or request.path in ("/healthz", "/readyz")
 
 
 def _retry_after() -> int:

@@ -200,9 +200,7 @@ def _check_text(text: str) -> None:
     if not text.strip():
         raise _invalid("Comment must be non-empty.", "COMMENT_EMPTY")
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
-        raise _invalid(
-            f"Comment text too long: at most {MAX_TEXT_BYTES} bytes as UTF-8.", "COMMENT_TOO_LONG"
-        )
+        raise _invalid(f"Comment text too long: at most {MAX_TEXT_BYTES} bytes as UTF-8.", "COMMENT_TOO_LONG")
 
 
 def _labels(
