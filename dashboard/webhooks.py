@@ -11,7 +11,6 @@ from dashboard.auth import roles_required
 from service import events, webhooks
 from service.models import Role, Site, Webhook, WebhookDelivery
 from service.web import get_session
-from worker.enqueue import enqueue_deliveries
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 LOG_SIZE = 100
@@ -60,7 +59,12 @@ def create():
         return index(error="Choose a site.", status=400)
     try:
         hook = webhooks.add(
-            db, site, request.form.get("url", "").strip(), request.form.getlist("events"), current_user.user
+            db,
+            site,
+            request.form.get("url", "").strip(),
+            request.form.getlist("events"),
+            current_user.user,
+            allow_private=current_app.config["STET_SETTINGS"].webhook_allow_private,
         )
     except webhooks.WebhookError as exc:
         db.rollback()
@@ -113,6 +117,5 @@ def redeliver(delivery_id: int):
         abort(404)
     again = webhooks.redeliver(db, delivery, current_user.user)
     db.commit()
-    enqueue_deliveries(current_app.extensions["stet.celery"], [again.id])
     flash(f"Delivery {delivery_id} queued again as delivery {again.id}.")
     return redirect(url_for("dashboard.webhooks.show", webhook_id=delivery.webhook_id))

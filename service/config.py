@@ -76,6 +76,8 @@ class Settings:
     webhook_retry_base: float = 30.0
     webhook_retry_window: float = 86_400.0
     webhook_timeout: float = 5.0
+    # Webhook endpoints on loopback, private or link-local addresses are refused (no SSRF) unless set.
+    webhook_allow_private: bool = False
 
     def __post_init__(self) -> None:
         from service import policy  # the rules' shapes live with the policy

@@ -2,15 +2,18 @@
 
 ``emit`` adds one ``WebhookDelivery`` row per active webhook of the site subscribed to
 the event. Nothing is sent here: the worker delivers pending rows (see
-``worker.webhooks``), so an event is never lost to a crash between commit and send.
+``worker.webhooks``), so an event is never lost to a crash between commit and send. The
+composition root hands each commit's new deliveries to the worker right after the commit
+(``on_new_deliveries``); the worker's beat sweep is the safety net.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.models import Comment, Webhook, WebhookDelivery, utcnow
 
@@ -18,6 +21,30 @@ COMMENT_CREATED = "comment.created"
 COMMENT_DECIDED = "comment.decided"
 COMMENT_REPORTED = "comment.reported"
 EVENTS = (COMMENT_CREATED, COMMENT_DECIDED, COMMENT_REPORTED)
+
+
+_NEW = "stet.new_deliveries"
+
+
+def on_new_deliveries(sessions: sessionmaker[Session], send: Callable[[list[int]], None]) -> None:
+    """Call ``send`` with the ids of the deliveries a session of ``sessions`` wrote, right after
+    its commit (a rolled-back transaction sends nothing; whatever ``send`` misses, the sweep sends)."""
+
+    @event.listens_for(sessions, "after_flush")
+    def _collect(session: Session, _context: Any) -> None:
+        new = [obj.id for obj in session.new if isinstance(obj, WebhookDelivery)]
+        if new:
+            session.info.setdefault(_NEW, []).extend(new)
+
+    @event.listens_for(sessions, "after_commit")
+    def _send(session: Session) -> None:
+        ids = session.info.pop(_NEW, None)
+        if ids:
+            send(ids)
+
+    @event.listens_for(sessions, "after_soft_rollback")
+    def _forget(session: Session, _previous: Any) -> None:
+        session.info.pop(_NEW, None)
 
 
 def emit(session: Session, site_id: int, event: str, data: dict[str, Any]) -> list[WebhookDelivery]:

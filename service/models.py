@@ -435,6 +435,8 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A redelivery: the delivery whose event it sends again (its id is the event's id for receivers).
+    redelivery_of: Mapped[int | None] = mapped_column(ForeignKey("webhook_deliveries.id"))
 
 
 class AuditEntry(Base):

@@ -6,18 +6,29 @@ A failed attempt is retried with exponential backoff until ``webhook_retry_windo
 event, then marked failed; an admin can redeliver it from the dashboard.
 
 Each request carries ``Stet-Event``, ``Stet-Delivery`` (an id to de-duplicate on: delivery is at
-least once) and ``Stet-Signature: t=<unix time>,v1=<hex>``, where the hex is
-HMAC-SHA256(secret, f"{t}.{body}"). While a secret is being rotated there are two ``v1`` values,
-one per secret. Receivers check it with ``verify``.
+least once, and a redelivery keeps its id) and ``Stet-Signature: t=<unix time>,v1=<hex>``, where
+the hex is HMAC-SHA256(secret, f"{t}.{body}"); receivers check it with ``verify`` (or Stripe's
+SDKs). The same request also carries the Standard Webhooks headers (``webhook-id``,
+``webhook-timestamp``, ``webhook-signature``, which also signs the id), so the ``standardwebhooks``
+libraries verify it with the same secret. While a secret is being rotated both schemes carry two
+signatures, one per secret.
+
+A failed attempt is retried with exponential backoff and jitter; a ``410 Gone`` stops the endpoint.
+Endpoints whose host resolves to a loopback, private or link-local address are refused (when the
+endpoint is added, and again before each attempt) unless ``STET_WEBHOOK_ALLOW_PRIVATE`` is set.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import random
 import secrets
+import socket
 import time
 from collections.abc import Iterable
 from datetime import timedelta
@@ -88,15 +99,47 @@ def verify(secret: str, header: str, body: bytes | str, tolerance: int = 300) ->
     return True
 
 
+def _standard_key(secret: str) -> bytes:
+    """The HMAC key Standard Webhooks derives from a ``whsec_<base64>`` secret (secrets made before
+    Stet used standard base64 are URL-safe base64: rotate them once for the libraries)."""
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except ValueError:
+        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+
+
+def standard_signature(hook: Webhook, message_id: str, timestamp: int, body: bytes) -> str:
+    """``webhook-signature``: ``v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`` per valid secret."""
+    secrets_ = [hook.secret]
+    expires = hook.previous_secret_expires_at
+    if hook.previous_secret and expires is not None and expires > utcnow():
+        secrets_.append(hook.previous_secret)
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return " ".join(
+        "v1," + base64.b64encode(hmac.new(_standard_key(s), signed, hashlib.sha256).digest()).decode()
+        for s in secrets_
+    )
+
+
+def message_id(delivery: WebhookDelivery) -> str:
+    """The event's id for receivers to de-duplicate on: a redelivery keeps the original's."""
+    return str(delivery.redelivery_of or delivery.id)
+
+
 def request_for(hook: Webhook, delivery: WebhookDelivery) -> tuple[bytes, dict[str, str]]:
     """The body and headers of one delivery attempt."""
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    timestamp, msg = int(time.time()), message_id(delivery)
     return body, {
         "Content-Type": "application/json",
         "User-Agent": "Stet-Webhooks/1",
         "Stet-Event": delivery.event,
-        "Stet-Delivery": str(delivery.id),
-        SIGNATURE_HEADER: signature_header(hook, body),
+        "Stet-Delivery": msg,
+        SIGNATURE_HEADER: signature_header(hook, body, timestamp),
+        "webhook-id": msg,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_signature(hook, msg, timestamp, body),
     }
 
 
@@ -104,13 +147,35 @@ def request_for(hook: Webhook, delivery: WebhookDelivery) -> tuple[bytes, dict[s
 
 
 def new_secret() -> str:
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
+    """``whsec_`` and 32 random bytes in standard base64, as Standard Webhooks expects."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _check(url: str, subscribed: Iterable[str]) -> list[str]:
+def refusal(url: str, allow_private: bool = False) -> str | None:
+    """Why Stet must not call ``url`` (its host resolves to a loopback, private, link-local or
+    otherwise internal address: no SSRF into the newsroom's network), or None. A host that does
+    not resolve now is not refused here; the attempt itself will fail."""
+    host = urlsplit(url).hostname or ""
+    if allow_private:
+        return None
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return None
+    for address in sorted(addresses):
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if not ip.is_global or ip.is_multicast:
+            return f"{host} resolves to {ip}, an internal address (STET_WEBHOOK_ALLOW_PRIVATE allows it)"
+    return None
+
+
+def _check(url: str, subscribed: Iterable[str], allow_private: bool = False) -> list[str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
         raise WebhookError(f"a webhook URL is http:// or https:// with a host: {url!r}")
+    refused = refusal(url, allow_private)
+    if refused:
+        raise WebhookError(refused)
     chosen = list(dict.fromkeys(subscribed)) or list(events.EVENTS)
     unknown = [e for e in chosen if e not in events.EVENTS]
     if unknown:
@@ -118,9 +183,17 @@ def _check(url: str, subscribed: Iterable[str]) -> list[str]:
     return chosen
 
 
-def add(session: Session, site: Site, url: str, subscribed: Iterable[str], actor: User | str) -> Webhook:
+def add(
+    session: Session,
+    site: Site,
+    url: str,
+    subscribed: Iterable[str],
+    actor: User | str,
+    allow_private: bool = False,
+) -> Webhook:
     """A new endpoint for ``site`` (all events when none are named); its secret is on the row."""
-    hook = Webhook(site_id=site.id, url=url, events=_check(url, subscribed), secret=new_secret(), active=True)
+    chosen = _check(url, subscribed, allow_private)
+    hook = Webhook(site_id=site.id, url=url, events=chosen, secret=new_secret(), active=True)
     session.add(hook)
     session.flush()
     audit.record(
@@ -167,12 +240,14 @@ def remove(session: Session, hook: Webhook, actor: User | str) -> None:
 
 
 def redeliver(session: Session, delivery: WebhookDelivery, actor: User | str) -> WebhookDelivery:
-    """Send a delivery's event again, as a new delivery with its own log and retry window."""
+    """Send a delivery's event again, as a new delivery with its own log and retry window; it keeps
+    the event's id (``Stet-Delivery``, ``webhook-id``), so a receiver that saw it ignores it."""
     again = WebhookDelivery(
         webhook_id=delivery.webhook_id,
         event=delivery.event,
         payload=delivery.payload,
         next_attempt_at=utcnow(),
+        redelivery_of=delivery.redelivery_of or delivery.id,
     )
     session.add(again)
     session.flush()
@@ -216,13 +291,30 @@ def record_attempt(
     error: str | None,
     settings: Settings,
 ) -> None:
-    """Log an attempt's answer: delivered on 2xx, else retried with backoff or, past the window, failed."""
+    """Log an attempt's answer: delivered on 2xx; a 410 Gone fails it and turns the endpoint off (as
+    Standard Webhooks asks); else retried with backoff (±20% jitter, so failed endpoints coming
+    back are not hit by every retry at once) or, past the window, failed."""
     now = utcnow()
     delivery.last_status_code, delivery.last_error = status_code, (error or None) and error[:500]
     if status_code is not None and 200 <= status_code < 300:
         delivery.state, delivery.delivered_at, delivery.last_error = DELIVERED, now, None
         return
-    delay = settings.webhook_retry_base * 2 ** max(0, delivery.attempts - 1)
+    if status_code == 410:
+        delivery.state = FAILED
+        hook = session.get(Webhook, delivery.webhook_id)
+        if hook is not None and hook.active:
+            hook.active = False
+            audit.record(
+                session,
+                actor="stet",
+                action="webhook.gone",
+                target_type="webhook",
+                target_id=hook.id,
+                after={"active": False, "delivery": delivery.id},
+                site_id=hook.site_id,
+            )
+        return
+    delay = settings.webhook_retry_base * 2 ** max(0, delivery.attempts - 1) * random.uniform(0.8, 1.2)
     retry_at = now + timedelta(seconds=delay)
     if retry_at > delivery.created_at + timedelta(seconds=settings.webhook_retry_window):
         delivery.state = FAILED

@@ -139,6 +139,8 @@ def settings(tmp_path: Path, database: Database, broker: redis.Redis, redis_url:
         # posting limits have their own tests (test_api_limits.py sets them explicitly).
         rate_limit_author="100000/minute",
         rate_limit_ip="100000/minute",
+        # Webhook receivers in the tests listen on 127.0.0.1 (test_webhooks.py checks the refusal).
+        webhook_allow_private=True,
     )
 
 
@@ -244,6 +246,7 @@ def _env_for(settings: Settings) -> dict[str, str]:
         "STET_PENDING_TIMEOUT": str(settings.pending_timeout),
         "STET_SECRET_KEY": settings.secret_key,
         "STET_AKISMET_ENDPOINT": settings.akismet_endpoint,
+        "STET_WEBHOOK_ALLOW_PRIVATE": "1" if settings.webhook_allow_private else "0",
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -69,7 +69,12 @@ def test_a_report_emits_comment_reported_to_subscribed_webhooks(site, db, settin
     comment_id = approved_comment(site, db, settings)
     with db.session() as session:
         webhooks.add(
-            session, session.query(Site).one(), "http://127.0.0.1:9/hook", ["comment.reported"], "test"
+            session,
+            session.query(Site).one(),
+            "http://127.0.0.1:9/hook",
+            ["comment.reported"],
+            "test",
+            allow_private=True,
         )
         session.commit()
     report(site, comment_id)

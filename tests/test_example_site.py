@@ -12,9 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from standardwebhooks import Webhook as StandardWebhook
 
 from service import accounts, webhooks
-from service.models import Comment, WebhookDelivery
+from service.models import Comment, Site, WebhookDelivery
 from tests.conftest import wait_until
 from tests.test_dashboard import csrf_token
 
@@ -64,7 +65,7 @@ def test_a_news_site_round_trip(
     monkeypatch.setenv("STET_WEBHOOK_RETRY_BASE", "0.5")  # retries after 0.5 s, then 1 s
     with db.session() as session:
         site = accounts.site_for_key(session, site_key)
-        hook = webhooks.add(session, site, receiver.url, ["comment.decided"], "test")
+        hook = webhooks.add(session, site, receiver.url, ["comment.decided"], "test", allow_private=True)
         session.commit()
         secret = hook.secret
     worker_factory(scorers="null").start()  # the round trip, not the model, is under test
@@ -87,6 +88,12 @@ def test_a_news_site_round_trip(
     for headers, body, _status in receiver.received:
         assert webhooks.verify(secret, headers["Stet-Signature"], body)
         assert headers["Stet-Event"] == "comment.decided"
+        # the same request verifies with the Standard Webhooks library, id and timestamp included
+        lowered = {k.lower(): v for k, v in headers.items()}
+        assert (
+            StandardWebhook(secret).verify(body, lowered)["data"]["comment_id"]
+            == json.loads(body)["data"]["comment_id"]
+        )
     assert len({headers["Stet-Delivery"] for headers, _b, _s in receiver.received}) == 1
     event = json.loads(receiver.received[-1][1])
     assert event["data"]["comment_id"] == comment_id
@@ -116,3 +123,21 @@ def test_a_news_site_round_trip(
     queue = client.get("/dashboard/queues/reported")
     assert queue.status_code == 200
     assert "Thanks for explaining the bus routes so clearly." in queue.text
+
+
+def test_comment_decided_is_sent_right_after_the_decision_not_by_the_sweep(
+    site, db, receiver, worker_factory, settings
+):
+    receiver.failures = 0
+    with db.session() as session:
+        hook = webhooks.add(
+            session, session.query(Site).one(), receiver.url, ["comment.decided"], "test", allow_private=True
+        )
+        session.commit()
+        secret = hook.secret
+    worker_factory(scorers="null", sweep_interval=120).start()  # the sweep would take two minutes
+    posted = site.post_comment("Thanks for explaining the bus routes so clearly.").get_json()["id"]
+    wait_until(lambda: receiver.received, timeout=20, what="comment.decided sent after the decision")
+    headers, body, _status = receiver.received[0]
+    event = StandardWebhook(secret).verify(body, {k.lower(): v for k, v in headers.items()})
+    assert (event["event"], event["data"]["comment_id"]) == ("comment.decided", posted)

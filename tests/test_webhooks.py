@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
+from standardwebhooks import Webhook as StandardWebhook
+from standardwebhooks import WebhookVerificationError
 
 from service import webhooks
 from service.app.cli import cli
@@ -20,7 +22,7 @@ BODY = b'{"event":"comment.decided"}'
 def make_hook(db, events=("comment.decided",)) -> int:
     with db.session() as session:
         site = session.query(Site).one()
-        hook = webhooks.add(session, site, "http://127.0.0.1:9/hook", events, "test")
+        hook = webhooks.add(session, site, "http://127.0.0.1:9/hook", events, "test", allow_private=True)
         session.commit()
         return hook.id
 
@@ -70,7 +72,10 @@ def test_failures_back_off_exponentially_then_fail_after_the_window(db, site_key
             if delivery.state == "failed":
                 break
             delays.append(round((delivery.next_attempt_at - before).total_seconds()))
-        assert delays == [10, 20, 40, 80]  # the next one (160 s) would end past the 100 s window
+        # doubling, each with up to ±20% jitter; the next one (about 160 s) would end past the window
+        assert [round(d / base, 1) for d, base in zip(delays, (10, 20, 40, 80), strict=True)] == [
+            pytest.approx(1.0, abs=0.21)
+        ] * 4
         assert (delivery.state, delivery.last_status_code) == ("failed", 500)
 
 
@@ -165,3 +170,79 @@ def test_an_admin_adds_an_endpoint_and_sees_its_secret_once(client, db, site_key
         assert hook.events == ["comment.reported"]
         assert hook.secret in added.text
     assert hook.secret not in client.get("/dashboard/webhooks/").text
+
+
+def delivery_for(db, hook_id: int) -> int:
+    with db.session() as session:
+        delivery = WebhookDelivery(webhook_id=hook_id, event="comment.decided", payload={"data": {"id": 1}})
+        session.add(delivery)
+        session.commit()
+        return delivery.id
+
+
+def test_the_standardwebhooks_library_verifies_every_request_even_during_rotation(db, site_key):
+    hook_id = make_hook(db)
+    delivery_id = delivery_for(db, hook_id)
+    with db.session() as session:
+        hook, delivery = session.get(Webhook, hook_id), session.get(WebhookDelivery, delivery_id)
+        body, headers = webhooks.request_for(hook, delivery)
+        assert StandardWebhook(hook.secret).verify(body, headers) == {"data": {"id": 1}}
+        with pytest.raises(WebhookVerificationError):
+            StandardWebhook(hook.secret).verify(body + b" ", headers)
+        with pytest.raises(WebhookVerificationError):  # the id is signed too
+            StandardWebhook(hook.secret).verify(body, {**headers, "webhook-id": "999"})
+        old = hook.secret
+        new = webhooks.rotate(session, hook, "test", grace=timedelta(hours=1))
+        body, headers = webhooks.request_for(hook, delivery)
+        assert StandardWebhook(old).verify(body, headers) == StandardWebhook(new).verify(body, headers)
+
+
+def test_a_redelivery_keeps_the_events_id(db, site_key):
+    hook_id = make_hook(db)
+    delivery_id = delivery_for(db, hook_id)
+    with db.session() as session:
+        hook, first = session.get(Webhook, hook_id), session.get(WebhookDelivery, delivery_id)
+        again = webhooks.redeliver(session, webhooks.redeliver(session, first, "test"), "test")
+        ids = {webhooks.request_for(hook, d)[1]["webhook-id"] for d in (first, again)}
+        assert ids == {str(first.id)} and again.id != first.id
+        assert webhooks.request_for(hook, again)[1]["Stet-Delivery"] == str(first.id)
+
+
+def test_410_gone_stops_the_endpoint(db, site_key, settings):
+    hook_id = make_hook(db)
+    delivery_id = delivery_for(db, hook_id)
+    with db.session() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        delivery.attempts = 1
+        webhooks.record_attempt(session, delivery, 410, "HTTP 410: gone", settings)
+        session.commit()
+        assert delivery.state == "failed" and session.get(Webhook, hook_id).active is False
+        assert session.query(AuditEntry).filter_by(action="webhook.gone").count() == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://192.168.0.10/hook",
+    ],
+)
+def test_endpoints_on_internal_addresses_are_refused(db, site_key, url):
+    with db.session() as session, pytest.raises(webhooks.WebhookError, match="internal address"):
+        webhooks.add(session, session.query(Site).one(), url, [], "test")
+    assert webhooks.refusal(url, allow_private=True) is None
+    assert webhooks.refusal("http://93.184.216.34/hook") is None  # a public address
+
+
+def test_stripes_sdk_verifies_the_stet_signature():
+    import stripe
+
+    hook = Webhook(secret=webhooks.new_secret())
+    header = webhooks.signature_header(hook, BODY)
+    assert stripe.WebhookSignature.verify_header(BODY.decode(), header, hook.secret, 300)
+    with pytest.raises(stripe.SignatureVerificationError):
+        stripe.WebhookSignature.verify_header(BODY.decode() + " ", header, hook.secret, 300)

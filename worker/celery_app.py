@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from celery import Celery
 
+from service import events
 from service.config import Settings
 from service.db import Database
 from worker.enqueue import (
@@ -20,6 +21,7 @@ from worker.enqueue import (
     REPORTS_FILL_TASK,
     SWEEP_TASK,
     WEBHOOK_SWEEP_TASK,
+    enqueue_deliveries,
 )
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -61,8 +63,11 @@ def worker_settings() -> Settings:
 
 @lru_cache(maxsize=1)
 def worker_database() -> Database:
-    """The worker process's database, created on first use (after the fork)."""
-    return Database(worker_settings().sqlalchemy_url)
+    """The worker process's database, created on first use (after the fork); the webhook deliveries
+    its commits write (``comment.decided``) are handed to the workers right after each commit."""
+    database = Database(worker_settings().sqlalchemy_url)
+    events.on_new_deliveries(database.sessions, lambda ids: enqueue_deliveries(celery, ids))
+    return database
 
 
 celery = make_celery(worker_settings())

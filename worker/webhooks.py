@@ -39,14 +39,15 @@ def deliver_webhook(delivery_id: int) -> None:
             return
         url = hook.url
         body, headers = webhooks.request_for(hook, delivery)
-    status, error = None, None
-    try:
-        response = _client().post(url, content=body, headers=headers)
-        status = response.status_code
-        if not response.is_success:
-            error = f"HTTP {status}: {response.text[:200]}"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"
+    status, error = None, webhooks.refusal(url, settings.webhook_allow_private)  # DNS may have moved
+    if error is None:
+        try:
+            response = _client().post(url, content=body, headers=headers)
+            status = response.status_code
+            if not response.is_success:
+                error = f"HTTP {status}: {response.text[:200]}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
     with db.session() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
         webhooks.record_attempt(session, delivery, status, error, settings)

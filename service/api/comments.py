@@ -20,7 +20,7 @@ from service.api.serialize import comment_json
 from service.models import Comment
 from service.schemas import CommentIn
 from service.web import get_session
-from worker.enqueue import enqueue_deliveries, enqueue_scoring
+from worker.enqueue import enqueue_scoring
 
 bp = Blueprint("comments", __name__)
 
@@ -73,11 +73,10 @@ def create():
             raise APIError(
                 422, "validation_error", f"parent_id: no comment {data.parent_id}", field="parent_id"
             )
-    deliveries = []
     try:
         submission = moderation.submit_comment(session, site, data)
         if submission.created:
-            deliveries = events.comment_event(session, submission.comment, events.COMMENT_CREATED)
+            events.comment_event(session, submission.comment, events.COMMENT_CREATED)
         session.commit()
     except moderation.Refused as refused:
         session.rollback()
@@ -103,7 +102,6 @@ def create():
         )
     if submission.created:
         enqueue_scoring(current_app.extensions["stet.celery"], [comment.id])
-        enqueue_deliveries(current_app.extensions["stet.celery"], [d.id for d in deliveries])
     return comment_json(comment), 202 if submission.created else 200
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from sqlalchemy.exc import IntegrityError
 
 from service.api.auth import current_site
@@ -14,7 +14,6 @@ from service.models import Comment
 from service.reader_reports import DuplicateReport, submit_report
 from service.schemas import ReportIn
 from service.web import get_session
-from worker.enqueue import enqueue_deliveries
 
 bp = Blueprint("reader_reports", __name__)
 
@@ -45,7 +44,6 @@ def create(comment_id: int):
     except IntegrityError:  # the same reader's concurrent report won
         session.rollback()
         raise duplicate from None
-    enqueue_deliveries(current_app.extensions["stet.celery"], [d.id for d in submitted.deliveries])
     report = submitted.report
     return {
         "id": report.id,

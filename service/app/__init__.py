@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from service import events
 from service.config import Settings
 from service.db import Database
 from service.web import MAX_REQUEST_BYTES, RowIdConverter, csrf, init_database, limiter
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.api.errors import register_error_handlers
     from service.app import health
     from worker.celery_app import DEFAULT_REDIS_URL, make_celery
+    from worker.enqueue import enqueue_deliveries
 
     settings = settings or Settings.from_env()
     app = Flask("service", static_folder=None)
@@ -37,8 +39,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_KEY_PREFIX="stet-limits",
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    init_database(app, Database(settings.sqlalchemy_url))
-    app.extensions["stet.celery"] = make_celery(settings)
+    database = Database(settings.sqlalchemy_url)
+    init_database(app, database)
+    celery = app.extensions["stet.celery"] = make_celery(settings)
+    events.on_new_deliveries(database.sessions, lambda ids: enqueue_deliveries(celery, ids))
     register_error_handlers(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -50,7 +50,8 @@ def add(site_name: str, url: str, events: tuple[str, ...]) -> None:
         if site is None:
             raise click.ClickException(f"no site named {site_name!r}")
         try:
-            hook = webhooks.add(session, site, url, events, ACTOR)
+            allow_private = Settings.from_env().webhook_allow_private
+            hook = webhooks.add(session, site, url, events, ACTOR, allow_private=allow_private)
         except webhooks.WebhookError as exc:
             raise click.ClickException(str(exc)) from None
         session.commit()
