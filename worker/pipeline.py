@@ -10,12 +10,18 @@ hands the results to ``moderation.record_scores``, which applies the policy.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import redis
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
+from service import moderation
 from service.config import Settings
+from service.db import Database
+from service.models import Comment, Status, WordKind
 from service.moderation import ScorerResult
 from service.policy import BANNED_WORD, SUSPECT_WORD, TOXIC_SPAN, Reason
 from service.wordlists import WordLists, WordMatch
@@ -24,6 +30,8 @@ from worker.scorers import Explainer, load_scorer
 from worker.scorers.spam import SpamScorer
 from worker.scorers.spam.akismet import Akismet
 from worker.scorers.spam.similarity import signature
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -130,3 +138,57 @@ class Pipeline:
             permalink=context.permalink,
         )
         return [reason] if reason is not None else []
+
+
+def decide_pending(ids: Sequence[int], pipeline: Pipeline, db: Database, settings: Settings) -> int:
+    """Score the pending comments among ``ids`` in one pass and decide each; returns how many.
+
+    The worker runs it for each batch; the API runs it for Coral's external moderation phase."""
+    with db.session() as session:
+        comments = session.scalars(
+            select(Comment)
+            .where(Comment.id.in_(ids), Comment.status == Status.PENDING.value)
+            .options(joinedload(Comment.author), joinedload(Comment.article), joinedload(Comment.site))
+            .order_by(Comment.id)
+        ).all()
+        lists: dict[int, WordLists] = {}
+        bodies, contexts = [], []
+        for comment in comments:
+            if comment.site_id not in lists:
+                lists[comment.site_id] = _compile(moderation.word_lists(session, comment.site_id))
+            site = comment.site
+            bodies.append(comment.body)
+            contexts.append(
+                CommentContext(
+                    posting=Posting(
+                        site_id=comment.site_id,
+                        comment_id=comment.id,
+                        author=comment.author.external_id,
+                        article=comment.article.external_id,
+                        ip=comment.ip,
+                        posted_at=comment.created_at.timestamp(),
+                    ),
+                    author_comment_count=moderation.earlier_comment_count(session, comment),
+                    wordlists=lists[comment.site_id],
+                    user_agent=comment.user_agent,
+                    permalink=comment.article.url,
+                    akismet=(site.akismet_key, site.akismet_blog or "") if site.akismet_key else None,
+                )
+            )
+        todo = [c.id for c in comments]
+    if not todo:
+        return 0
+    results = pipeline.score_batch(bodies, contexts)
+    with db.session() as session:
+        for comment_id, found in zip(todo, results, strict=True):
+            moderation.record_scores(session, comment_id, found, settings)
+    return len(todo)
+
+
+def _compile(lists: dict[WordKind, list[str]]) -> WordLists:
+    """A site's word lists; an entry the matcher refuses is logged and left out, never a stuck comment."""
+    try:
+        return WordLists(lists[WordKind.BANNED], lists[WordKind.SUSPECT], lists[WordKind.ALLOWED_DOMAIN])
+    except ValueError:
+        log.exception("a site's word lists do not compile; scoring without them")
+        return WordLists()

@@ -13,16 +13,13 @@ from celery_batches import Batches
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import joinedload
 
 from service import moderation
-from service.models import Comment, Site, Status, WordKind
+from service.models import Site
 from service.reporting import rollup
-from service.wordlists import WordLists
 from worker.celery_app import worker_database, worker_settings
 from worker.enqueue import QUEUE, REPORTS_FILL_TASK, SCORE_TASK, SWEEP_TASK, enqueue_scoring
-from worker.pipeline import CommentContext, Pipeline
-from worker.recent import Posting
+from worker.pipeline import Pipeline, decide_pending
 
 log = logging.getLogger(__name__)
 
@@ -82,55 +79,7 @@ def _decide_alone(comment_id: int, pipeline: Pipeline) -> int:
 
 def decide_comments(ids: Sequence[int], pipeline: Pipeline) -> int:
     """Score the pending comments among ``ids`` in one pass and decide each; returns how many."""
-    db = worker_database()
-    with db.session() as session:
-        comments = session.scalars(
-            select(Comment)
-            .where(Comment.id.in_(ids), Comment.status == Status.PENDING.value)
-            .options(joinedload(Comment.author), joinedload(Comment.article), joinedload(Comment.site))
-            .order_by(Comment.id)
-        ).all()
-        lists: dict[int, WordLists] = {}
-        bodies, contexts = [], []
-        for comment in comments:
-            if comment.site_id not in lists:
-                lists[comment.site_id] = _compile(moderation.word_lists(session, comment.site_id))
-            site = comment.site
-            bodies.append(comment.body)
-            contexts.append(
-                CommentContext(
-                    posting=Posting(
-                        site_id=comment.site_id,
-                        comment_id=comment.id,
-                        author=comment.author.external_id,
-                        article=comment.article.external_id,
-                        ip=comment.ip,
-                        posted_at=comment.created_at.timestamp(),
-                    ),
-                    author_comment_count=moderation.earlier_comment_count(session, comment),
-                    wordlists=lists[comment.site_id],
-                    user_agent=comment.user_agent,
-                    permalink=comment.article.url,
-                    akismet=(site.akismet_key, site.akismet_blog or "") if site.akismet_key else None,
-                )
-            )
-        todo = [c.id for c in comments]
-    if not todo:
-        return 0
-    results = pipeline.score_batch(bodies, contexts)
-    with db.session() as session:
-        for comment_id, found in zip(todo, results, strict=True):
-            moderation.record_scores(session, comment_id, found, worker_settings())
-    return len(todo)
-
-
-def _compile(lists: dict[WordKind, list[str]]) -> WordLists:
-    """A site's word lists; an entry the matcher refuses is logged and left out, never a stuck comment."""
-    try:
-        return WordLists(lists[WordKind.BANNED], lists[WordKind.SUSPECT], lists[WordKind.ALLOWED_DOMAIN])
-    except ValueError:
-        log.exception("a site's word lists do not compile; scoring without them")
-        return WordLists()
+    return decide_pending(ids, pipeline, worker_database(), worker_settings())
 
 
 def _backlog() -> int:
