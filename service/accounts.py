@@ -165,6 +165,25 @@ def set_language(
     return site
 
 
+def set_coral_secret(session: Session, site: Site, secret: str, actor: User | str = CLI) -> Site:
+    """Accept Coral's external moderation requests for ``site``, signed with ``secret`` (the signing
+    secret Coral shows for the phase); ``""`` turns them off."""
+    secret = secret.strip()
+    if secret and not 16 <= len(secret) <= 200:
+        raise AccountError("Coral's signing secret: 16 to 200 characters, as Coral shows it")
+    site.coral_secret = secret or None
+    audit.record(
+        session,
+        actor=actor,
+        action="site.coral",
+        target_type="site",
+        target_id=site.id,
+        after={"external_moderation": bool(secret)},
+        site_id=site.id,
+    )
+    return site
+
+
 def site_for_key(session: Session, key: str) -> Site | None:
     return session.scalar(
         select(Site).join(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))

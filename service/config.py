@@ -76,6 +76,9 @@ class Settings:
     webhook_retry_base: float = 30.0
     webhook_retry_window: float = 86_400.0
     webhook_timeout: float = 5.0
+    # Coral's external moderation phase: seconds Stet may spend deciding before it answers 204 (no
+    # opinion) and leaves the comment to the worker; keep it well under the phase's timeout in Coral.
+    coral_budget: float = 0.5
     # Webhook endpoints on loopback, private or link-local addresses are refused (no SSRF) unless set.
     webhook_allow_private: bool = False
 

@@ -111,6 +111,8 @@ class Site(Base):
     # Comments in a language no installed model is validated for: "queue" them all for a person, or
     # "approve" those the model finds nothing in (never auto-rejected on scores); NULL: the installation's.
     unvalidated_language: Mapped[str | None] = mapped_column(String(16))
+    # The signing secret Coral shows for its external moderation phase pointed at Stet (NULL: off).
+    coral_secret: Mapped[str | None] = mapped_column(String(200))
     # Optional Akismet check (off unless set): the comment text and reader's IP go to Akismet.
     akismet_key: Mapped[str | None] = mapped_column(String(100))
     akismet_blog: Mapped[str | None] = mapped_column(String(500))

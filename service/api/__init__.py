@@ -10,6 +10,7 @@ from service.api import (
     articles,
     authors,
     comments,
+    coral,
     discovery,
     feedback,
     labels,
@@ -31,6 +32,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
         (feedback.bp, PREFIX),
         (authors.bp, PREFIX),
         (labels.bp, PREFIX),
+        (coral.bp, PREFIX),
         (reports.bp, PREFIX),
         (perspective.bp, "/v1alpha1"),
     ):

@@ -214,6 +214,26 @@ def site_create(name: str, language: str) -> None:
     click.echo(key)
 
 
+@site.command("coral")
+@click.argument("name")
+@click.option("--secret", required=True, help="The signing secret Coral shows for the phase ('' turns it off).")
+def site_coral(name: str, secret: str) -> None:
+    """Answer Coral's external moderation phase for site NAME (POST /api/v1/coral/moderation?key=KEY)."""
+    from service import accounts
+    from service.models import Site
+
+    with _database(_settings()).session() as session:
+        found = session.scalar(select(Site).where(Site.name == name))
+        if found is None:
+            raise click.ClickException(f"no site named {name!r}")
+        try:
+            accounts.set_coral_secret(session, found, secret)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    click.echo("Coral external moderation " + ("on" if secret else "off") + f" for {name}")
+
+
 @site.command("words")
 @click.argument("name")
 @click.option("--banned", multiple=True, help="Reject comments with this word or phrase (* is a wildcard).")
