@@ -398,6 +398,9 @@ class Label(Base):
     attribute: Mapped[str] = mapped_column(String(50))  # "toxicity", "spam", or "acceptable"
     value: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(20))  # "moderator" | "suggestscore"
+    # What a suggestscore call said about itself (Perspective's clientToken and communityId).
+    client_token: Mapped[str | None] = mapped_column(String(200))
+    community_id: Mapped[str | None] = mapped_column(String(200))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

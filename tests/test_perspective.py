@@ -80,6 +80,7 @@ def test_suggestscore_is_kept_as_a_label(client, site_key, db):
         "comment": {"text": "You are all sheep."},
         "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0.9}}},
         "clientToken": "fb-1",
+        "communityId": "letters-page",
     }
     response = client.post(f"/v1alpha1/comments:suggestscore?key={site_key}", json=body)
     assert response.status_code == 200
@@ -92,6 +93,7 @@ def test_suggestscore_is_kept_as_a_label(client, site_key, db):
             0.9,
             "suggestscore",
         )
+        assert (label.client_token, label.community_id) == ("fb-1", "letters-page")
 
 
 def test_the_default_scorer_answers_all_seven_attributes(app_factory, site_key):

@@ -52,6 +52,8 @@ def index():
                 "attribute": label.attribute,
                 "value": label.value,
                 "source": label.source,
+                "client_token": label.client_token,
+                "community_id": label.community_id,
                 "created_at": label.created_at.isoformat(),
             }
             for label, body in page

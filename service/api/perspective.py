@@ -322,6 +322,8 @@ def suggest_score():
             attribute=label,
             value=data.attributeScores[name].summaryScore.value,
             source="suggestscore",
+            client_token=(data.clientToken or "")[:200] or None,
+            community_id=(data.communityId or "")[:200] or None,
         )
         for name, label in wanted.items()
     )

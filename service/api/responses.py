@@ -132,6 +132,8 @@ class LabelOut(BaseModel):
     attribute: str
     value: float
     source: str
+    client_token: str | None  # a suggestscore call's Perspective clientToken
+    community_id: str | None  # ... and communityId
     created_at: str
 
 

@@ -216,7 +216,9 @@ def site_create(name: str, language: str) -> None:
 
 @site.command("coral")
 @click.argument("name")
-@click.option("--secret", required=True, help="The signing secret Coral shows for the phase ('' turns it off).")
+@click.option(
+    "--secret", required=True, help="The signing secret Coral shows for the phase ('' turns it off)."
+)
 def site_coral(name: str, secret: str) -> None:
     """Answer Coral's external moderation phase for site NAME (POST /api/v1/coral/moderation?key=KEY)."""
     from service import accounts
