@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,7 +21,7 @@ def client(fake: FakeAkismet, timeout: float = 2.0) -> Akismet:
     return Akismet(KEY, BLOG, endpoint=fake.endpoint, timeout=timeout)
 
 
-def check(akismet: Akismet, content: str, **kwargs: str | None):
+def check(akismet: Akismet, content: str, **kwargs: object):
     kwargs.setdefault("user_ip", "203.0.113.7")
     kwargs.setdefault("user_agent", "Mozilla/5.0")
     return akismet.check(content=content, **kwargs)  # type: ignore[arg-type]
@@ -53,9 +55,12 @@ def test_form_follows_the_protocol(fake_akismet: FakeAkismet) -> None:
         "Grüße aus Köln",
         author="Anna",
         permalink="https://news.example/a/1",
+        posted_at=datetime(2026, 12, 2, 13, 0, tzinfo=ZoneInfo("Europe/Berlin")),
+        language="de",
     )
     (form,) = fake_akismet.forms
     assert form == {
+        "api_key": KEY,  # Akismet's documented form: the key in the body, never in the host name
         "blog": BLOG,
         "user_ip": "203.0.113.7",
         "user_agent": "Mozilla/5.0",
@@ -64,6 +69,8 @@ def test_form_follows_the_protocol(fake_akismet: FakeAkismet) -> None:
         "comment_author": "Anna",
         "permalink": "https://news.example/a/1",
         "blog_charset": "UTF-8",
+        "blog_lang": "de",
+        "comment_date_gmt": "2026-12-02T12:00:00+00:00",
     }
     assert fake_akismet.headers[0]["User-Agent"] == USER_AGENT
 
@@ -111,5 +118,5 @@ def test_missing_user_ip_makes_no_request(fake_akismet: FakeAkismet) -> None:
 
 def test_default_endpoint_and_a_repr_without_the_key() -> None:
     akismet = Akismet(KEY, BLOG)
-    assert akismet.endpoint == f"https://{KEY}.rest.akismet.com/1.1/comment-check"
+    assert akismet.endpoint == "https://rest.akismet.com/1.1/comment-check"
     assert KEY not in repr(akismet)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import redis
 from sqlalchemy import select
@@ -44,6 +45,7 @@ class CommentContext:
     user_agent: str | None = None
     permalink: str | None = None  # the article's URL
     akismet: tuple[str, str] | None = None  # the site's Akismet (key, blog URL), when it has one
+    language: str | None = None  # the comment's language (its site's when too short to tell)
 
 
 def span_reasons(body: str, spans: Iterable[tuple[int, int, float]]) -> list[Reason]:
@@ -136,6 +138,8 @@ class Pipeline:
             user_agent=context.user_agent,
             author=context.posting.author,
             permalink=context.permalink,
+            posted_at=datetime.fromtimestamp(context.posting.posted_at, UTC),
+            language=context.language,
         )
         return [reason] if reason is not None else []
 
@@ -173,6 +177,7 @@ def decide_pending(ids: Sequence[int], pipeline: Pipeline, db: Database, setting
                     user_agent=comment.user_agent,
                     permalink=comment.article.url,
                     akismet=(site.akismet_key, site.akismet_blog or "") if site.akismet_key else None,
+                    language=comment.language or site.language,
                 )
             )
         todo = [c.id for c in comments]

@@ -1,8 +1,10 @@
 """Optional Akismet client: one extra spam signal for sites that configure a key.
 
-``Akismet.check`` calls Akismet's ``comment-check`` endpoint (the Akismet REST API, 1.1) with the
-comment text, the reader's IP address and user agent, and where given the author's display name
-and the article's permalink. Those leave the newsroom for a third party, which is why Akismet is
+``Akismet.check`` calls Akismet's ``comment-check`` endpoint (the Akismet REST API, 1.1, in its
+documented form: ``https://rest.akismet.com/1.1/comment-check`` with the key as ``api_key`` in the
+body) with the comment text, the reader's IP address and user agent, when it was posted
+(``comment_date_gmt``), its language (``blog_lang``), and where given the author's display name and
+the article's permalink. Those leave the newsroom for a third party, which is why Akismet is
 off by default and switched on per site, by configuring a key.
 
 The answer is advisory and the call must never hold up scoring: ``true`` becomes a ``Reason``
@@ -19,6 +21,7 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 
 from service.policy import Reason
 
@@ -33,14 +36,14 @@ MAX_BODY = 64  # "true", "false" or "invalid": nothing longer is a valid answer
 class Akismet:
     """A comment-check client for one site's Akismet ``key`` and ``blog`` (the site's front page URL).
 
-    ``endpoint`` replaces ``https://{key}.rest.akismet.com/1.1/comment-check`` (tests, proxies);
+    ``endpoint`` replaces ``https://rest.akismet.com/1.1/comment-check`` (tests, proxies);
     ``timeout`` (seconds) bounds connecting and each read.
     """
 
     def __init__(self, key: str, blog: str, *, endpoint: str | None = None, timeout: float = 2.0) -> None:
         self._key = key
         self.blog = blog
-        self.endpoint = endpoint or f"https://{key}.rest.akismet.com/1.1/comment-check"
+        self.endpoint = endpoint or "https://rest.akismet.com/1.1/comment-check"
         self.timeout = timeout
 
     def __repr__(self) -> str:  # never show the key
@@ -54,11 +57,14 @@ class Akismet:
         user_agent: str | None,
         author: str | None = None,
         permalink: str | None = None,
+        posted_at: datetime | None = None,
+        language: str | None = None,
     ) -> Reason | None:
         """Ask Akismet about one comment; a ``Reason`` when it says spam, otherwise ``None``."""
         if not user_ip:
             return None  # Akismet requires user_ip and would reject the call
         fields = {
+            "api_key": self._key,
             "blog": self.blog,
             "user_ip": user_ip,
             "user_agent": user_agent,
@@ -67,6 +73,10 @@ class Akismet:
             "comment_author": author,
             "permalink": permalink,
             "blog_charset": "UTF-8",
+            "blog_lang": language,
+            "comment_date_gmt": posted_at.astimezone(UTC).isoformat(timespec="seconds")
+            if posted_at is not None
+            else None,
         }
         data = urllib.parse.urlencode({k: v for k, v in fields.items() if v is not None}).encode("utf-8")
         request = urllib.request.Request(
