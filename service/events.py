@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.models import Comment, Webhook, WebhookDelivery, utcnow
+from service.models import Comment, Decision, Webhook, WebhookDelivery, utcnow
 
 COMMENT_CREATED = "comment.created"
 COMMENT_DECIDED = "comment.decided"
@@ -23,28 +23,41 @@ COMMENT_REPORTED = "comment.reported"
 EVENTS = (COMMENT_CREATED, COMMENT_DECIDED, COMMENT_REPORTED)
 
 
-_NEW = "stet.new_deliveries"
-
-
-def on_new_deliveries(sessions: sessionmaker[Session], send: Callable[[list[int]], None]) -> None:
-    """Call ``send`` with the ids of the deliveries a session of ``sessions`` wrote, right after
-    its commit (a rolled-back transaction sends nothing; whatever ``send`` misses, the sweep sends)."""
+def on_commit(
+    sessions: sessionmaker[Session],
+    wanted: Callable[[object], bool],
+    send: Callable[[list[int]], None],
+) -> None:
+    """Call ``send`` with the ids of the new rows a session of ``sessions`` wrote that are
+    ``wanted``, right after its commit (a rolled-back transaction sends nothing). The composition
+    root uses it to hand work to the worker once the change is durable."""
+    key = f"stet.on_commit.{id(send)}"
 
     @event.listens_for(sessions, "after_flush")
     def _collect(session: Session, _context: Any) -> None:
-        new = [obj.id for obj in session.new if isinstance(obj, WebhookDelivery)]
+        new = [obj.id for obj in session.new if wanted(obj)]  # type: ignore[attr-defined]
         if new:
-            session.info.setdefault(_NEW, []).extend(new)
+            session.info.setdefault(key, []).extend(new)
 
     @event.listens_for(sessions, "after_commit")
     def _send(session: Session) -> None:
-        ids = session.info.pop(_NEW, None)
+        ids = session.info.pop(key, None)
         if ids:
             send(ids)
 
     @event.listens_for(sessions, "after_soft_rollback")
     def _forget(session: Session, _previous: Any) -> None:
-        session.info.pop(_NEW, None)
+        session.info.pop(key, None)
+
+
+def on_new_deliveries(sessions: sessionmaker[Session], send: Callable[[list[int]], None]) -> None:
+    """``send`` the deliveries each commit wrote (whatever ``send`` misses, the sweep sends)."""
+    on_commit(sessions, lambda obj: isinstance(obj, WebhookDelivery), send)
+
+
+def on_moderator_decisions(sessions: sessionmaker[Session], send: Callable[[list[int]], None]) -> None:
+    """``send`` the moderators' decisions each commit wrote (for Akismet's feedback)."""
+    on_commit(sessions, lambda obj: isinstance(obj, Decision) and obj.by == "moderator", send)
 
 
 def emit(session: Session, site_id: int, event: str, data: dict[str, Any]) -> list[WebhookDelivery]:

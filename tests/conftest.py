@@ -427,6 +427,7 @@ class FakeAkismet:
     endpoint: str
     forms: list[dict[str, str]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -445,9 +446,12 @@ def fake_akismet(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAkismet]:
             form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode("utf-8")))
             fake.forms.append(form)
             fake.headers.append(dict(self.headers.items()))
+            fake.paths.append(self.path)
             content = form.get("comment_content", "")
             extra: dict[str, str] = {}
-            if "blog" not in form:
+            if self.path.endswith(("/submit-spam", "/submit-ham")):
+                body = "Thanks for making the web a better place."
+            elif "blog" not in form:
                 body, extra = "invalid", {"X-akismet-debug-help": "Empty 'blog' value"}
             elif "slow" in content:
                 stop.wait(3)

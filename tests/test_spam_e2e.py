@@ -129,3 +129,40 @@ def test_scoring_goes_on_when_akismet_is_down(site, db, worker_factory):
 
     wait_until(lambda: site.status(comment_id) != "pending", 60)
     assert "akismet" not in {r["code"] for r in site.get_comment(comment_id).get_json()["reasons"]}
+
+
+def test_moderators_overturning_akismet_are_reported_back_to_it(
+    settings, site, db, worker_factory, fake_akismet, make_user
+):
+    """Akismet asks its clients to submit its mistakes: an approved comment it called spam goes
+    to submit-ham, a comment it let through that a moderator rejects as spam to submit-spam."""
+    from service import accounts, moderation
+    from service.models import Comment, User
+
+    with db.session() as session:
+        accounts.set_akismet(session, "Daily Planet", "akismet-key", "https://planet.example")
+        session.commit()
+    make_user("mod")
+    worker_factory(akismet_endpoint=fake_akismet.endpoint).start()
+    flagged = site.post_comment("Cheap viagra, best prices in town for everyone", ip="203.0.113.7").get_json()
+    missed = site.post_comment("Great deals on my page, check it out soon", ip="203.0.113.9").get_json()
+    wait_until(lambda: all(site.status(c["id"]) != "pending" for c in (flagged, missed)), 60)
+    with db.session() as session:
+        mod = session.query(User).filter_by(name="mod").one()
+        moderation.moderate(session, session.get(Comment, flagged["id"]), mod, Status.APPROVED, "not spam")
+        moderation.moderate(
+            session,
+            session.get(Comment, missed["id"]),
+            mod,
+            Status.REJECTED,
+            "",
+            code=moderation.RejectCode.SPAM,
+        )
+    wait_until(lambda: len([p for p in fake_akismet.paths if "submit" in p]) >= 2, 30, what="feedback")
+    sent = {
+        path.rsplit("/", 1)[-1]: form
+        for path, form in zip(fake_akismet.paths, fake_akismet.forms, strict=True)
+    }
+    assert sent["submit-ham"]["comment_content"].startswith("Cheap viagra")
+    assert sent["submit-spam"]["comment_content"].startswith("Great deals")
+    assert sent["submit-ham"]["api_key"] == "akismet-key" and sent["submit-ham"]["user_ip"] == "203.0.113.7"

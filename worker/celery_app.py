@@ -21,6 +21,7 @@ from worker.enqueue import (
     REPORTS_FILL_TASK,
     SWEEP_TASK,
     WEBHOOK_SWEEP_TASK,
+    enqueue_akismet_feedback,
     enqueue_deliveries,
 )
 
@@ -67,6 +68,7 @@ def worker_database() -> Database:
     its commits write (``comment.decided``) are handed to the workers right after each commit."""
     database = Database(worker_settings().sqlalchemy_url)
     events.on_new_deliveries(database.sessions, lambda ids: enqueue_deliveries(celery, ids))
+    events.on_moderator_decisions(database.sessions, lambda ids: enqueue_akismet_feedback(celery, ids))
     return database
 
 

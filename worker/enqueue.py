@@ -22,6 +22,7 @@ DELIVER_TASK = "stet.deliver_webhook"
 WEBHOOK_SWEEP_TASK = "stet.sweep_webhooks"
 REPORTS_FILL_TASK = "stet.fill_report_rollups"
 REPORTS_FILL_INTERVAL = 300  # seconds between rollup fills (service.reporting.rollup)
+AKISMET_FEEDBACK_TASK = "stet.akismet_feedback"
 
 # Publishing must not hold an API request for long when Redis is away.
 _PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
@@ -50,3 +51,13 @@ def enqueue_deliveries(celery: Celery, delivery_ids: Iterable[int]) -> None:
             )
     except Exception:  # noqa: BLE001 - the sweep delivers whatever could not be enqueued
         log.warning("could not enqueue webhook deliveries; the sweep will send them", exc_info=True)
+
+
+def enqueue_akismet_feedback(celery: Celery, decision_ids: Iterable[int]) -> None:
+    """Hand moderators' decisions to the worker, which tells Akismet where it was wrong."""
+    try:
+        celery.send_task(
+            AKISMET_FEEDBACK_TASK, args=[list(decision_ids)], retry=True, retry_policy=_PUBLISH_RETRY
+        )
+    except Exception:  # noqa: BLE001 - feedback is best effort: Akismet learns a little less
+        log.warning("could not enqueue Akismet feedback", exc_info=True)

@@ -15,11 +15,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from service import moderation
-from service.models import Site
+from service.models import Comment, Decision, Site, Status
 from service.reporting import rollup
 from worker.celery_app import worker_database, worker_settings
-from worker.enqueue import QUEUE, REPORTS_FILL_TASK, SCORE_TASK, SWEEP_TASK, enqueue_scoring
+from worker.enqueue import (
+    AKISMET_FEEDBACK_TASK,
+    QUEUE,
+    REPORTS_FILL_TASK,
+    SCORE_TASK,
+    SWEEP_TASK,
+    enqueue_scoring,
+)
 from worker.pipeline import Pipeline, decide_pending
+from worker.scorers.spam.akismet import Akismet
 
 log = logging.getLogger(__name__)
 
@@ -121,3 +129,40 @@ def fill_report_rollups() -> int:
         for site in sites:
             rollup.fill_site(session, site, worker_settings())
     return len(sites)
+
+
+@shared_task(name=AKISMET_FEEDBACK_TASK, ignore_result=True, soft_time_limit=60, time_limit=90)
+def akismet_feedback(decision_ids: list[int]) -> int:
+    """Tell Akismet where a moderator overturned it, as Akismet asks of its clients: an approved
+    comment it called spam goes to ``submit-ham``, one rejected as spam that it let through to
+    ``submit-spam``. Only for sites with Akismet; returns how many were sent."""
+    settings = worker_settings()
+    sent = 0
+    with worker_database().session() as session:
+        for decision in session.scalars(select(Decision).where(Decision.id.in_(decision_ids))):
+            comment = session.get(Comment, decision.comment_id)
+            site = comment.site if comment is not None else None
+            if comment is None or site is None or not site.akismet_key or not comment.ip:
+                continue
+            flagged = any(r.code == "akismet" for r in comment.reasons)
+            code = (decision.details or {}).get("code")
+            if decision.status == Status.APPROVED.value and flagged:
+                verdict = "ham"
+            elif decision.status == Status.REJECTED.value and code == "spam" and not flagged:
+                verdict = "spam"
+            else:
+                continue
+            akismet = Akismet(
+                site.akismet_key, site.akismet_blog or "", endpoint=settings.akismet_endpoint or None
+            )
+            sent += akismet.submit(
+                verdict,
+                content=comment.body,
+                user_ip=comment.ip,
+                user_agent=comment.user_agent,
+                author=comment.author.external_id,
+                permalink=comment.article.url,
+                posted_at=comment.created_at,
+                language=comment.language or site.language,
+            )
+    return sent

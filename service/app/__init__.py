@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.api.errors import register_error_handlers
     from service.app import health
     from worker.celery_app import DEFAULT_REDIS_URL, make_celery
-    from worker.enqueue import enqueue_deliveries
+    from worker.enqueue import enqueue_akismet_feedback, enqueue_deliveries
 
     settings = settings or Settings.from_env()
     app = Flask("service", static_folder=None)
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_database(app, database)
     celery = app.extensions["stet.celery"] = make_celery(settings)
     events.on_new_deliveries(database.sessions, lambda ids: enqueue_deliveries(celery, ids))
+    events.on_moderator_decisions(database.sessions, lambda ids: enqueue_akismet_feedback(celery, ids))
     register_error_handlers(app)
     csrf.init_app(app)
     limiter.init_app(app)

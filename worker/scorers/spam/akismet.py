@@ -22,6 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
+from typing import Any
 
 from service.policy import Reason
 
@@ -63,6 +64,44 @@ class Akismet:
         """Ask Akismet about one comment; a ``Reason`` when it says spam, otherwise ``None``."""
         if not user_ip:
             return None  # Akismet requires user_ip and would reject the call
+        fields = self._fields(content, user_ip, user_agent, author, permalink, posted_at, language)
+        try:
+            body, headers = self._post(self.endpoint, fields)
+        except _Failed:
+            return None
+        debug_help = headers.get("X-akismet-debug-help")
+        if debug_help or body not in ("true", "false"):
+            log.warning(
+                "Akismet comment-check gave no verdict for %s: %r (%s)", self.blog, body[:20], debug_help
+            )
+            return None
+        if body == "false":
+            return None
+        if (headers.get("X-akismet-pro-tip") or "").strip().lower() == "discard":
+            return Reason("akismet", BLATANT_WEIGHT, "Akismet says blatant spam", [])
+        return Reason("akismet", SPAM_WEIGHT, "Akismet says spam", [])
+
+    def submit(self, verdict: str, **comment: Any) -> bool:
+        """Tell Akismet a comment it judged was ``"spam"`` or ``"ham"`` after all (a moderator
+        overturned it): ``submit-spam`` / ``submit-ham`` with the fields ``check`` sent. True when
+        Akismet thanked us; failures are logged and never raised."""
+        url = self.endpoint.rsplit("/", 1)[0] + f"/submit-{verdict}"
+        try:
+            body, _headers = self._post(url, self._fields(**comment))
+        except _Failed:
+            return False
+        return body.startswith("Thanks")
+
+    def _fields(
+        self,
+        content: str,
+        user_ip: str | None,
+        user_agent: str | None,
+        author: str | None = None,
+        permalink: str | None = None,
+        posted_at: datetime | None = None,
+        language: str | None = None,
+    ) -> dict[str, str]:
         fields = {
             "api_key": self._key,
             "blog": self.blog,
@@ -78,38 +117,33 @@ class Akismet:
             if posted_at is not None
             else None,
         }
-        data = urllib.parse.urlencode({k: v for k, v in fields.items() if v is not None}).encode("utf-8")
+        return {k: v for k, v in fields.items() if v is not None}
+
+    def _post(self, url: str, fields: dict[str, str]) -> tuple[str, Any]:
+        """POST the form; its short answer and headers, or ``_Failed`` (logged, without the key)."""
         request = urllib.request.Request(
-            self.endpoint,
-            data=data,
+            url,
+            data=urllib.parse.urlencode(fields).encode("utf-8"),
             method="POST",
             headers={
                 "User-Agent": USER_AGENT,
                 "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
             },
         )
+        call = url.rsplit("/", 1)[-1]
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = response.read(MAX_BODY).decode("utf-8", "replace").strip()
-                headers = response.headers
+                return response.read(MAX_BODY).decode("utf-8", "replace").strip(), response.headers
         except urllib.error.HTTPError as exc:
             exc.close()
-            log.warning("Akismet comment-check failed for %s: HTTP %s", self.blog, exc.code)
-            return None
+            log.warning("Akismet %s failed for %s: HTTP %s", call, self.blog, exc.code)
+            raise _Failed from None
         except (OSError, http.client.HTTPException, ValueError) as exc:
             # URLError, TimeoutError and ConnectionError are OSErrors; ValueError: a malformed endpoint
             cause = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            log.warning("Akismet comment-check failed for %s: %s", self.blog, type(cause).__name__)
-            return None
+            log.warning("Akismet %s failed for %s: %s", call, self.blog, type(cause).__name__)
+            raise _Failed from None
 
-        debug_help = headers.get("X-akismet-debug-help")
-        if debug_help or body not in ("true", "false"):
-            log.warning(
-                "Akismet comment-check gave no verdict for %s: %r (%s)", self.blog, body[:20], debug_help
-            )
-            return None
-        if body == "false":
-            return None
-        if (headers.get("X-akismet-pro-tip") or "").strip().lower() == "discard":
-            return Reason("akismet", BLATANT_WEIGHT, "Akismet says blatant spam", [])
-        return Reason("akismet", SPAM_WEIGHT, "Akismet says spam", [])
+
+class _Failed(Exception):
+    """An Akismet call that got no answer (already logged)."""
