@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -36,6 +43,21 @@ def test_the_document_is_openapi_3_1_and_lists_every_route(client):
     put = document["paths"]["/api/v1/articles/{article_id}"]["put"]
     assert "premoderation" in str(document["components"]["schemas"]["ArticleSettingsIn"])
     assert put["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("ArticleSettingsIn")
+
+
+def test_generated_clients_get_readable_names_servers_enums_and_every_key_location(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    names = {op["operationId"] for ops in document["paths"].values() for op in ops.values()}
+    assert {"comments_create", "comments_show", "perspective_analyze", "articles_update"} <= names
+    assert all(name.replace("_", "").isalnum() for name in names)  # no slashes, braces or colons
+    assert document["servers"] == [{"url": "http://localhost", "description": "this Stet"}]
+    status = document["components"]["schemas"]["Status"]
+    assert set(status["enum"]) == {"pending", "approved", "rejected", "queued"}
+    assert '"default": null' not in json.dumps(document)  # optional and nullable, never "required"
+    analyze = document["paths"]["/v1alpha1/comments:analyze"]["post"]
+    assert analyze["security"] == [{"perspective_key": []}, {"perspective_header": []}, {"site_key": []}]
+    header = document["components"]["securitySchemes"]["perspective_header"]
+    assert (header["in"], header["name"]) == ("header", "X-Goog-Api-Key")
 
 
 def test_the_docs_page_is_readable_without_javascript(client):
@@ -75,3 +97,37 @@ def test_schemathesis_finds_nothing(unlimited_server, site_key):
             case.call_and_validate(headers=headers)
 
         check()
+
+
+def test_a_generated_python_client_posts_and_reads_a_comment(live_server, site_key, tmp_path):
+    """openapi-python-client builds a client from the document; a news site uses it as is."""
+    spec = tmp_path / "openapi.json"
+    spec.write_text(httpx.get(f"{live_server}/api/v1/openapi.json").text)
+    bin_dir = str(Path(sys.executable).parent)  # the generator formats its code with ruff
+    generated = subprocess.run(
+        [f"{bin_dir}/openapi-python-client", "generate", "--path", str(spec), "--meta", "none"],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from stet_api_client import AuthenticatedClient
+        from stet_api_client.api.comments import comments_create, comments_show
+        from stet_api_client.models import CommentIn
+
+        client = AuthenticatedClient(base_url=live_server, token=site_key)
+        body = CommentIn.from_dict(
+            {"article": {"id": "story-9"}, "author": {"id": "reader-9"}, "body": "A generated hello."}
+        )
+        created = comments_create.sync(client=client, body=body)
+        assert created.status == "pending" and created.body == "A generated hello."
+        shown = comments_show.sync(comment_id=created.id, client=client)
+        assert (shown.id, shown.external_id) == (created.id, None)
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.startswith("stet_api_client")]:
+            del sys.modules[name]

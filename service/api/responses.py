@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from service.models import Status
+
 
 class ErrorDetail(BaseModel):
     field: str
@@ -35,7 +37,7 @@ class ReasonOut(BaseModel):
 
 
 class DecisionOut(BaseModel):
-    status: str
+    status: Status
     by: str
     moderator: str | None
     reason: str
@@ -45,7 +47,7 @@ class DecisionOut(BaseModel):
 class CommentOut(BaseModel):
     id: int
     external_id: str | None
-    status: str
+    status: Status
     hidden: bool  # hidden by reader reports until a moderator looks again: do not show it
     article_id: str
     author_id: str
