@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from service import accounts
 from service.models import Comment, Site, WordKind
-from tests.conftest import stet, wait_until
+from tests.conftest import wait_until
 
 SECRET = "ssc_6e0a1fd7-0c38-4f0e-a3a7-2a1a9b0e6b11"
 
@@ -113,8 +113,9 @@ def test_past_the_budget_coral_gets_no_opinion_and_stet_still_decides(app_factor
     wait_until(decided, timeout=30, what="the comment decided after Coral's answer")
 
 
-def test_stet_site_coral_sets_the_secret(settings, db, site_key):
-    assert stet(settings, "site", "coral", "Daily Planet", "--secret", SECRET).returncode == 0
+def test_stet_site_coral_sets_the_secret(runner, db, site_key):
+    assert runner("site", "coral", "Daily Planet", "--secret", SECRET).exit_code == 0
     with db.session() as session:
         assert session.scalars(select(Site)).one().coral_secret == SECRET
-    assert stet(settings, "site", "coral", "Daily Planet", "--secret", "short").returncode != 0
+    refused = runner("site", "coral", "Daily Planet", "--secret", "short")
+    assert refused.exit_code != 0 and "16 to 200 characters" in refused.output

@@ -98,9 +98,9 @@ def test_a_sites_language_is_set_by_an_admin_and_checked(db):
             accounts.set_language(session, site, "de", "reject")
 
 
-def test_stet_site_create_takes_the_language(settings, db):
-    result = stet(settings, "site", "create", "Le Quotidien", "--language", "fr")
-    assert result.returncode == 0, result.stderr
+def test_stet_site_create_takes_the_language(runner, db):
+    result = runner("site", "create", "Le Quotidien", "--language", "fr")
+    assert result.exit_code == 0, result.output
     with db.session() as session:
         assert session.scalar(select(Site.language).where(Site.name == "Le Quotidien")) == "fr"
 

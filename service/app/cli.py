@@ -1,8 +1,7 @@
-"""The ``stet`` command: run the service, manage sites, users, the database and models."""
+"""The ``stet`` command: run the service; the command groups live beside it (``*_commands``)."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
@@ -10,23 +9,19 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
-from pathlib import Path
 
 import click
 from sqlalchemy import func, select
 
-from service.app import report_commands, scoring_commands, webhook_commands
+from service.app import (
+    admin_commands,
+    model_commands,
+    report_commands,
+    scoring_commands,
+    site_commands,
+)
+from service.app.common import database_for, env_settings
 from service.config import Settings
-
-
-def _settings() -> Settings:
-    return Settings.from_env()
-
-
-def _database(settings: Settings):  # type: ignore[no-untyped-def]
-    from service.db import Database
-
-    return Database(settings.sqlalchemy_url)
 
 
 @click.group()
@@ -46,7 +41,7 @@ def api(threads: int) -> None:
     from service.api.perspective import scorer_named
     from service.app import create_app
 
-    settings = _settings()
+    settings = env_settings()
     # Loaded before the first request, so Perspective's first call is as fast as the rest.
     scorer_named(settings.scorers)
     click.echo(f"Stet API on http://{settings.host}:{settings.port}", err=True)
@@ -60,7 +55,7 @@ def worker(concurrency: int) -> None:
     from worker.celery_app import celery
     from worker.enqueue import QUEUE
 
-    settings = _settings()
+    settings = env_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     celery.worker_main(
         [
@@ -87,7 +82,7 @@ def run(concurrency: int) -> None:
     from service.embedded import EmbeddedRedis, die_with_parent
     from service.migrate import upgrade
 
-    settings = _settings()
+    settings = env_settings()
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.sqlalchemy_url)
@@ -147,7 +142,7 @@ def _first_run_setup(settings: Settings) -> str:
     from service import accounts
     from service.models import Role, Site, User
 
-    db = _database(settings)
+    db = database_for(settings)
     lines = []
     with db.session() as session:
         if not session.scalar(select(func.count()).select_from(User)):
@@ -169,246 +164,10 @@ def _first_run_setup(settings: Settings) -> str:
     return text
 
 
-# --- database, sites and users -------------------------------------------------------------
-
-
-@cli.group()
-def db() -> None:
-    """The database schema."""
-
-
-@db.command("upgrade")
-@click.argument("revision", default="head")
-def db_upgrade(revision: str) -> None:
-    """Apply migrations up to REVISION (default: the newest)."""
-    from service.migrate import upgrade
-
-    settings = _settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.sqlalchemy_url, revision)
-    click.echo("database is up to date", err=True)
-
-
-@cli.group()
-def site() -> None:
-    """News sites and their API keys."""
-
-
-@site.command("create")
-@click.argument("name")
-@click.option(
-    "--language", default="en", show_default=True, help="The language the site publishes in (ISO 639-1)."
-)
-def site_create(name: str, language: str) -> None:
-    """Create site NAME and print its API key (alone, on standard output, once)."""
-    from service import accounts
-
-    with _database(_settings()).session() as session:
-        try:
-            new, key = accounts.create_site(session, name)
-            if language != "en":
-                accounts.set_language(session, new, language)
-        except accounts.AccountError as exc:
-            raise click.ClickException(str(exc)) from None
-        session.commit()
-    click.echo(key)
-
-
-@site.command("coral")
-@click.argument("name")
-@click.option(
-    "--secret", required=True, help="The signing secret Coral shows for the phase ('' turns it off)."
-)
-def site_coral(name: str, secret: str) -> None:
-    """Answer Coral's external moderation phase for site NAME (POST /api/v1/coral/moderation?key=KEY)."""
-    from service import accounts
-    from service.models import Site
-
-    with _database(_settings()).session() as session:
-        found = session.scalar(select(Site).where(Site.name == name))
-        if found is None:
-            raise click.ClickException(f"no site named {name!r}")
-        try:
-            accounts.set_coral_secret(session, found, secret)
-        except accounts.AccountError as exc:
-            raise click.ClickException(str(exc)) from None
-        session.commit()
-    click.echo("Coral external moderation " + ("on" if secret else "off") + f" for {name}")
-
-
-@site.command("words")
-@click.argument("name")
-@click.option("--banned", multiple=True, help="Reject comments with this word or phrase (* is a wildcard).")
-@click.option("--suspect", multiple=True, help="Queue comments with this word or phrase for a person.")
-@click.option(
-    "--allowed-domain", multiple=True, help="Links to this domain (or *.domain) are no spam signal."
-)
-@click.option("--remove", is_flag=True, help="Remove the given entries instead of adding them.")
-def site_words(
-    name: str,
-    banned: tuple[str, ...],
-    suspect: tuple[str, ...],
-    allowed_domain: tuple[str, ...],
-    remove: bool,
-) -> None:
-    """Change site NAME's word lists, then print them."""
-    from service import accounts
-    from service.models import WordKind
-    from service.wordlists import WordLists
-
-    changes = {WordKind.BANNED: banned, WordKind.SUSPECT: suspect, WordKind.ALLOWED_DOMAIN: allowed_domain}
-    try:
-        WordLists(banned, suspect, allowed_domain)  # refuse what the worker could not match
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    with _database(_settings()).session() as session:
-        try:
-            lists = accounts.change_words(session, name, changes, remove=remove)
-        except accounts.AccountError as exc:
-            raise click.ClickException(str(exc)) from None
-        session.commit()
-    for kind, patterns in lists.items():
-        click.echo(f"{kind.value}: {', '.join(patterns) or '-'}")
-
-
-@site.command("akismet")
-@click.argument("name")
-@click.option("--key", help="The site's Akismet API key.")
-@click.option("--blog", help="The site's home page URL, as registered with Akismet.")
-@click.option("--off", is_flag=True, help="Stop checking this site's comments with Akismet.")
-def site_akismet(name: str, key: str | None, blog: str | None, off: bool) -> None:
-    """Check site NAME's comments with Akismet as one more spam signal (sends their text to Akismet)."""
-    from service import accounts
-
-    if off == bool(key):
-        raise click.UsageError("give --key and --blog to turn Akismet on, or --off")
-    with _database(_settings()).session() as session:
-        try:
-            accounts.set_akismet(session, name, None if off else key, blog)
-        except accounts.AccountError as exc:
-            raise click.ClickException(str(exc)) from None
-        session.commit()
-    click.echo(f"Akismet is {'off' if off else 'on'} for {name}", err=True)
-
-
-site.add_command(webhook_commands.webhook)
-
-
-@cli.group()
-def user() -> None:
-    """Dashboard accounts."""
-
-
-@user.command("create")
-@click.argument("name")
-@click.option(
-    "--role", type=click.Choice(["moderator", "editor", "admin"]), default="moderator", show_default=True
-)
-def user_create(name: str, role: str) -> None:
-    """Create a dashboard user; the password comes from a prompt or standard input."""
-    from service import accounts
-    from service.models import Role
-
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    database = _database(_settings())
-    try:
-        with database.session() as session:
-            try:
-                accounts.create_user(session, name, Role(role), password)
-            except accounts.AccountError as exc:
-                raise click.ClickException(str(exc)) from None
-            session.commit()
-    finally:
-        database.engine.dispose()  # a CLI run inside a test process must not leave a connection open
-    click.echo(f"created {role} {name!r}", err=True)
-
-
-# --- models --------------------------------------------------------------------------------
-
-
-@cli.group()
-def model() -> None:
-    """Train and evaluate the scoring models."""
-
-
-TASKS = click.Choice(["toxicity", "spam"])
-
-
-@model.command("train")
-@click.option(
-    "--task",
-    type=click.Choice([*TASKS.choices, "attributes", "transformer"]),
-    default="toxicity",
-    show_default=True,
-    help="attributes: the default scorer's seven heads (data: the shared data folder).",
-)
-@click.option(
-    "--data", type=click.Path(exists=True, path_type=Path), help="Training data (default: the shared set)."
-)
-@click.option("--out", type=click.Path(path_type=Path), help="Artifact folder (default: the shipped models).")
-@click.option("--steps", default=220, show_default=True, help="transformer: optimiser steps (resumable).")
-@click.option("--minutes", type=float, help="transformer: stop training after this long (rerun to continue).")
-def model_train(task: str, data: Path | None, out: Path | None, steps: int, minutes: float | None) -> None:
-    """Train a model and report its held-out metrics (transformer: data is the shared data folder)."""
-    from worker import training
-    from worker.training import spam as spam_training
-
-    if task == "attributes":
-        from worker.training.attributes import train_attributes
-
-        result = train_attributes(data, out, progress=True)
-    elif task == "transformer":
-        from worker.training.transformer import train_transformer
-
-        result = train_transformer(data, out, steps=steps, minutes=minutes, progress=True)
-    elif task == "spam":
-        result = spam_training.train_spam(data, out, progress=True)
-    else:
-        result = training.train_toxicity(data, out, progress=True)
-    click.echo(json.dumps(result, indent=2))
-
-
-@model.command("eval")
-@click.option(
-    "--task",
-    type=click.Choice([*TASKS.choices, "attributes"]),
-    default="toxicity",
-    show_default=True,
-    help="attributes: the default scorer, every attribute per source, and the decision mix.",
-)
-@click.option(
-    "--data", type=click.Path(exists=True, path_type=Path), help="Evaluation data (default: the shared set)."
-)
-@click.option(
-    "--model", "model_path", type=click.Path(exists=True, path_type=Path), help="Artifact (default: shipped)."
-)
-@click.option("--scorer", "scorers", multiple=True, help="toxicity: only this scorer (repeatable).")
-@click.option("--out", type=click.Path(path_type=Path), default="model-eval", show_default=True)
-@click.option("--limit", type=int, help="toxicity: score at most this many toxicity test comments.")
-def model_eval(
-    task: str,
-    data: Path | None,
-    model_path: Path | None,
-    scorers: tuple[str, ...],
-    out: Path,
-    limit: int | None,
-) -> None:
-    """Evaluate on held-out data (toxicity: every scorer, Markdown + plots; spam: leave-one-video-out)."""
-    from worker.training import spam as spam_training
-
-    if task == "spam":
-        click.echo(json.dumps(spam_training.evaluate_spam(data, model_path, progress=True), indent=2))
-    elif task == "attributes":
-        from worker.training.attribute_eval import evaluate_attributes, markdown
-
-        click.echo(markdown(evaluate_attributes(data, out, model=model_path, progress=True)))
-    else:
-        scoring_commands.model_eval(scorers, model_path, data, out, limit)
-
-
+cli.add_command(admin_commands.db)
+cli.add_command(site_commands.site)
+cli.add_command(admin_commands.user)
+cli.add_command(model_commands.model)
 cli.add_command(report_commands.report)
 cli.add_command(scoring_commands.score)
 cli.add_command(scoring_commands.rescore)

@@ -1,0 +1,92 @@
+"""``stet model``: train and evaluate the scoring models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from service.app import scoring_commands
+
+# --- models --------------------------------------------------------------------------------
+
+
+@click.group()
+def model() -> None:
+    """Train and evaluate the scoring models."""
+
+
+TASKS = click.Choice(["toxicity", "spam"])
+
+
+@model.command("train")
+@click.option(
+    "--task",
+    type=click.Choice([*TASKS.choices, "attributes", "transformer"]),
+    default="toxicity",
+    show_default=True,
+    help="attributes: the default scorer's seven heads (data: the shared data folder).",
+)
+@click.option(
+    "--data", type=click.Path(exists=True, path_type=Path), help="Training data (default: the shared set)."
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Artifact folder (default: the shipped models).")
+@click.option("--steps", default=220, show_default=True, help="transformer: optimiser steps (resumable).")
+@click.option("--minutes", type=float, help="transformer: stop training after this long (rerun to continue).")
+def model_train(task: str, data: Path | None, out: Path | None, steps: int, minutes: float | None) -> None:
+    """Train a model and report its held-out metrics (transformer: data is the shared data folder)."""
+    from worker import training
+    from worker.training import spam as spam_training
+
+    if task == "attributes":
+        from worker.training.attributes import train_attributes
+
+        result = train_attributes(data, out, progress=True)
+    elif task == "transformer":
+        from worker.training.transformer import train_transformer
+
+        result = train_transformer(data, out, steps=steps, minutes=minutes, progress=True)
+    elif task == "spam":
+        result = spam_training.train_spam(data, out, progress=True)
+    else:
+        result = training.train_toxicity(data, out, progress=True)
+    click.echo(json.dumps(result, indent=2))
+
+
+@model.command("eval")
+@click.option(
+    "--task",
+    type=click.Choice([*TASKS.choices, "attributes"]),
+    default="toxicity",
+    show_default=True,
+    help="attributes: the default scorer, every attribute per source, and the decision mix.",
+)
+@click.option(
+    "--data", type=click.Path(exists=True, path_type=Path), help="Evaluation data (default: the shared set)."
+)
+@click.option(
+    "--model", "model_path", type=click.Path(exists=True, path_type=Path), help="Artifact (default: shipped)."
+)
+@click.option("--scorer", "scorers", multiple=True, help="toxicity: only this scorer (repeatable).")
+@click.option("--out", type=click.Path(path_type=Path), default="model-eval", show_default=True)
+@click.option("--limit", type=int, help="toxicity: score at most this many toxicity test comments.")
+def model_eval(
+    task: str,
+    data: Path | None,
+    model_path: Path | None,
+    scorers: tuple[str, ...],
+    out: Path,
+    limit: int | None,
+) -> None:
+    """Evaluate on held-out data (toxicity: every scorer, Markdown + plots; spam: leave-one-video-out)."""
+    from worker.training import spam as spam_training
+
+    if task == "spam":
+        click.echo(json.dumps(spam_training.evaluate_spam(data, model_path, progress=True), indent=2))
+    elif task == "attributes":
+        from worker.training.attribute_eval import evaluate_attributes, markdown
+
+        click.echo(markdown(evaluate_attributes(data, out, model=model_path, progress=True)))
+    else:
+        scoring_commands.model_eval(scorers, model_path, data, out, limit)
