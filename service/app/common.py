@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
+
 from service.config import Settings
 
 
@@ -15,3 +20,15 @@ def database_for(settings: Settings):  # type: ignore[no-untyped-def]
     from service.db import Database
 
     return Database(settings.sqlalchemy_url)
+
+
+@contextmanager
+def command_session() -> Iterator[Session]:
+    """A session for one command; its engine is disposed after, so a command run inside another
+    process (the tests' ``runner``) leaves no connection open."""
+    database = database_for(env_settings())
+    try:
+        with database.session() as session:
+            yield session
+    finally:
+        database.engine.dispose()

@@ -6,7 +6,7 @@ import click
 from sqlalchemy import select
 
 from service.app import webhook_commands
-from service.app.common import database_for, env_settings
+from service.app.common import command_session
 
 
 @click.group()
@@ -23,7 +23,7 @@ def site_create(name: str, language: str) -> None:
     """Create site NAME and print its API key (alone, on standard output, once)."""
     from service import accounts
 
-    with database_for(env_settings()).session() as session:
+    with command_session() as session:
         try:
             new, key = accounts.create_site(session, name)
             if language != "en":
@@ -44,7 +44,7 @@ def site_coral(name: str, secret: str) -> None:
     from service import accounts
     from service.models import Site
 
-    with database_for(env_settings()).session() as session:
+    with command_session() as session:
         found = session.scalar(select(Site).where(Site.name == name))
         if found is None:
             raise click.ClickException(f"no site named {name!r}")
@@ -81,7 +81,7 @@ def site_words(
         WordLists(banned, suspect, allowed_domain)  # refuse what the worker could not match
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    with database_for(env_settings()).session() as session:
+    with command_session() as session:
         try:
             lists = accounts.change_words(session, name, changes, remove=remove)
         except accounts.AccountError as exc:
@@ -102,7 +102,7 @@ def site_akismet(name: str, key: str | None, blog: str | None, off: bool) -> Non
 
     if off == bool(key):
         raise click.UsageError("give --key and --blog to turn Akismet on, or --off")
-    with database_for(env_settings()).session() as session:
+    with command_session() as session:
         try:
             accounts.set_akismet(session, name, None if off else key, blog)
         except accounts.AccountError as exc:

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import click
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from service.app.common import command_session
 from service.config import Settings
-from service.db import Database
 
 ACTOR = "cli"
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    db = Database(Settings.from_env().sqlalchemy_url)
-    try:
-        with db.session() as session:
-            yield session
-    finally:
-        db.engine.dispose()
 
 
 @click.group("webhook")
@@ -45,7 +32,7 @@ def add(site_name: str, url: str, events: tuple[str, ...]) -> None:
     from service import webhooks
     from service.models import Site
 
-    with _session() as session:
+    with command_session() as session:
         site = session.scalar(select(Site).where(Site.name == site_name))
         if site is None:
             raise click.ClickException(f"no site named {site_name!r}")
@@ -66,7 +53,7 @@ def list_(site_name: str) -> None:
 
     from service.models import Site, Webhook, WebhookDelivery
 
-    with _session() as session:
+    with command_session() as session:
         site = session.scalar(select(Site).where(Site.name == site_name))
         if site is None:
             raise click.ClickException(f"no site named {site_name!r}")
@@ -90,7 +77,7 @@ def rotate(webhook_id: int, grace_hours: float) -> None:
     from service import webhooks
     from service.models import Webhook
 
-    with _session() as session:
+    with command_session() as session:
         hook = session.get(Webhook, webhook_id)
         if hook is None:
             raise click.ClickException(f"no webhook {webhook_id}")
@@ -106,7 +93,7 @@ def remove(webhook_id: int) -> None:
     from service import webhooks
     from service.models import Webhook
 
-    with _session() as session:
+    with command_session() as session:
         hook = session.get(Webhook, webhook_id)
         if hook is None:
             raise click.ClickException(f"no webhook {webhook_id}")
