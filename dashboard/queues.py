@@ -92,7 +92,7 @@ class Filters:
         values["label"] = label
         raw = (args.get("language") or "").strip()
         code = language.primary(raw) if raw else ""
-        if code is None or len(code) > 3:
+        if code is None:
             raise FilterError("language: a code such as en, de or fr")
         values["language"] = code
         for name in ("min_risk", "max_risk"):

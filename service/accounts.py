@@ -145,7 +145,7 @@ def set_language(
     it) and what happens to comments in a language its model is not validated for (``queue``,
     ``approve``; ``""`` for the installation default)."""
     primary = language.primary(code)
-    if primary is None or not 2 <= len(primary) <= 3:
+    if primary is None:
         raise AccountError(f"language: an ISO 639-1 code such as en, de or fr, got {code!r}")
     if unvalidated and unvalidated not in policy.UNVALIDATED_LANGUAGE_MODES:
         raise AccountError(f"other languages: {' or '.join(policy.UNVALIDATED_LANGUAGE_MODES)}")
