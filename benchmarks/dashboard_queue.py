@@ -31,13 +31,13 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from tqdm import tqdm
 
-from dashboard import queues
 from service import accounts
 from service.app import create_app
 from service.config import Settings
 from service.db import Database
 from service.migrate import upgrade
 from service.models import Article, Author, Comment, Decision, Role, Score, Site, Status, utcnow
+from service.moderation import queues
 
 CHUNK = 5_000
 TARGETS = {"page": 0.150, "approve": 0.050}

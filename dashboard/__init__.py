@@ -14,7 +14,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from htmx_flask import Htmx
 
-from dashboard import audit, auth, authors, comments, queue, reports, sites, users, webhooks
+from dashboard import audit, auth, authors, comments, queue, reports, sites, tokens, users, webhooks
 
 HTMX_DIST = Path(__file__).parent / "node_modules" / "htmx.org" / "dist"
 
@@ -26,7 +26,7 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
-for module in (auth, queue, comments, authors, users, sites, audit):
+for module in (auth, queue, comments, authors, tokens, users, sites, audit):
     bp.register_blueprint(module.bp)
 bp.register_blueprint(webhooks.bp)
 bp.register_blueprint(reports.bp)

@@ -7,8 +7,6 @@ with who decided it. htmx gets the card's replacement, a plain form post a redir
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
@@ -17,6 +15,7 @@ from dashboard import cards
 from dashboard.auth import roles_required
 from service import moderation
 from service.models import Comment, Decision, Role, Status
+from service.moderation.cards import Card
 from service.web import get_session
 
 bp = Blueprint("comments", __name__, url_prefix="/comments")
@@ -33,13 +32,7 @@ WAITING = moderation.Seen(Status.QUEUED.value, None)
 
 def parse_seen(value: str) -> moderation.Seen:
     """``status|decided_at`` as the card showed it."""
-    status, sep, at = value.partition("|")
-    if not sep or status not in {s.value for s in Status}:
-        return WAITING
-    try:
-        return moderation.Seen(status, datetime.fromisoformat(at) if at else None)
-    except ValueError:
-        return WAITING
+    return moderation.Seen.parse(value) or WAITING
 
 
 def reject_code(status: Status) -> moderation.RejectCode | None:
@@ -67,7 +60,7 @@ def respond(
     message: str,
     conflict: bool,
     decision: Decision | None = None,
-    card: cards.Card | None = None,
+    card: Card | None = None,
 ):
     """The decided card (or the card itself, after an undo) for htmx; a redirect for a plain post.
 

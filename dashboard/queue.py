@@ -15,10 +15,10 @@ from flask import (
 )
 from flask_login import current_user
 
-from dashboard import cards, queues
+from dashboard import cards
 from dashboard.auth import roles_required
 from service.models import Role
-from service.moderation import RejectCode
+from service.moderation import RejectCode, queues
 from service.web import get_session
 
 bp = Blueprint("queue", __name__)
@@ -29,6 +29,9 @@ MODERATORS = (Role.MODERATOR, Role.ADMIN)
 def is_web_url(value: str | None) -> bool:
     """Only http(s) URLs become links: a site could send ``javascript:`` as an article URL."""
     return bool(value) and value.lower().startswith(("http://", "https://"))
+
+
+bp.add_app_template_filter(cards.highlight, "highlight")
 
 
 @bp.app_context_processor

@@ -325,3 +325,25 @@ def test_admin_pages(page, make_user, queued_comment, site):
     page.wait_for_url("**action=site.words**")
     rows = page.locator("table.audit tbody tr")
     assert rows.count() == 1 and "casin*" in rows.inner_text()
+
+
+def test_a_moderator_makes_an_api_token_copies_it_once_and_revokes_it(page, make_user, live_server):
+    import requests
+
+    log_in(page, make_user("mod"))
+    page.get_by_role("link", name="API tokens").click()
+    page.fill("input[name=name]", "Slack bot")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("code.key").inner_text()
+    assert token.startswith("stetu_")
+    screenshot(page, "api-token-new")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert requests.get(f"{live_server}/api/v1/moderation/queues", headers=headers).status_code == 200
+
+    page.goto("/dashboard/tokens/")
+    assert page.locator("code.key").count() == 0  # shown once
+    assert "Slack bot" in page.locator("table").inner_text()
+    page.get_by_role("button", name="Revoke").click()
+    page.get_by_text("Revoked token").wait_for()
+    screenshot(page, "api-token-revoked")
+    assert requests.get(f"{live_server}/api/v1/moderation/queues", headers=headers).status_code == 401

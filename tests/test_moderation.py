@@ -168,7 +168,7 @@ def test_undo_goes_back_and_is_itself_audited(session, queued_comment):
 
 def queue_of(session, comment_id: int) -> list[str]:
     """The dashboard queues that hold the comment now."""
-    from dashboard import queues
+    from service.moderation import queues
 
     return [q.value for q in queues.Queue if comment_id in queues.page(session, q, queues.Filters()).ids]
 
@@ -361,7 +361,8 @@ def test_spans_of_every_reason_reach_the_card(session, scored_comment, app):
     comment_id = scored_comment(body, scores={"toxicity": 0.6}, reasons=reasons)
     with app.test_request_context():
         [card] = cards.load(session, [comment_id], user(session))
-    assert str(card.body) == "You absolute <mark>idiot</mark>, buy <mark>casino</mark> chips"
+    marked = "You absolute <mark>idiot</mark>, buy <mark>casino</mark> chips"
+    assert str(cards.highlight(card.comment.body, card.spans)) == marked
     assert [r.code for r in card.reasons] == ["suspect_word"]  # spans highlight, reasons list
 
 

@@ -1,5 +1,6 @@
-"""The JSON API for news sites, under /api/v1, authenticated by site keys; and the
-Perspective-compatible endpoint under /v1alpha1."""
+"""The JSON API for news sites, under /api/v1, authenticated by site keys; the moderation API
+under /api/v1/moderation, authenticated by a person's token; and the Perspective-compatible
+endpoint under /v1alpha1."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from service.api import (
     feedback,
     labels,
     limits,
+    moderation,
     openapi,
     perspective,
     reader_reports,
@@ -34,6 +36,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
         (labels.bp, PREFIX),
         (coral.bp, PREFIX),
         (reports.bp, PREFIX),
+        (moderation.bp, PREFIX + "/moderation"),
         (perspective.bp, "/v1alpha1"),
     ):
         limits.per_site(bp)

@@ -26,7 +26,9 @@ spec = SpecTree(
     title="Stet API",
     version="1",
     description="Comment moderation for news sites: post comments, read decisions, report comments, "
-    "configure articles, export data. Authenticate with `Authorization: Bearer <site key>`.",
+    "configure articles, export data; and the moderation API, for a newsroom's own tools to work "
+    "the queue. Authenticate with `Authorization: Bearer <site key>` (the moderation API: a "
+    "person's token).",
     path="-",  # spectree skips routes under its own path; its routes are not registered (see below)
     page_templates={},  # the readable page below works offline (no CDN)
     mode="strict",  # only routes marked with @documented: not the dashboard
@@ -36,6 +38,14 @@ spec = SpecTree(
     nested_naming_strategy=lambda _parent, child: child,
     security_schemes=[
         SecurityScheme(name="site_key", data=SecuritySchemeData(type="http", scheme="bearer")),
+        SecurityScheme(
+            name="user_token",
+            data=SecuritySchemeData(
+                type="http",
+                scheme="bearer",
+                description="a moderator's or admin's personal token (stetu_…), made in the dashboard",
+            ),
+        ),
         SecurityScheme(
             name="perspective_key",
             data=SecuritySchemeData(

@@ -142,3 +142,104 @@ class LabelOut(BaseModel):
 class LabelPage(BaseModel):
     labels: list[LabelOut]
     next_cursor: str | None
+
+
+# --- the moderation API (personal tokens) ------------------------------------------------------
+
+
+class CardArticle(BaseModel):
+    id: str  # the site's article id
+    title: str | None
+    url: str | None
+
+
+class CardAuthor(BaseModel):
+    id: int  # Stet's author id, for /moderation/authors/<id>
+    external_id: str  # the site's
+    name: str | None
+    banned: bool
+    suspended_until: str | None
+    premoderate: bool
+    trusted: bool
+
+
+class CardParent(BaseModel):
+    id: int
+    body: str
+
+
+class CardReport(BaseModel):
+    reason: str
+    note: str | None
+    weight: float
+    created_at: str
+
+
+class CardReason(BaseModel):
+    code: str
+    detail: str
+    weight: float
+    spans: list[list[int]]
+
+
+class CardDecision(BaseModel):
+    id: int  # what /undo takes
+    status: Status
+    by: str  # "auto" or "moderator"
+    moderator: str | None
+    reason: str
+    code: str | None  # a rejection's reason code
+    at: str
+
+
+class CardOut(BaseModel):
+    """A comment as a moderator sees it in the dashboard's card."""
+
+    id: int
+    site: str
+    status: Status
+    # Send it back with an action: the action applies only while the comment is still so.
+    state: str
+    hidden: bool
+    risk: float | None
+    language: str | None
+    body: str
+    spans: list[list[int]]  # [start, end) of what the models and word lists flagged
+    created_at: str
+    article: CardArticle
+    author: CardAuthor
+    parent: CardParent | None
+    labels: dict[str, float]  # the highest score per label
+    reasons: list[CardReason]
+    reports: list[CardReport]  # open reader reports
+    held_by: str | None  # another moderator looking at it now
+    decision: CardDecision | None  # the decision in effect
+
+
+class CardPage(BaseModel):
+    queue: str
+    comments: list[CardOut]
+    next_cursor: str | None
+
+
+class QueueCountsOut(BaseModel):
+    """How many comments each queue holds, up to ``cap``."""
+
+    queues: dict[str, int]
+    cap: int
+
+
+class ActionOut(BaseModel):
+    comment: CardOut
+    decision: CardDecision
+
+
+class StandingOut(BaseModel):
+    author: CardAuthor
+    rejected: int  # waiting comments a ban rejected
+    decided_first: int  # ... that someone else decided first
+
+
+class ClaimOut(BaseModel):
+    held_by: str | None  # who holds the comment now (you, after a successful claim)
+    until: str | None

@@ -54,6 +54,23 @@ class Seen:
     def of(cls, comment: Comment) -> Seen:
         return cls(comment.status, comment.decided_at)
 
+    @property
+    def token(self) -> str:
+        """The state as one string (``queued|`` or ``approved|<decided_at>``), for forms and clients
+        to send back with an action."""
+        return f"{self.status}|{self.decided_at.isoformat() if self.decided_at else ''}"
+
+    @classmethod
+    def parse(cls, token: str) -> Seen | None:
+        """The state a ``token`` names; None when it is not one."""
+        status, sep, at = token.partition("|")
+        if not sep or status not in {s.value for s in Status}:
+            return None
+        try:
+            return cls(status, datetime.fromisoformat(at) if at else None)
+        except ValueError:
+            return None
+
 
 def _still(comment_id: int, seen: Seen):  # type: ignore[no-untyped-def]
     """The WHERE clause of a conditional UPDATE: the comment is still as ``seen``.

@@ -178,6 +178,8 @@ def page(
     base = select(Comment.id, Comment.risk).where(in_queue(queue), *filters.conditions())
     kind, _, rest = (cursor or "").partition(":")
     try:
+        if cursor and kind not in (("r", "n") if filters.sort == Sort.RISK else ("i",)):
+            raise ValueError(kind)
         if filters.sort != Sort.RISK:
             newest = filters.sort == Sort.NEWEST
             query = base.order_by(Comment.id.desc() if newest else Comment.id)
