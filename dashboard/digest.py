@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from dashboard import charts
 from service.config import Settings
 from service.models import Site
-from service.reporting import articles, backlog, quality, readers, volume
+from service.reporting import articles, moderation, queue, readers, volume
 from service.reporting.period import Period, zone_of
 from service.reporting.result import Chart, Table
 from service.reporting.scope import Scope
@@ -36,8 +36,8 @@ def weeks(site: Site, today: date | None = None) -> tuple[Period, Period]:
 def figures(session: Session, scope: Scope) -> dict[str, object]:
     return {
         **volume.build(session, scope).figures,
-        **{k: v for k, v in backlog.build(session, scope).figures.items() if "minutes" in k},
-        **{k: v for k, v in quality.build(session, scope).figures.items() if k.startswith("Share")},
+        **{k: v for k, v in queue.build(session, scope).figures.items() if "minutes" in k},
+        **{k: v for k, v in moderation.build(session, scope).figures.items() if k.startswith("Share")},
         **{k: v for k, v in readers.build(session, scope).figures.items() if k != "Reader reports"},
     }
 

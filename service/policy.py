@@ -187,20 +187,20 @@ def decide(
     scores: Mapping[str, float],
     thresholds: Thresholds,
     reasons: Sequence[Reason] = (),
-    hold: str | None = None,
+    review_reason: str | None = None,
     trusted: bool = False,
     unvalidated_language: str | None = None,
 ) -> Outcome:
     """Turn a comment's scores and reasons into approved, rejected or queued, with a readable reason.
 
-    ``hold`` says why a person must see the comment whatever its scores (pre-moderation of the
+    ``review_reason`` says why a person must see the comment whatever its scores (pre-moderation of the
     article or the author); it never overrides a rejection. A ``trusted`` author's comments that
     are not rejected and carry no suspect word or dangerous attribute are approved instead of
     waiting in the queue. ``unvalidated_language`` names the comment's language when the model that
     scored it is not validated for it: its scores then never reject, and approve only where the
     site says so (``Thresholds.unvalidated_language``); word lists and spam evidence still apply.
     """
-    outcome = _decide(scores, thresholds, reasons, hold, trusted)
+    outcome = _decide(scores, thresholds, reasons, review_reason, trusted)
     if unvalidated_language is None or outcome.category in (BANNED_WORD, "spam", "premoderation"):
         return outcome
     unscored = f"language {unvalidated_language!r} is not scored automatically"
@@ -217,7 +217,7 @@ def _decide(
     scores: Mapping[str, float],
     thresholds: Thresholds,
     reasons: Sequence[Reason],
-    hold: str | None,
+    review_reason: str | None,
     trusted: bool,
 ) -> Outcome:
     by_code: dict[str, list[Reason]] = {}
@@ -237,7 +237,7 @@ def _decide(
         if rule.reject_at is not None and value >= rule.reject_at:
             return Outcome(
                 Status.REJECTED,
-                f"{DANGEROUS[label]} {value:.2f} ≥ auto-reject threshold {rule.reject_at:.2f}",
+                f"{DANGEROUS[label]} {value:.2f} ≥ reject at {rule.reject_at:.2f}",
                 label,
             )
     toxicity = scores.get("toxicity")
@@ -249,8 +249,8 @@ def _decide(
             f"with {DANGEROUS[label]} {value:.2f} ≥ {rule.queue_at:.2f}",
             "toxic",
         )
-    if hold:
-        return Outcome(Status.QUEUED, hold, "premoderation")
+    if review_reason:
+        return Outcome(Status.QUEUED, review_reason, "premoderation")
     if SUSPECT_WORD in by_code:
         return Outcome(Status.QUEUED, "; ".join(r.detail for r in by_code[SUSPECT_WORD]), SUSPECT_WORD)
     if dangers:
@@ -270,7 +270,7 @@ def _decide(
     if toxicity < t.approve_below:
         return Outcome(
             Status.APPROVED,
-            f"toxicity {toxicity:.2f} < auto-approve threshold {t.approve_below:.2f}",
+            f"toxicity {toxicity:.2f} < approve below {t.approve_below:.2f}",
             "clean",
         )
     if t.rude == "approve":

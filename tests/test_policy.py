@@ -135,14 +135,14 @@ def test_the_content_model_alone_queues_only_when_it_is_sure():
 
 
 def test_pre_moderation_holds_whatever_the_scores_but_never_saves_a_rejection():
-    held = decide({"toxicity": 0.01, "spam": 0.01}, T, hold="the article is pre-moderated")
+    held = decide({"toxicity": 0.01, "spam": 0.01}, T, review_reason="the article is pre-moderated")
     assert (held.status, held.reason, held.category) == (
         Status.QUEUED,
         "the article is pre-moderated",
         "premoderation",
     )
     held_threat = {"toxicity": 0.99, "threat": 0.99}
-    assert decide(held_threat, T, hold="the article is pre-moderated").status is Status.REJECTED
+    assert decide(held_threat, T, review_reason="the article is pre-moderated").status is Status.REJECTED
 
 
 def test_a_trusted_author_skips_the_uncertain_band_but_not_rejection_or_suspect_words():

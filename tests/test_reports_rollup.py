@@ -21,7 +21,7 @@ from service.models import (
     Site,
 )
 from service.policy import DANGEROUS
-from service.reporting import backlog, model, quality, rollup, volume
+from service.reporting import model, moderation, queue, rollup, volume
 from service.reporting.period import Period, zone_of
 from service.reporting.scope import Scope
 from tests.conftest import stet
@@ -236,7 +236,7 @@ def test_time_to_decision_percentiles_are_exact_to_the_minute(db, settings, hist
                 select(Decision, Comment).join(Comment).where(Decision.by == "moderator")
             )
         )
-        figures = backlog.build(session, scope, now=NOW).figures
+        figures = queue.build(session, scope, now=NOW).figures
         for p, name in ((0.5, "Median minutes to decision"), (0.9, "90th percentile minutes to decision")):
             exact = waits[max(1, math.ceil(p * len(waits))) - 1]
             assert figures[name] == exact // 60
@@ -333,7 +333,7 @@ def scored(db, settings):
 
 def toxicity_figures(session, scope):
     """(label rows, reason rows) of the moderation report, as a user reads them."""
-    report = quality.build(session, scope)
+    report = moderation.build(session, scope)
     return report.tables[0].rows, report.tables[1].rows
 
 
@@ -351,7 +351,7 @@ def test_score_histograms_by_arrival_equal_the_scores(db, settings, scored, monk
             ["toxicity", 0.08, 0.97, 12, 9, 3],
         ]
         assert reasons == [["links", 4, 0.3333], ["caps", 3, 0.25]]
-        assert quality._from_rollup(session, scope) == quality._live(session, scope)
+        assert moderation._from_rollup(session, scope) == moderation._live(session, scope)
 
 
 def day_scope(session, site_id, settings):
@@ -414,7 +414,7 @@ def test_rescores_and_late_scores_move_old_comments_between_buckets(db, settings
         labels, reasons = toxicity_figures(session, scope)
         assert labels[1] == expected
         assert session.get(ReportRollupState, scored).until == NOW.replace(minute=0) + timedelta(hours=1)
-        assert quality._from_rollup(session, scope) == quality._live(session, scope)
+        assert moderation._from_rollup(session, scope) == moderation._live(session, scope)
 
 
 def test_a_threshold_off_the_hundredths_is_counted_from_the_scores(db, settings, scored, monkeypatch):
@@ -441,7 +441,7 @@ def test_erasing_an_author_takes_their_scores_out_of_the_rollup(db, settings, sc
             ["spam", 0.5, 0.95, 6, 4, 1],
             ["toxicity", 0.08, 0.97, 6, 4, 1],
         ]
-        assert quality._from_rollup(session, scope) == quality._live(session, scope)
+        assert moderation._from_rollup(session, scope) == moderation._live(session, scope)
 
 
 def test_the_worker_keeps_every_site_rolled_up_on_beat(db, settings, scored, history, monkeypatch):
@@ -457,7 +457,7 @@ def test_the_worker_keeps_every_site_rolled_up_on_beat(db, settings, scored, his
         states = session.scalars(select(ReportRollupState).order_by(ReportRollupState.site_id)).all()
         assert [(s.until, s.timezone) for s in states] == [(NOW.replace(minute=0), "America/New_York")] * 2
         scope = day_scope(session, scored, settings)
-        assert quality._from_rollup(session, scope) == quality._live(session, scope)
+        assert moderation._from_rollup(session, scope) == moderation._live(session, scope)
 
 
 def test_a_section_reads_its_own_rows_of_the_rollup(db, settings, scored, monkeypatch):
@@ -476,8 +476,8 @@ def test_a_section_reads_its_own_rows_of_the_rollup(db, settings, scored, monkey
             select(func.count()).select_from(ReportRollup).where(ReportRollup.section == "sport")
         )
         assert stored > 0
-        assert quality._from_rollup(session, sport) == quality._live(session, sport)
-        assert quality._from_rollup(session, whole) == quality._live(session, whole)
+        assert moderation._from_rollup(session, sport) == moderation._live(session, sport)
+        assert moderation._from_rollup(session, whole) == moderation._live(session, whole)
 
 
 def test_section_rows_equal_the_base_tables(db, settings, history, monkeypatch):

@@ -130,7 +130,7 @@ def record_scores(
         scores,
         thresholds_for(comment.site, settings, comment.article),
         reasons,
-        hold=premoderation_hold(session, comment, reasons),
+        review_reason=premoderation_hold(session, comment, reasons),
         trusted=comment.author.trusted,
         unvalidated_language=unvalidated_language(comment, results),
     )

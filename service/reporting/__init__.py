@@ -1,7 +1,8 @@
 """Reports for editors: SQL aggregates over the store, one module per report.
 
-Every report is ``build(session, scope) -> result.Report``; the dashboard, the CSV export, the
-JSON API and the weekly digest all render the same ``Report``. ``scope_from`` turns request
+Every report is ``build(session, scope) -> result.EditorReport``; the dashboard, the CSV export, the
+JSON API and the weekly digest all render the same ``EditorReport`` (a ``models.Report`` is a
+reader's flag on a comment). ``scope_from`` turns request
 arguments (range or from/to, bucket, section, article) into a ``Scope`` for one site.
 """
 
@@ -15,15 +16,15 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.models import Article, Site
-from service.reporting import articles, backlog, model, moderators, quality, readers, volume
+from service.reporting import articles, model, moderation, moderators, queue, readers, volume
 from service.reporting.period import PeriodError, parse_period, zone_of
-from service.reporting.result import Report
+from service.reporting.result import EditorReport
 from service.reporting.scope import Scope
 
-REPORTS: dict[str, tuple[str, Callable[..., Report]]] = {
+REPORTS: dict[str, tuple[str, Callable[..., EditorReport]]] = {
     "volume": ("Volume", volume.build),
-    "moderation": ("Toxicity and spam", quality.build),
-    "queue": ("The queue", backlog.build),
+    "moderation": ("Toxicity and spam", moderation.build),
+    "queue": ("The queue", queue.build),
     "articles": ("Articles", articles.build),
     "moderators": ("Moderators", moderators.build),
     "readers": ("Readers", readers.build),
@@ -48,7 +49,7 @@ def scope_from(session: Session, site: Site, settings: Settings, args: Mapping[s
     return Scope(site, period, settings, section=(args.get("section") or "").strip() or None, article=article)
 
 
-def build(name: str, session: Session, scope: Scope, **options: Any) -> Report:
+def build(name: str, session: Session, scope: Scope, **options: Any) -> EditorReport:
     return REPORTS[name][1](session, scope, **options)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from service.models import Article, Comment, Status
 from service.models import Report as ReaderReport
-from service.reporting.result import Chart, Report, Table, share
+from service.reporting.result import Chart, EditorReport, Table, share
 from service.reporting.scope import Scope
 
 TOP = 10
@@ -28,7 +28,7 @@ COLUMNS = [
 ]
 
 
-def build(session: Session, scope: Scope) -> Report:
+def build(session: Session, scope: Scope) -> EditorReport:
     status_count = lambda status: func.sum(case((Comment.status == status, 1), else_=0))  # noqa: E731
     # A section's articles are kept here, not in SQL: filtered by article, SQLite would read every
     # comment of the section through its row instead of the period's range of the covering index.
@@ -104,7 +104,7 @@ def build(session: Session, scope: Scope) -> Report:
         for article_id, *numbers in chosen:
             title, section, url = info[article_id]
             table.rows.append([title, section, *numbers, url])
-    return Report(
+    return EditorReport(
         "articles",
         "Articles",
         figures={"Articles with comments": sum(1 for r in rows if r[1]), "Articles reported": len(reported)},

@@ -28,7 +28,7 @@ from service.moderation import thresholds_for
 from service.policy import DANGEROUS
 from service.reporting import identity, rollup
 from service.reporting.period import SLOT_SECONDS
-from service.reporting.result import Report, Table, share
+from service.reporting.result import EditorReport, Table, share
 from service.reporting.scope import Scope
 
 APPROVED, REJECTED, QUEUED = Status.APPROVED.value, Status.REJECTED.value, Status.QUEUED.value
@@ -37,12 +37,12 @@ ALL = "all sections"
 
 def build(
     session: Session, scope: Scope, approve_below: float | None = None, reject_above: float | None = None
-) -> Report:
+) -> EditorReport:
     agreement = agreement_table(session, scope)
     overall = next((row for row in agreement.rows if row[0] == "toxicity" and row[1] == ALL), None)
     simulation = simulate(session, scope, approve_below, reject_above)
     monitor = identity.monitor(session, scope)
-    return Report(
+    return EditorReport(
         "model",
         "Model against moderators",
         figures={

@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from service.models import Status, User
 from service.reporting import rollup
-from service.reporting.result import Chart, Report, Table, nearest_rank, share
+from service.reporting.result import Chart, EditorReport, Table, nearest_rank, share
 from service.reporting.rollup import SESSION_GAP
 from service.reporting.scope import Scope
 
 
-def build(session: Session, scope: Scope) -> Report:
+def build(session: Session, scope: Scope) -> EditorReport:
     """Per moderator, from the rollup's ``moderator`` and ``handling`` counts (see ``rollup``)."""
     period = scope.period
     tally: dict[int | None, Counter[str]] = defaultdict(Counter)
@@ -79,7 +79,7 @@ def build(session: Session, scope: Scope) -> Report:
         percent=("Overturn rate",),
     )
     total = sum(row[1] for row in rows)
-    return Report(
+    return EditorReport(
         "moderators",
         "Moderators",
         figures={

@@ -10,14 +10,14 @@ from sqlalchemy.orm import Session
 
 from service.models import Article, Comment, Feedback, ReportReason
 from service.models import Report as ReaderReport
-from service.reporting.result import Chart, Report, Table, share
+from service.reporting.result import Chart, EditorReport, Table, share
 from service.reporting.scope import Scope
 
 NEWEST = 20
 TOP_ARTICLES = 10
 
 
-def build(session: Session, scope: Scope) -> Report:
+def build(session: Session, scope: Scope) -> EditorReport:
     resolved = lambda value: func.sum(case((ReaderReport.resolution == value, 1), else_=0))  # noqa: E731
     by_reason = {
         reason: (count, int(upheld or 0), int(dismissed or 0))
@@ -111,7 +111,7 @@ def build(session: Session, scope: Scope) -> Report:
     total = sum(row[1] for row in reports.rows)
     upheld = sum(row[2] for row in reports.rows)
     decided = upheld + sum(row[3] for row in reports.rows)
-    return Report(
+    return EditorReport(
         "readers",
         "Readers",
         figures={

@@ -52,7 +52,9 @@ class Chart:
 
 
 @dataclass
-class Report:
+class EditorReport:
+    """One of the editors' reports, ready for any face: figures, tables, charts and notes."""
+
     name: str
     title: str
     figures: dict[str, Cell] = field(default_factory=dict)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from service.models import Comment, Status
 from service.reporting import rollup
-from service.reporting.result import Chart, Report, Table
+from service.reporting.result import Chart, EditorReport, Table
 from service.reporting.scope import Scope
 
 SERIES = {
@@ -21,7 +21,7 @@ SERIES = {
 }
 
 
-def build(session: Session, scope: Scope) -> Report:
+def build(session: Session, scope: Scope) -> EditorReport:
     period = scope.period
     series: dict[str, list[tuple[int, int]]] = {name: [] for name in SERIES}
     for at, measure, key, count in rollup.counts(
@@ -38,7 +38,7 @@ def build(session: Session, scope: Scope) -> Report:
     labels = [label for _key, label in period.buckets()]
     rows = [[label, *(int(columns[name][i]) for name in SERIES)] for i, label in enumerate(labels)]
     table = Table("volume", f"Comments per {period.bucket}", ["Bucket", *SERIES], rows)
-    return Report(
+    return EditorReport(
         "volume",
         "Volume",
         figures={name: int(sum(values)) for name, values in columns.items()},

@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from service.models import Comment, Reason, Score
 from service.reporting import rollup
-from service.reporting.result import Chart, Report, Table, share
+from service.reporting.result import Chart, EditorReport, Table, share
 from service.reporting.scope import Scope
 
 TOP_REASONS = 10
 
 
-def build(session: Session, scope: Scope) -> Report:
+def build(session: Session, scope: Scope) -> EditorReport:
     t = scope.thresholds
     limits = (t.approve_below, t.reject_above, t.spam_queue_above, t.spam_reject_above)
     rolled = scope.article is None
@@ -37,13 +37,13 @@ def build(session: Session, scope: Scope) -> Report:
         "Comments above each threshold, per label",
         [
             "Label",
-            "Hold at",
-            "Reject at",
+            "Approve below",
+            "Reject above",
             "Scored",
-            "Above hold",
-            "Share above hold",
-            "Above reject",
-            "Share above reject",
+            "Not approved",
+            "Share not approved",
+            "Over reject above",
+            "Share over reject above",
         ],
         [
             [
@@ -58,7 +58,7 @@ def build(session: Session, scope: Scope) -> Report:
             ]
             for label, scored, held, rejected in rows
         ],
-        percent=("Share above hold", "Share above reject"),
+        percent=("Share not approved", "Share over reject above"),
     )
     top = Table(
         "reasons",
@@ -69,24 +69,24 @@ def build(session: Session, scope: Scope) -> Report:
     )
     toxicity = next((row for row in labels.rows if row[0] == "toxicity"), None)
     spam = next((row for row in labels.rows if row[0] == "spam"), None)
-    return Report(
+    return EditorReport(
         "moderation",
         "Toxicity and spam",
         figures={
             "Comments received": received,
-            "Share held or rejected for toxicity": toxicity[5] if toxicity else None,
-            "Share held or rejected for spam": spam[5] if spam else None,
+            "Share not approved for toxicity": toxicity[5] if toxicity else None,
+            "Share not approved for spam": spam[5] if spam else None,
         },
         tables=[labels, top],
         charts=[
-            Chart("Label mix: comments above the hold threshold", "bar", "labels", "Label", ["Above hold"]),
+            Chart("Not approved, per label", "bar", "labels", "Label", ["Not approved"]),
             Chart("Top reasons", "bar", "reasons", "Reason", ["Comments"]),
         ],
     )
 
 
 def _from_rollup(session: Session, scope: Scope) -> tuple[int, list, list]:
-    """Comments received, per label (scored, above hold, above reject) and the top reasons, from
+    """Comments received, per label (scored, not approved, over reject above) and the top reasons, from
     the rollup."""
     t = scope.thresholds
     histogram: dict[str, Counter[int]] = {}

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from service.models import Article, Comment, Status, utcnow
 from service.reporting import rollup
 from service.reporting.period import SLOT_SECONDS
-from service.reporting.result import Chart, Report, Table, nearest_rank
+from service.reporting.result import Chart, EditorReport, Table, nearest_rank
 from service.reporting.scope import Scope
 
 WAIT_BINS = [
@@ -33,7 +33,7 @@ WAIT_BINS = [
 OLDEST = 5
 
 
-def build(session: Session, scope: Scope, now: datetime | None = None) -> Report:
+def build(session: Session, scope: Scope, now: datetime | None = None) -> EditorReport:
     now = now or utcnow()
     period = scope.period
     waiting_now = (
@@ -105,7 +105,7 @@ def build(session: Session, scope: Scope, now: datetime | None = None) -> Report
         links={"Article": "URL"},
     )
     median, p90 = nearest_rank(waited, 0.5), nearest_rank(waited, 0.9)  # whole minutes, rounded down
-    return Report(
+    return EditorReport(
         "queue",
         "The queue",
         figures={
