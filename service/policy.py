@@ -24,16 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from service.models import Status
-
-BANNED_WORD = "banned_word"
-SUSPECT_WORD = "suspect_word"
-TOXIC_SPAN = "toxic_span"  # the words behind a toxicity score, not a spam signal
-NOT_SPAM_SIGNALS = frozenset({BANNED_WORD, SUSPECT_WORD, TOXIC_SPAN})
-# Readers link to sources; links alone make a comment look like spam to the content model, so
-# they may queue it for a person but never reject it on their own.
-LINK_REASONS = frozenset(
-    {"links", "many_links", "shortener", "link_only", "unlisted_domain", "new_author_links"}
-)
+from service.reasons import LINK_REASONS, NOT_SPAM_SIGNALS, ReasonCode
 
 
 @dataclass(frozen=True)
@@ -201,7 +192,7 @@ def decide(
     site says so (``Thresholds.unvalidated_language``); word lists and spam evidence still apply.
     """
     outcome = _decide(scores, thresholds, reasons, review_reason, trusted)
-    if unvalidated_language is None or outcome.category in (BANNED_WORD, "spam", "premoderation"):
+    if unvalidated_language is None or outcome.category in (ReasonCode.BANNED_WORD, "spam", "premoderation"):
         return outcome
     unscored = f"language {unvalidated_language!r} is not scored automatically"
     if outcome.status == Status.APPROVED and thresholds.unvalidated_language == "approve":
@@ -225,8 +216,12 @@ def _decide(
         by_code.setdefault(r.code, []).append(r)
     signals = [r for r in reasons if r.code not in NOT_SPAM_SIGNALS and r.weight > 0]
     t = thresholds
-    if BANNED_WORD in by_code:
-        return Outcome(Status.REJECTED, "; ".join(r.detail for r in by_code[BANNED_WORD]), BANNED_WORD)
+    if ReasonCode.BANNED_WORD in by_code:
+        return Outcome(
+            Status.REJECTED,
+            "; ".join(r.detail for r in by_code[ReasonCode.BANNED_WORD]),
+            ReasonCode.BANNED_WORD,
+        )
     spam = scores.get("spam")
     beyond_links = any(r.code not in LINK_REASONS for r in signals)
     if spam is not None and spam >= t.spam_reject_above and beyond_links:
@@ -251,8 +246,12 @@ def _decide(
         )
     if review_reason:
         return Outcome(Status.QUEUED, review_reason, "premoderation")
-    if SUSPECT_WORD in by_code:
-        return Outcome(Status.QUEUED, "; ".join(r.detail for r in by_code[SUSPECT_WORD]), SUSPECT_WORD)
+    if ReasonCode.SUSPECT_WORD in by_code:
+        return Outcome(
+            Status.QUEUED,
+            "; ".join(r.detail for r in by_code[ReasonCode.SUSPECT_WORD]),
+            ReasonCode.SUSPECT_WORD,
+        )
     if dangers:
         label, value, rule = dangers[0]
         return Outcome(

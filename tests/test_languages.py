@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from service import accounts, language, policy
 from service.models import Comment, Site, Status
+from service.reasons import ReasonCode
 from tests.conftest import stet, wait_until
 from tests.test_dashboard import Dashboard
 from tests.test_perspective import analyze
@@ -72,7 +73,7 @@ def test_a_site_may_publish_what_the_model_finds_nothing_in_but_never_rejects_on
 
 
 def test_word_lists_and_spam_evidence_still_decide_in_every_language():
-    banned = policy.Reason(policy.BANNED_WORD, 0.0, "banned word: 'x'")
+    banned = policy.Reason(ReasonCode.BANNED_WORD, 0.0, "banned word: 'x'")
     outcome = policy.decide({"toxicity": 0.01}, THRESHOLDS, [banned], unvalidated_language="es")
     assert outcome.status == Status.REJECTED
     with pytest.raises(ValueError, match="unvalidated_language"):

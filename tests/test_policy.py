@@ -7,15 +7,14 @@ import pytest
 from service.config import Settings
 from service.models import Status
 from service.policy import (
-    BANNED_WORD,
     DEFAULT_RULES,
-    SUSPECT_WORD,
     AttributeRule,
     Reason,
     Thresholds,
     decide,
     merge_rules,
 )
+from service.reasons import ReasonCode
 
 T = Thresholds(approve_below=0.1, reject_above=0.9)
 
@@ -148,20 +147,20 @@ def test_pre_moderation_holds_whatever_the_scores_but_never_saves_a_rejection():
 def test_a_trusted_author_skips_the_uncertain_band_but_not_rejection_or_suspect_words():
     assert decide({"toxicity": 0.5, "spam": 0.7}, T, [LINKS], trusted=True).category == "trusted"
     assert decide({"toxicity": 0.99, "threat": 0.95}, T, trusted=True).status is Status.REJECTED
-    suspect = Reason(SUSPECT_WORD, 0.0, "suspect word: crypto")
+    suspect = Reason(ReasonCode.SUSPECT_WORD, 0.0, "suspect word: crypto")
     assert decide({"toxicity": 0.01}, T, [suspect], trusted=True).status is Status.QUEUED
 
 
 def test_a_banned_word_rejects_and_a_suspect_word_queues():
-    banned = Reason(BANNED_WORD, 0.0, "banned word: casino", [(4, 10)])
-    suspect = Reason(SUSPECT_WORD, 0.0, "suspect word: crypto", [(4, 10)])
+    banned = Reason(ReasonCode.BANNED_WORD, 0.0, "banned word: casino", [(4, 10)])
+    suspect = Reason(ReasonCode.SUSPECT_WORD, 0.0, "suspect word: crypto", [(4, 10)])
     assert decide({"toxicity": 0.01, "spam": 0.01}, T, [banned]).status is Status.REJECTED
     queued = decide({"toxicity": 0.01, "spam": 0.01}, T, [suspect])
     assert (queued.status, queued.reason) == (Status.QUEUED, "suspect word: crypto")
 
 
 def test_abuse_outranks_a_suspect_word():
-    suspect = Reason(SUSPECT_WORD, 0.0, "suspect word: crypto")
+    suspect = Reason(ReasonCode.SUSPECT_WORD, 0.0, "suspect word: crypto")
     assert decide({"toxicity": 0.99, "threat": 0.3}, T, [suspect]).category == "toxic"
     assert decide({"toxicity": 0.2, "threat": 0.95}, T, [suspect]).category == "threat"
 

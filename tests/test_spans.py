@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from service.config import Settings
-from service.policy import TOXIC_SPAN
+from service.reasons import ReasonCode
 from service.wordlists import WordLists
 from tests.conftest import wait_until
 from worker import spans, training
@@ -108,7 +108,7 @@ def test_pipeline_gives_toxic_spans_as_reasons_above_the_approve_threshold(
     toxicity = pipeline.score(body, _context())[0]
     assert toxicity.scorer == "linear"
     assert toxicity.scores["toxicity"] >= settings.approve_below
-    reasons = [r for r in toxicity.reasons if r.code == TOXIC_SPAN]
+    reasons = [r for r in toxicity.reasons if r.code == ReasonCode.TOXIC_SPAN]
     assert reasons
     for reason in reasons:
         ((start, end),) = reason.spans
@@ -126,7 +126,9 @@ def test_worker_stores_spans_that_the_api_returns(site, worker) -> None:
     body = "You are a disgusting idiot and a moron, shut up."
     comment_id = site.post_comment(body).get_json()["id"]
     wait_until(lambda: site.status(comment_id) != "pending", 30)
-    reasons = [r for r in site.get_comment(comment_id).get_json()["reasons"] if r["code"] == TOXIC_SPAN]
+    reasons = [
+        r for r in site.get_comment(comment_id).get_json()["reasons"] if r["code"] == ReasonCode.TOXIC_SPAN
+    ]
     assert reasons, site.get_comment(comment_id).get_json()
     highlighted = " ".join(body[s:e] for r in reasons for s, e in r["spans"])
     assert "idiot" in highlighted and "moron" in highlighted

@@ -24,7 +24,8 @@ from service.config import Settings
 from service.db import Database
 from service.models import Comment, Status, WordKind
 from service.moderation import ScorerResult
-from service.policy import BANNED_WORD, SUSPECT_WORD, TOXIC_SPAN, Reason
+from service.policy import Reason
+from service.reasons import ReasonCode
 from service.wordlists import WordLists, WordMatch
 from worker.recent import MIN_WORDS, Posting, RecentActivity
 from worker.scorers import Explainer, load_scorer
@@ -51,7 +52,8 @@ class CommentContext:
 def span_reasons(body: str, spans: Iterable[tuple[int, int, float]]) -> list[Reason]:
     """Toxic spans as reasons: the span's text, its weight, its offsets."""
     return [
-        Reason(TOXIC_SPAN, round(weight, 4), body[start:end], [(start, end)]) for start, end, weight in spans
+        Reason(ReasonCode.TOXIC_SPAN, round(weight, 4), body[start:end], [(start, end)])
+        for start, end, weight in spans
     ]
 
 
@@ -111,8 +113,8 @@ class Pipeline:
             extra_reasons=activity,
         )
         reasons = list(spam.reasons)
-        reasons += _word_reasons(BANNED_WORD, "banned word", spam.banned)
-        reasons += _word_reasons(SUSPECT_WORD, "suspect word", spam.suspect)
+        reasons += _word_reasons(ReasonCode.BANNED_WORD, "banned word", spam.banned)
+        reasons += _word_reasons(ReasonCode.SUSPECT_WORD, "suspect word", spam.suspect)
         return [ScorerResult(self.spam.name, self.spam.version, {"spam": spam.score}, reasons)]
 
     def _spans(self, bodies: Sequence[str], scores: Sequence[dict[str, float]]) -> list[list[Reason]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis
 
 from service.policy import Reason
+from service.reasons import ReasonCode
 from worker.scorers.spam.similarity import band_keys, similar
 
 PREFIX = "stet:recent"
@@ -98,7 +99,7 @@ class RecentActivity:
         if same_author:
             reasons.append(
                 Reason(
-                    "repeated_by_author",
+                    ReasonCode.REPEATED_BY_AUTHOR,
                     REPEAT_WEIGHT * min(same_author, 3),
                     f"the author posted this text {same_author} more time(s) in {minutes} min",
                     [],
@@ -107,7 +108,7 @@ class RecentActivity:
         if authors:
             reasons.append(
                 Reason(
-                    "copied_across_authors",
+                    ReasonCode.COPIED_ACROSS_AUTHORS,
                     COPY_WEIGHT * min(len(authors), 4),
                     f"the same text came from {len(authors)} other author(s) on "
                     f"{len(articles)} article(s) within {minutes} min",
@@ -121,7 +122,7 @@ class RecentActivity:
         if counts and counts[0] > self.author_limit:
             reasons.append(
                 Reason(
-                    "author_burst",
+                    ReasonCode.AUTHOR_BURST,
                     BURST_WEIGHT,
                     f"{counts[0]} comments from this author in a minute (limit {self.author_limit})",
                     [],
@@ -130,7 +131,7 @@ class RecentActivity:
         if len(counts) > 1 and counts[1] > self.ip_limit:
             reasons.append(
                 Reason(
-                    "ip_burst",
+                    ReasonCode.IP_BURST,
                     BURST_WEIGHT,
                     f"{counts[1]} comments from this IP address in a minute (limit {self.ip_limit})",
                     [],

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from service import moderation
 from service.models import Comment, Decision, Site, Status
+from service.reasons import ReasonCode
 from service.reporting import rollup
 from worker.celery_app import worker_database, worker_settings
 from worker.enqueue import (
@@ -144,7 +145,7 @@ def akismet_feedback(decision_ids: list[int]) -> int:
             site = comment.site if comment is not None else None
             if comment is None or site is None or not site.akismet_key or not comment.ip:
                 continue
-            flagged = any(r.code == "akismet" for r in comment.reasons)
+            flagged = any(r.code == ReasonCode.AKISMET for r in comment.reasons)
             code = (decision.details or {}).get("code")
             if decision.status == Status.APPROVED.value and flagged:
                 verdict = "ham"

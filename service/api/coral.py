@@ -34,6 +34,7 @@ from service import moderation, policy
 from service.accounts import site_for_key
 from service.api.errors import APIError, parse
 from service.models import Comment, Site, Status
+from service.reasons import ReasonCode
 from service.schemas import CommentIn
 from service.web import get_session
 from worker.enqueue import enqueue_scoring
@@ -46,8 +47,8 @@ SPAM = "COMMENT_DETECTED_SPAM"
 FLAGS = {
     **dict.fromkeys(policy.DANGEROUS, TOXIC),
     "toxic": TOXIC,
-    policy.BANNED_WORD: TOXIC,
-    policy.SUSPECT_WORD: TOXIC,
+    ReasonCode.BANNED_WORD: TOXIC,
+    ReasonCode.SUSPECT_WORD: TOXIC,
     "spam": SPAM,
 }
 _lock = Lock()

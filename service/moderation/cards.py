@@ -18,9 +18,7 @@ from service.config import Settings
 from service.models import Comment, Decision, Reason, Report, User, utcnow
 from service.moderation.decisions import Seen, in_effect
 from service.moderation.scoring import thresholds_for
-
-# A toxicity scorer's per-span contribution: it marks text, it is not a reason of its own.
-SPAN_CODE = "toxic_span"
+from service.reasons import ReasonCode
 
 
 @dataclass
@@ -96,7 +94,7 @@ def load(session: Session, ids: Sequence[int], me: User, settings: Settings) -> 
                 comment=comment,
                 spans=[list(span[:2]) for r in comment.reasons for span in (r.spans or [])],
                 labels=sorted(best.items(), key=lambda item: (item[0] != "toxicity", item[0])),
-                reasons=[r for r in comment.reasons if r.code != SPAN_CODE],
+                reasons=[r for r in comment.reasons if r.code != ReasonCode.TOXIC_SPAN],
                 reports=reports.get(comment_id, []),
                 parent=parents.get(comment.parent_id) if comment.parent_id else None,
                 holder=holders.get(comment.claimed_by) if comment.claimed_by in holder_ids else None,

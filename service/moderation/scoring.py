@@ -23,6 +23,7 @@ from service.models import (
 )
 from service.models import Reason as ReasonRow
 from service.moderation.intake import earlier_comment_count
+from service.reasons import LINK_REASONS
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def premoderation_hold(session: Session, comment: Comment, reasons: Sequence[pol
     mode = Premoderation(comment.article.premoderation)
     if mode == Premoderation.ALL:
         return "the article is pre-moderated"
-    if mode == Premoderation.LINKS and any(r.code in policy.LINK_REASONS for r in reasons):
+    if mode == Premoderation.LINKS and any(r.code in LINK_REASONS for r in reasons):
         return "the article pre-moderates comments with links"
     if mode == Premoderation.NEW_AUTHORS and earlier_comment_count(session, comment) == 0:
         return "the article pre-moderates new authors' first comments"

@@ -45,6 +45,7 @@ from tqdm import tqdm
 from service.config import Settings
 from service.normalize import normalize
 from service.policy import Thresholds, decide
+from service.reasons import ReasonCode
 from worker.scorers.linear import MODELS_DIR, make_vectorizer, metadata_path, save_artifact
 from worker.scorers.spam import MODEL_MAX_CHARS, SpamScorer
 from worker.scorers.spam.signals import PRIOR_WEIGHTS, SIGNALS_VERSION, detect
@@ -116,7 +117,7 @@ def load_extra_ham() -> dict[str, Any]:
     path = data_root() / EXTRA_HAM_FILE
     with open(path, encoding="utf-8", newline="") as f:
         comments = [normalize(row["text"]) for row in csv.DictReader(f)]
-    kept = [c for c in comments if not any(r.code == "links" for r in detect(c))]
+    kept = [c for c in comments if not any(r.code == ReasonCode.LINKS for r in detect(c))]
     return {
         "file": EXTRA_HAM_FILE,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -279,7 +280,7 @@ def news_comments(scorer: SpamScorer) -> dict[str, Any] | None:
             texts.extend(row["text"] for row in csv.DictReader(f))
     assessed = scorer.assess_batch(texts)
     scores = np.array([a.score for a in assessed])
-    linked = np.array([any(r.code == "links" for r in a.reasons) for a in assessed])
+    linked = np.array([any(r.code == ReasonCode.LINKS for r in a.reasons) for a in assessed])
     share = {f"at_or_above_{t}": round(float(np.mean(scores >= t)), 4) for t in POLICY_THRESHOLDS}
     # What the policy does with them at the default thresholds (toxicity left out): a spam score
     # with no signal behind it needs ``spam_alone_queue_above`` to queue.

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.policy import Reason
+from service.reasons import ReasonCode
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,8 @@ class Akismet:
         if body == "false":
             return None
         if (headers.get("X-akismet-pro-tip") or "").strip().lower() == "discard":
-            return Reason("akismet", BLATANT_WEIGHT, "Akismet says blatant spam", [])
-        return Reason("akismet", SPAM_WEIGHT, "Akismet says spam", [])
+            return Reason(ReasonCode.AKISMET, BLATANT_WEIGHT, "Akismet says blatant spam", [])
+        return Reason(ReasonCode.AKISMET, SPAM_WEIGHT, "Akismet says spam", [])
 
     def submit(self, verdict: str, **comment: Any) -> bool:
         """Tell Akismet a comment it judged was ``"spam"`` or ``"ham"`` after all (a moderator

@@ -16,6 +16,7 @@ from itertools import islice
 
 from service.normalize import Form, Normalized
 from service.policy import Reason
+from service.reasons import ReasonCode
 from service.wordlists import DomainList, WordMatcher
 
 SIGNALS_VERSION = "signals-1"
@@ -25,21 +26,21 @@ MANY_LINKS = 3
 
 # Log-odds added per reason before fitting; ``train_spam`` refits those the training data shows.
 PRIOR_WEIGHTS: dict[str, float] = {
-    "links": 0.5,
-    "many_links": 1.0,
-    "shortener": 1.5,
-    "link_only": 1.5,
-    "unlisted_domain": 1.0,
-    "new_author_links": 1.5,
-    "phone": 2.0,
-    "email": 1.5,
-    "messenger": 2.5,
-    "dm_bait": 1.5,
-    "invisible": 2.0,
-    "homoglyphs": 2.5,
-    "spaced_letters": 1.5,
-    "money": 1.0,
-    "promotion": 1.0,
+    ReasonCode.LINKS: 0.5,
+    ReasonCode.MANY_LINKS: 1.0,
+    ReasonCode.SHORTENER: 1.5,
+    ReasonCode.LINK_ONLY: 1.5,
+    ReasonCode.UNLISTED_DOMAIN: 1.0,
+    ReasonCode.NEW_AUTHOR_LINKS: 1.5,
+    ReasonCode.PHONE: 2.0,
+    ReasonCode.EMAIL: 1.5,
+    ReasonCode.MESSENGER: 2.5,
+    ReasonCode.DM_BAIT: 1.5,
+    ReasonCode.INVISIBLE: 2.0,
+    ReasonCode.HOMOGLYPHS: 2.5,
+    ReasonCode.SPACED_LETTERS: 1.5,
+    ReasonCode.MONEY: 1.0,
+    ReasonCode.PROMOTION: 1.0,
 }
 
 SHORTENERS = frozenset(
@@ -151,25 +152,25 @@ def _link_signals(
     if not spans:
         return []
     count = f"{MAX_LINKS}+" if len(spans) == MAX_LINKS else str(len(spans))
-    found: Found = [("links", f"{count} link{'s' * (len(spans) > 1)} ({_names(hosts)})", spans)]
+    found: Found = [(ReasonCode.LINKS, f"{count} link{'s' * (len(spans) > 1)} ({_names(hosts)})", spans)]
     if len(spans) >= MANY_LINKS:
-        found.append(("many_links", f"many links ({count})", spans))
+        found.append((ReasonCode.MANY_LINKS, f"many links ({count})", spans))
     short = [(h, s) for h, s in zip(hosts, spans, strict=True) if h in SHORTENERS]
     if short:
         to = "to a URL shortener" if len(short) == 1 else "to URL shorteners"
         detail = f"{_plural(len(short), 'link')} {to} ({_names([h for h, _ in short])})"
-        found.append(("shortener", detail, [s for _, s in short]))
+        found.append((ReasonCode.SHORTENER, detail, [s for _, s in short]))
     if not _LETTER.search(_URL.sub(" ", comment.plain.text)):
-        found.append(("link_only", "nothing but links", spans))
+        found.append((ReasonCode.LINK_ONLY, "nothing but links", spans))
     other = [
         (h, s) for h, s in zip(hosts, spans, strict=True) if allowed_domains and not allowed_domains.allows(h)
     ]
     if other:
         detail = f"links to domains not on the site's list ({_names([h for h, _ in other])})"
-        found.append(("unlisted_domain", detail, [s for _, s in other]))
+        found.append((ReasonCode.UNLISTED_DOMAIN, detail, [s for _, s in other]))
     if author_comment_count is not None and author_comment_count <= NEW_AUTHOR_MAX_COMMENTS:
         detail = f"new author ({_plural(author_comment_count, 'earlier comment')}) posting links"
-        found.append(("new_author_links", detail, spans))
+        found.append((ReasonCode.NEW_AUTHOR_LINKS, detail, spans))
     return found
 
 
@@ -179,14 +180,14 @@ def _contact_signals(comment: Normalized, hosts: list[str], spans: list[tuple[in
     plain = comment.plain
     emails = [s for _, s in _found(_EMAIL, plain)]
     if emails:
-        found.append(("email", "e-mail address", emails))
+        found.append((ReasonCode.EMAIL, "e-mail address", emails))
     phones = [
         s
         for m, s in _found(_PHONE, plain, spans + emails)
         if not _NOT_PHONE.fullmatch(m.group().strip("()")) and not _IPV4.search(m.group())
     ]
     if phones:
-        found.append(("phone", "phone number", phones))
+        found.append((ReasonCode.PHONE, "phone number", phones))
     apps = _found(_MESSENGER, comment.words)
     names = [
         _APP_NAMES.get(n, n.title()) for n in ((m.group(1) or m.group(2)).replace(" ", "") for m, _ in apps)
@@ -194,19 +195,19 @@ def _contact_signals(comment: Normalized, hosts: list[str], spans: list[tuple[in
     app_links = [(MESSENGER_HOSTS[h], s) for h, s in zip(hosts, spans, strict=True) if h in MESSENGER_HOSTS]
     if apps or app_links:
         detail = f"{_names(names + [n for n, _ in app_links])} invitation"
-        found.append(("messenger", detail, [s for _, s in apps] + [s for _, s in app_links]))
+        found.append((ReasonCode.MESSENGER, detail, [s for _, s in apps] + [s for _, s in app_links]))
     baits = [s for _, s in _found(_DM_BAIT, comment.words)]
     if baits:
-        found.append(("dm_bait", "'" + _names([_quote(comment, s) for s in baits]) + "'", baits))
+        found.append((ReasonCode.DM_BAIT, "'" + _names([_quote(comment, s) for s in baits]) + "'", baits))
     return found
 
 
 def _obfuscation_signals(comment: Normalized) -> Found:
     """Text disguised from filters: zero-width characters, look-alike letters, spaced letters."""
     kinds = (
-        ("invisible", "zero-width characters inside words", comment.invisible),
-        ("homoglyphs", "look-alike letters from other alphabets", comment.homoglyphs),
-        ("spaced_letters", "spaced-out letters", comment.spaced),
+        (ReasonCode.INVISIBLE, "zero-width characters inside words", comment.invisible),
+        (ReasonCode.HOMOGLYPHS, "look-alike letters from other alphabets", comment.homoglyphs),
+        (ReasonCode.SPACED_LETTERS, "spaced-out letters", comment.spaced),
     )
     return [(code, detail, spans) for code, detail, spans in kinds if spans]
 
@@ -217,9 +218,11 @@ def _offer_signals(comment: Normalized) -> Found:
     money = [(m.entry, (m.start, m.end)) for m in MONEY.find(comment)]
     money += [(_quote(comment, s), s) for _, s in _found(_EARNINGS, comment.plain)]
     if money:
-        found.append(("money", f"money offer ({_names([e for e, _ in money])})", [s for _, s in money]))
+        found.append(
+            (ReasonCode.MONEY, f"money offer ({_names([e for e, _ in money])})", [s for _, s in money])
+        )
     promotion = PROMOTION.find(comment)
     if promotion:
         detail = f"self-promotion ({_names([m.entry for m in promotion])})"
-        found.append(("promotion", detail, [(m.start, m.end) for m in promotion]))
+        found.append((ReasonCode.PROMOTION, detail, [(m.start, m.end) for m in promotion]))
     return found
