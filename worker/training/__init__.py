@@ -1,23 +1,26 @@
 """Training and evaluation, apart from the worker's runtime: what ``stet model train|eval`` runs.
 
-``toxicity`` (the linear model: data, splits, identity re-weighting), ``attribute_data``,
+``data`` (the toxicity sets and their splits), ``metrics`` (what every trainer reports),
+``toxicity`` (the linear model: identity re-weighting, heads, spans), ``attribute_data``,
 ``attributes`` and ``attribute_eval`` (the default scorer's seven heads), ``transformer`` (the
 optional MiniLM and its ONNX export), ``spam``, and ``evaluation`` (every scorer on held-out data).
 The shared data helpers are re-exported here.
 """
 
-from worker.training.toxicity import (
+from worker.training.data import (
     DATA_ENV,
     DATASET,
-    MIN_HEAD_POSITIVES,
     SPANS_TRAIN,
     SPANS_TRIAL,
     Splits,
-    classification_metrics,
     data_root,
     default_data_path,
-    identity_weights,
     load_splits,
+)
+from worker.training.metrics import classification_metrics
+from worker.training.toxicity import (
+    MIN_HEAD_POSITIVES,
+    identity_weights,
     mask_identity_terms,
     train_toxicity,
 )
