@@ -23,7 +23,7 @@ from collections.abc import Callable
 from service.normalize import normalize
 from service.wordlists import WordLists, WordMatcher
 from worker.scorers.spam import SpamScorer
-from worker.training.spam import default_data_dir, load_videos
+from worker.training.spam_data import default_data_dir, load_videos
 
 SPAM_WORDS = ["viagr*", "*casino*", "free money", "cheap pills", "bitcoin giveaway", "crypto*", "subscribe"]
 

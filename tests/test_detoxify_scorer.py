@@ -150,7 +150,7 @@ def test_a_file_that_is_not_a_detoxify_checkpoint_is_refused(tmp_path: Path) -> 
 def test_onnx_exports_score_like_torch_without_torch_in_the_scorer(tiny, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime", reason=EXTRA)
     from worker.scorers.onnx_scorer import OnnxScorer
-    from worker.training.transformer import export_onnx
+    from worker.training.transformer_card import export_onnx
 
     checkpoint, config_dir, _model = tiny
     copy = tmp_path / "tiny.ckpt"

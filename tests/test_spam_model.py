@@ -11,14 +11,8 @@ from sklearn.metrics import roc_auc_score
 from service.wordlists import WordLists
 from worker.scorers.spam import DEFAULT_MODEL, SpamScorer
 from worker.scorers.spam.signals import PRIOR_WEIGHTS, Reason
-from worker.training.spam import (
-    EXTRA_HAM_FILE,
-    EXTRA_HAM_SHARE,
-    NEWS_FILES,
-    default_data_dir,
-    fit_combination,
-    load_videos,
-)
+from worker.training.spam import NEWS_FILES, fit_combination
+from worker.training.spam_data import EXTRA_HAM_FILE, EXTRA_HAM_SHARE, default_data_dir, load_videos
 
 SPAM = "Check out my channel!! subscribe http://bit.ly/xyz"
 NEWS = [

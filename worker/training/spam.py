@@ -1,8 +1,8 @@
 """Training and evaluation of the spam scorer (``worker/scorers/spam``): content model and combination.
 
-Data: the UCI YouTube Spam Collection in the shared data folder (``youtube_spam/Youtube0N-*.csv``,
-comments on five videos; text ``CONTENT``, class ``label``). Comments are normalised first and the
-model reads the ``plain`` form, as in production.
+Data (``worker/training/spam_data.py``): the UCI YouTube Spam Collection in the shared data folder,
+comments on five videos. Comments are normalised first and the model reads the ``plain`` form, as
+in production.
 
 Evaluation is leave-one-video-out (LOVO), nested so that nothing is chosen on the scored video. For
 each video, on the other four only: the feature set and ``C`` are chosen by an inner LOVO (mean ROC
@@ -26,8 +26,6 @@ spam) the scorer would queue or reject at the policy's default thresholds.
 from __future__ import annotations
 
 import csv
-import hashlib
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,13 +41,19 @@ from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from service.config import Settings
-from service.normalize import normalize
 from service.policy import Thresholds, decide
 from service.reasons import ReasonCode
 from worker.scorers.linear import MODELS_DIR, make_vectorizer, metadata_path, save_artifact
-from worker.scorers.spam import MODEL_MAX_CHARS, SpamScorer
-from worker.scorers.spam.signals import PRIOR_WEIGHTS, SIGNALS_VERSION, detect
-from worker.training import DATA_ENV, classification_metrics
+from worker.scorers.spam import SpamScorer
+from worker.scorers.spam.signals import PRIOR_WEIGHTS, SIGNALS_VERSION
+from worker.training.data import data_root
+from worker.training.metrics import classification_metrics
+from worker.training.spam_data import (
+    CODES,
+    EXTRA_HAM_FILE,
+    EXTRA_HAM_SHARE,
+    load_training_data,
+)
 
 MODEL_VERSION = "spam-tfidf-lr-2"
 MODEL_FILE = "spam-linear-2.npz"
@@ -58,20 +62,7 @@ CHAR_RANGES = ((2, 5), (1, 5))  # char_wb n-gram ranges tried next to word 1-2-g
 C_GRID = (4.0, 16.0, 64.0)
 COMBINATION_L2 = 1.0  # pull of each reason weight (and of model_scale to 1) towards its prior
 POLICY_THRESHOLDS = (0.5, 0.95)  # the policy's default spam queue and reject thresholds
-EXTRA_HAM_FILE = "toxic_spans/tsd_train.csv"  # extra ham for the content model (see the docstring)
-EXTRA_HAM_SHARE = 0.1  # the extra ham's total weight, relative to the YouTube ham of each fit
 NEWS_FILES = ("toxic_spans/tsd_trial.csv",)  # held out: never trained on
-CODES = list(PRIOR_WEIGHTS)
-
-
-def data_root() -> Path:
-    """``$STET_DATA_DIR`` if set, else ``../shared/data`` next to the repository."""
-    data_dir = os.environ.get(DATA_ENV)
-    return Path(data_dir) if data_dir else Path(__file__).resolve().parents[3] / "shared/data"
-
-
-def default_data_dir() -> Path:
-    return data_root() / "youtube_spam"
 
 
 def blocks(char_range: tuple[int, int]) -> list[dict[str, Any]]:
@@ -81,49 +72,6 @@ def blocks(char_range: tuple[int, int]) -> list[dict[str, Any]]:
         {"name": name, "hashing": {**h, "n_features": N_FEATURES, "lowercase": True}}
         for name, h in (("word", word), ("char", char))
     ]
-
-
-def load_videos(data_dir: Path | None = None) -> dict[str, Any]:
-    """Texts, model inputs, labels, video per comment and reason hits (comments x ``CODES``)."""
-    files = sorted(Path(data_dir or default_data_dir()).glob("Youtube0*.csv"))
-    if not files:
-        raise FileNotFoundError(f"no Youtube0*.csv in {data_dir or default_data_dir()}")
-    texts, labels, groups, sha = [], [], [], hashlib.sha256()
-    for i, path in enumerate(files):
-        sha.update(path.read_bytes())
-        with open(path, encoding="utf-8", newline="") as f:
-            for row in csv.DictReader(f):
-                texts.append(row["CONTENT"])
-                labels.append(int(row["label"]))
-                groups.append(i)
-    comments = [normalize(t) for t in texts]
-    hits = np.zeros((len(texts), len(CODES)))
-    for i, comment in enumerate(comments):
-        for reason in detect(comment):
-            hits[i, CODES.index(reason.code)] = 1.0
-    return {
-        "videos": [p.stem for p in files],
-        "texts": texts,
-        "plain": [c.plain.text[:MODEL_MAX_CHARS] for c in comments],
-        "y": np.array(labels),
-        "groups": np.array(groups),
-        "hits": hits,
-        "sha256": sha.hexdigest(),
-    }
-
-
-def load_extra_ham() -> dict[str, Any]:
-    """The extra ham's model inputs (``EXTRA_HAM_FILE`` without the comments that link anywhere)."""
-    path = data_root() / EXTRA_HAM_FILE
-    with open(path, encoding="utf-8", newline="") as f:
-        comments = [normalize(row["text"]) for row in csv.DictReader(f)]
-    kept = [c for c in comments if not any(r.code == ReasonCode.LINKS for r in detect(c))]
-    return {
-        "file": EXTRA_HAM_FILE,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "plain": [c.plain.text[:MODEL_MAX_CHARS] for c in kept],
-        "with_links_left_out": len(comments) - len(kept),
-    }
 
 
 def _fit(
@@ -197,12 +145,6 @@ def _counts(data: dict[str, Any]) -> dict[tuple[int, int], list[sp.csr_matrix]]:
     """Raw counts per char range and block: the YouTube rows, then the extra ham's (if loaded)."""
     texts = data["plain"] + data["extra"]["plain"] if "extra" in data else data["plain"]
     return {r: [sp.csr_matrix(make_vectorizer(b).transform(texts)) for b in blocks(r)] for r in CHAR_RANGES}
-
-
-def load_training_data(data_dir: Path | None = None, share: float = EXTRA_HAM_SHARE) -> dict[str, Any]:
-    """``load_videos`` plus, when ``share`` > 0, the extra ham (``load_extra_ham``) under ``extra``."""
-    data = load_videos(data_dir)
-    return {**data, "extra": load_extra_ham()} if share > 0 else data
 
 
 def _bar(fits: int, desc: str, progress: bool) -> tqdm:
