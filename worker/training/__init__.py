@@ -2,9 +2,9 @@
 
 ``data`` (the toxicity sets and their splits), ``metrics`` (what every trainer reports),
 ``toxicity`` (the linear model: identity re-weighting, heads, spans), ``attribute_data``,
-``attributes`` and ``attribute_eval`` (the default scorer's seven heads), ``transformer`` and
-``transformer_card`` (the optional MiniLM, its model card and ONNX export), ``spam`` and
-``spam_data``, and ``evaluation`` (every scorer on held-out data).
+``attributes``, ``attribute_metrics`` and ``attribute_eval`` (the default scorer's seven heads),
+``transformer`` and ``transformer_card`` (the optional MiniLM, its model card and ONNX export),
+``spam`` and ``spam_data``, and ``evaluation`` (every scorer on held-out data).
 The shared data helpers are re-exported here.
 """
 

@@ -33,7 +33,7 @@ from service.models import Status
 from worker.identity import mentions_identity, terms_in
 from worker.scorers.ensemble import EnsembleScorer
 from worker.training import attribute_data as ad
-from worker.training.attributes import evaluate, language_validation
+from worker.training.attribute_metrics import evaluate, language_validation
 
 BATCH = 256
 DANGEROUS = tuple(policy.DANGEROUS)
