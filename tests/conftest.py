@@ -327,7 +327,13 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def worker_factory(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+def worker_factory(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real ``stet worker`` processes; only in tests marked ``worker`` (``-m "not worker"``
+    must leave out every test that starts one)."""
+    if request.node.get_closest_marker("worker") is None:
+        pytest.fail("a test that starts a worker needs @pytest.mark.worker")
     workers: list[WorkerProcess] = []
 
     def factory(concurrency: int = 1, **overrides: Any) -> WorkerProcess:

@@ -59,6 +59,7 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
     thread.join(5)
 
 
+@pytest.mark.worker
 def test_a_news_site_round_trip(
     live_server, site_key, db, receiver, worker_factory, monkeypatch, client, make_user
 ):
@@ -125,6 +126,7 @@ def test_a_news_site_round_trip(
     assert "Thanks for explaining the bus routes so clearly." in queue.text
 
 
+@pytest.mark.worker
 def test_comment_decided_is_sent_right_after_the_decision_not_by_the_sweep(
     site, db, receiver, worker_factory, settings
 ):
