@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Set up and run Stet's whole test suite: lint, then every test on SQLite with an embedded
-# Redis, then again on PostgreSQL (required under CI; skipped with a note elsewhere when no
-# server answers). Extra arguments go to pytest. CI runs exactly this (.ci/run).
+# Set up and run Stet's whole test suite: lint, type-check the domain core, then every test on
+# SQLite with an embedded Redis, then again on PostgreSQL (required under CI; skipped with a note
+# elsewhere when no server answers). Extra arguments go to pytest. CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -17,6 +17,9 @@ fi
 echo "== ruff"
 ruff check service worker dashboard tests benchmarks
 ruff format --check service worker dashboard tests benchmarks
+
+echo "== mypy"
+mypy  # the domain core, as [tool.mypy] in pyproject.toml says
 
 echo "== tests on SQLite"
 python -m pytest "$@"

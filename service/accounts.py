@@ -281,13 +281,14 @@ def change_user(
 ) -> User:
     """Give a user another role, or deactivate (or reactivate) them; one active admin always remains."""
     before = {"role": user.role, "active": user.active}
-    after = {"role": role.value if role else user.role, "active": user.active if active is None else active}
+    new_role, new_active = role.value if role else user.role, user.active if active is None else active
+    after = {"role": new_role, "active": new_active}
     if before["role"] == Role.ADMIN.value and before["active"] and after != before:
         admins = select(func.count()).where(User.role == Role.ADMIN.value, User.active.is_(True))
         others = session.scalar(admins.where(User.id != user.id))
         if not others:
             raise AccountError("keep at least one active admin: make someone else an admin first")
-    user.role, user.active = after["role"], after["active"]
+    user.role, user.active = new_role, new_active
     audit.record(
         session,
         actor=actor,

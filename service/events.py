@@ -35,7 +35,7 @@ def on_commit(
 
     @event.listens_for(sessions, "after_flush")
     def _collect(session: Session, _context: Any) -> None:
-        new = [obj.id for obj in session.new if wanted(obj)]  # type: ignore[attr-defined]
+        new = [obj.id for obj in session.new if wanted(obj)]
         if new:
             session.info.setdefault(key, []).extend(new)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -176,7 +177,7 @@ class Author(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-def _mentions_identity(context) -> bool:  # type: ignore[no-untyped-def]
+def _mentions_identity(context: Any) -> bool:  # SQLAlchemy's execution context of the INSERT
     """Column default: whether the inserted body names an identity group (the identity monitor)."""
     from service.identity import mentions
 

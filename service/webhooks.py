@@ -32,9 +32,10 @@ import socket
 import time
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from service import audit, events
@@ -159,7 +160,7 @@ def refusal(url: str, allow_private: bool = False) -> str | None:
     if allow_private:
         return None
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
     except (OSError, UnicodeError):
         return None
     for address in sorted(addresses):
@@ -271,7 +272,7 @@ def claim(session: Session, delivery_id: int, lease: float) -> WebhookDelivery |
     """Take a due pending delivery for one attempt (commits); None if another worker has it or it
     is not due. If the worker dies mid-attempt the sweep picks it up again after ``lease`` seconds."""
     now = utcnow()
-    taken = session.execute(
+    updated = session.execute(
         update(WebhookDelivery)
         .where(
             WebhookDelivery.id == delivery_id,
@@ -279,7 +280,8 @@ def claim(session: Session, delivery_id: int, lease: float) -> WebhookDelivery |
             WebhookDelivery.next_attempt_at <= now,
         )
         .values(next_attempt_at=now + timedelta(seconds=lease), attempts=WebhookDelivery.attempts + 1)
-    ).rowcount
+    )
+    taken = cast(CursorResult[Any], updated).rowcount  # an UPDATE's result is a CursorResult
     session.commit()
     return session.get(WebhookDelivery, delivery_id) if taken else None
 

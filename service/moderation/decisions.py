@@ -6,9 +6,10 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, CursorResult, ScalarSelect, delete, func, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service import audit, events
@@ -72,7 +73,7 @@ class Seen:
             return None
 
 
-def _still(comment_id: int, seen: Seen):  # type: ignore[no-untyped-def]
+def _still(comment_id: int, seen: Seen) -> ColumnElement[bool]:
     """The WHERE clause of a conditional UPDATE: the comment is still as ``seen``.
 
     Every decision moves ``decided_at``, so it tells two decisions to the same status apart.
@@ -88,7 +89,8 @@ def _change(session: Session, comment: Comment, seen: Seen, **values: object) ->
     The loaded ``comment`` takes the new values without being read again.
     """
     statement = update(Comment).where(_still(comment.id, seen)).values(**values)
-    if not session.execute(statement.execution_options(synchronize_session=False)).rowcount:
+    updated = session.execute(statement.execution_options(synchronize_session=False))
+    if not cast(CursorResult[Any], updated).rowcount:  # an UPDATE's result is a CursorResult
         return False
     for name, value in values.items():
         set_committed_value(comment, name, value)
@@ -96,7 +98,7 @@ def _change(session: Session, comment: Comment, seen: Seen, **values: object) ->
     return True
 
 
-def decided_by(comment_id: int | ColumnElement[int]) -> ScalarSelect[str]:
+def decided_by(comment_id: int | ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[str]:
     """Who made the decision in effect on a comment, "auto" or "moderator" (as SQL).
 
     That is the latest decision's ``by``, except after an undo: the undo records the ``by``

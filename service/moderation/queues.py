@@ -37,7 +37,7 @@ class Queue(enum.StrEnum):
     ALL = "all"
 
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]  # the queue's heading; shadows str.title on purpose
         special = {"review": "Needs review", "auto-rejected": "Auto-rejected"}
         return special.get(self.value, self.value.title())
 
@@ -167,7 +167,7 @@ class Page:
     cursor: str | None  # where the next page starts; None on the last page
 
 
-def _ids(session: Session, query: Select[Any], limit: int) -> list[tuple[Any, ...]]:
+def _ids(session: Session, query: Select[int, float | None], limit: int) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in session.execute(query.limit(limit))]
 
 
@@ -184,13 +184,13 @@ def page(
             newest = filters.sort == Sort.NEWEST
             query = base.order_by(Comment.id.desc() if newest else Comment.id)
             if cursor:
-                after = int(rest)
-                query = query.where(Comment.id < after if newest else Comment.id > after)
+                after_id = int(rest)
+                query = query.where(Comment.id < after_id if newest else Comment.id > after_id)
             rows = _ids(session, query, size + 1)
             more = len(rows) > size
             rows = rows[:size]
             return Page([r[0] for r in rows], f"i:{rows[-1][0]}" if more else None)
-        rows: list[tuple[Any, ...]] = []
+        rows = []
         if kind in ("", "r"):  # comments with a risk, highest first
             query = base.where(Comment.risk.is_not(None)).order_by(Comment.risk.desc(), Comment.id.desc())
             if kind == "r":

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from service import events, policy
@@ -39,7 +40,10 @@ def thresholds_for(site: Site, settings: Settings, article: Article | None = Non
         return float(getattr(settings, name))
 
     return policy.Thresholds(
-        *(pick(name) for name in ("approve_below", "reject_above", "spam_queue_above", "spam_reject_above")),
+        approve_below=pick("approve_below"),
+        reject_above=pick("reject_above"),
+        spam_queue_above=pick("spam_queue_above"),
+        spam_reject_above=pick("spam_reject_above"),
         spam_alone_queue_above=settings.spam_alone_queue_above,
         attributes=_attribute_rules(settings, site, article),
         rude=site.rude or settings.rude,
@@ -137,7 +141,7 @@ def record_scores(
     )
     risk = max((scores[label] for label in RISK_LABELS if label in scores), default=None)
     now = utcnow()
-    claimed = session.execute(
+    updated = session.execute(
         update(Comment)
         .where(Comment.id == comment_id, Comment.status == Status.PENDING.value)
         .values(
@@ -145,7 +149,8 @@ def record_scores(
             decided_at=None if outcome.status == Status.QUEUED else now,
             risk=risk,
         )
-    ).rowcount
+    )
+    claimed = cast(CursorResult[Any], updated).rowcount  # an UPDATE's result is a CursorResult
     if not claimed:  # another worker got there first
         session.rollback()
         return None

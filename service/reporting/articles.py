@@ -6,6 +6,9 @@ does not top the list.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
@@ -78,7 +81,7 @@ def build(session: Session, scope: Scope) -> EditorReport:
         rows.append([article_id, total, approved, rejected, rate, reported.get(article_id, 0)])
 
     tables = []
-    for key, name, title, keep in (
+    for key, name, title, include in (
         (1, "most_commented", "Most commented", lambda r: r[1] > 0),
         (
             4,
@@ -88,7 +91,7 @@ def build(session: Session, scope: Scope) -> EditorReport:
         ),
         (5, "most_reported", "Most reported by readers", lambda r: r[5] > 0),
     ):
-        chosen = sorted(filter(keep, rows), key=lambda r, key=key: (-r[key], r[0]))[:TOP]
+        chosen = _top(filter(include, rows), key)
         table = Table(name, title, COLUMNS, [], links={"Article": "URL"}, percent=("Rejection rate",))
         tables.append((table, chosen))
     wanted = {row[0] for _table, chosen in tables for row in chosen}
@@ -111,3 +114,8 @@ def build(session: Session, scope: Scope) -> EditorReport:
         tables=[table for table, _chosen in tables],
         charts=[Chart("Most commented", "bar", "most_commented", "Article", ["Comments", "Rejected"])],
     )
+
+
+def _top(rows: Iterable[list[Any]], key: int) -> list[list[Any]]:
+    """The ``TOP`` rows highest in column ``key`` (ties: the lowest article id first)."""
+    return sorted(rows, key=lambda r: (-r[key], r[0]))[:TOP]

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 
 from service.models import Article, Comment, Decision, Score, Status
 from service.moderation import thresholds_for
-from service.policy import DANGEROUS
+from service.policy import DANGEROUS, Thresholds
 from service.reporting import identity, rollup
 from service.reporting.period import SLOT_SECONDS
-from service.reporting.result import EditorReport, Table, share
+from service.reporting.result import Cell, EditorReport, Table, share
 from service.reporting.scope import Scope
 
 APPROVED, REJECTED, QUEUED = Status.APPROVED.value, Status.REJECTED.value, Status.QUEUED.value
@@ -60,7 +60,7 @@ def agreement_table(session: Session, scope: Scope) -> Table:
     rows = rollup.counts(session, scope, ("agreement",), period.start, period.end)
     own = {int(key.rsplit("#", 1)[1]) for _s, _m, key, _n in rows if key.split(":", 3)[3].startswith("#")}
     articles = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(own)))} if own else {}
-    limits = {None: scope.thresholds}
+    limits: dict[int | None, Thresholds] = {None: scope.thresholds}  # article id -> its own
     limits.update({i: thresholds_for(scope.site, scope.settings, a) for i, a in articles.items()})
 
     def cuts(label: str, group: int | None) -> tuple[float, float]:
@@ -78,7 +78,7 @@ def agreement_table(session: Session, scope: Scope) -> Table:
         cells = rollup.agreement(session, scope, period.start, period.end, SLOT_SECONDS, exact=True)
         rows = [cell[1:] for cell in cells]
     counts: Counter[tuple[str, str, str, str]] = Counter()
-    for _slot, _measure, key, n in rows:
+    for _slot, _measure, key, count in rows:
         label, score, status, group = key.split(":", 3)
         own_limits = articles.get(int(group[1:])) if group.startswith("#") else None
         section = own_limits.section if own_limits else None if group.startswith("#") else group[1:]
@@ -87,15 +87,15 @@ def agreement_table(session: Session, scope: Scope) -> Table:
         if not exact:
             approve_at, reject_at = rollup.bucket_of(approve_at), rollup.bucket_of(reject_at)  # type: ignore[assignment]
         would = REJECTED if value >= reject_at else APPROVED if value < approve_at else QUEUED
-        counts[(label, section or "(none)", status, would)] += n
-        counts[(label, ALL, status, would)] += n
-    rows = []
+        counts[(label, section or "(none)", status, would)] += count
+        counts[(label, ALL, status, would)] += count
+    table: list[list[Cell]] = []
     for label, section in sorted({key[:2] for key in counts}, key=lambda k: (k[0], k[1] != ALL, k[1])):
-        group = {(st, wd): v for (lb, sc, st, wd), v in counts.items() if (lb, sc) == (label, section)}
-        n = lambda status=None, would=None, group=group: sum(  # noqa: E731
-            v for (st, wd), v in group.items() if status in (None, st) and would in (None, wd)
+        tally = {(st, wd): v for (lb, sc, st, wd), v in counts.items() if (lb, sc) == (label, section)}
+        n = lambda status=None, would=None, tally=tally: sum(  # noqa: E731
+            v for (st, wd), v in tally.items() if status in (None, st) and would in (None, wd)
         )
-        rows.append(
+        table.append(
             [
                 label,
                 section,
@@ -124,7 +124,7 @@ def agreement_table(session: Session, scope: Scope) -> Table:
             "Reject precision",
             "Reject recall",
         ],
-        rows,
+        table,
         percent=("Approve precision", "Approve recall", "Reject precision", "Reject recall"),
     )
 
@@ -141,7 +141,7 @@ def simulate(
         affected = _rolled_up(session, scope)
     else:
         affected = _live(session, scope)
-    rows = []
+    rows: list[list[Cell]] = []
     if new_reject < t.reject_above:
         count, approved = affected(QUEUED, tuple(DANGEROUS), new_reject, t.reject_above, APPROVED)
         rows.append(

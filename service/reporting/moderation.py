@@ -109,12 +109,13 @@ def _from_rollup(session: Session, scope: Scope) -> tuple[int, list, list]:
         counts = histogram[label]
         scored = sum(counts.values())
         if scored:
+            assert hold is not None and reject is not None  # build reads the rollup only for such thresholds
             rows.append(
                 (
                     label,
                     scored,
-                    sum(n for b, n in counts.items() if b >= hold),  # type: ignore[operator]
-                    sum(n for b, n in counts.items() if b >= reject),  # type: ignore[operator]
+                    sum(n for b, n in counts.items() if b >= hold),
+                    sum(n for b, n in counts.items() if b >= reject),
                 )
             )
     top = sorted(((code, n) for code, n in reasons.items() if n > 0), key=lambda r: (-r[1], r[0]))

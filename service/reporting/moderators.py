@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from service.models import Status, User
 from service.reporting import rollup
-from service.reporting.result import Chart, EditorReport, Table, nearest_rank, share
+from service.reporting.result import Cell, Chart, EditorReport, Table, nearest_rank, share
 from service.reporting.rollup import SESSION_GAP
 from service.reporting.scope import Scope
 
@@ -47,22 +47,27 @@ def build(session: Session, scope: Scope) -> EditorReport:
         for user, counts in tally.items()
         if counts["total"]
     }
-    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(list(counted)))).all())
-    rows = sorted(
-        (
-            [
-                names.get(user_id, f"user {user_id}" if user_id else "a deleted user"),
-                total,
-                int(approved),
-                int(rejected),
-                median,
-                int(overturned),
-                share(overturned, total),
-            ]
-            for user_id, (total, approved, rejected, overturned, median) in counted.items()
-        ),
-        key=lambda row: (-row[1], row[0]),
+    names: dict[int | None, str] = dict(
+        session.execute(select(User.id, User.name).where(User.id.in_(list(counted)))).all()
     )
+
+    def name(user_id: int | None) -> str:
+        return names.get(user_id, f"user {user_id}" if user_id else "a deleted user")
+
+    rows: list[list[Cell]] = [
+        [
+            name(user_id),
+            total,
+            int(approved),
+            int(rejected),
+            median,
+            int(overturned),
+            share(overturned, total),
+        ]
+        for user_id, (total, approved, rejected, overturned, median) in sorted(
+            counted.items(), key=lambda item: (-item[1][0], name(item[0]))
+        )
+    ]
     table = Table(
         "moderators",
         "Decisions per moderator",
@@ -78,14 +83,15 @@ def build(session: Session, scope: Scope) -> EditorReport:
         rows,
         percent=("Overturn rate",),
     )
-    total = sum(row[1] for row in rows)
+    total = sum(decisions for decisions, _approved, _rejected, _overturned, _median in counted.values())
+    overturns = sum(overturned for _total, _approved, _rejected, overturned, _median in counted.values())
     return EditorReport(
         "moderators",
         "Moderators",
         figures={
             "Moderators active": len(rows),
             "Decisions": total,
-            "Overturn rate": share(sum(row[5] for row in rows), total),
+            "Overturn rate": share(overturns, total),
         },
         tables=[table],
         charts=[Chart("Decisions per moderator", "bar", "moderators", "Moderator", ["Approved", "Rejected"])],

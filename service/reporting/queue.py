@@ -52,7 +52,8 @@ def build(session: Session, scope: Scope, now: datetime | None = None) -> Editor
     ]
     after_end = sum(change for at, change in moves if at * SLOT_SECONDS >= period.end.timestamp())
     per_bucket = period.series(moves)
-    backlog, level = [], waiting_now - after_end
+    backlog: list[float] = []
+    level: float = waiting_now - after_end
     for change in reversed(per_bucket):  # the level at each bucket's end, walking back in time
         backlog.append(level)
         level -= change

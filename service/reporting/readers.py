@@ -51,18 +51,16 @@ def build(session: Session, scope: Scope) -> EditorReport:
         ),
         Feedback.created_at,
     )
+    per_category = session.execute(
+        feedback.add_columns(Feedback.category, func.count())
+        .group_by(Feedback.category)
+        .order_by(func.count().desc(), Feedback.category)
+    ).all()
     categories = Table(
         "problems",
         "Readers' problems with commenting, by category",
         ["Category", "Reports"],
-        [
-            list(row)
-            for row in session.execute(
-                feedback.add_columns(Feedback.category, func.count())
-                .group_by(Feedback.category)
-                .order_by(func.count().desc(), Feedback.category)
-            )
-        ],
+        [list(row) for row in per_category],
     )
     per_article = Table(
         "problem_articles",
@@ -108,16 +106,16 @@ def build(session: Session, scope: Scope) -> EditorReport:
         ],
         links={"Article": "URL"},
     )
-    total = sum(row[1] for row in reports.rows)
-    upheld = sum(row[2] for row in reports.rows)
-    decided = upheld + sum(row[3] for row in reports.rows)
+    total = sum(count for count, _up, _down in by_reason.values())
+    upheld = sum(up for _count, up, _down in by_reason.values())
+    decided = upheld + sum(down for _count, _up, down in by_reason.values())
     return EditorReport(
         "readers",
         "Readers",
         figures={
             "Reader reports": total,
             "Share upheld": share(upheld, decided),
-            "Problems reported": sum(row[1] for row in categories.rows),
+            "Problems reported": sum(count for _category, count in per_category),
         },
         tables=[reports, categories, per_article, newest],
         charts=[

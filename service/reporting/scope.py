@@ -4,7 +4,7 @@ pieces every report shares: filters, and times as integer seconds on SQLite and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import BigInteger, ColumnElement, Select, select
 from sqlalchemy.ext.compiler import compiles
@@ -16,6 +16,8 @@ from service.config import Settings
 from service.models import Article, Comment, Site
 from service.moderation import thresholds_for
 from service.reporting.period import SLOT_SECONDS, Period
+
+_Ts = TypeVarTuple("_Ts")  # a statement's column types, kept through the filters below
 
 
 class epoch(FunctionElement[int]):
@@ -54,12 +56,12 @@ class Scope:
     def thresholds(self) -> policy.Thresholds:
         return thresholds_for(self.site, self.settings, self.article)
 
-    def comments(self, stmt: Select[Any], column: Any = Comment.article_id) -> Select[Any]:
+    def comments(self, stmt: Select[*_Ts], column: Any = Comment.article_id) -> Select[*_Ts]:
         """``stmt`` narrowed to this site's comments (``column`` is the article id to filter on)."""
         stmt = stmt.where(Comment.site_id == self.site.id)
         return self.articles(stmt, column)
 
-    def articles(self, stmt: Select[Any], column: Any) -> Select[Any]:
+    def articles(self, stmt: Select[*_Ts], column: Any) -> Select[*_Ts]:
         """``stmt`` narrowed by section or article through an article-id ``column``."""
         if self.article is not None:
             stmt = stmt.where(column == self.article.id)
@@ -72,7 +74,7 @@ class Scope:
             stmt = stmt.where(column.in_(in_section))
         return stmt
 
-    def during(self, stmt: Select[Any], column: Any) -> Select[Any]:
+    def during(self, stmt: Select[*_Ts], column: Any) -> Select[*_Ts]:
         return stmt.where(column >= self.period.start, column < self.period.end)
 
     def sections(self, session: Session) -> list[str]:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from service.models import Comment, Status
 from service.reporting import rollup
-from service.reporting.result import Chart, EditorReport, Table
+from service.reporting.result import Cell, Chart, EditorReport, Table
 from service.reporting.scope import Scope
 
 SERIES = {
@@ -36,7 +36,9 @@ def build(session: Session, scope: Scope) -> EditorReport:
                 series[name].append((at, count))
     columns = {name: period.series(series[name]) for name in SERIES}
     labels = [label for _key, label in period.buckets()]
-    rows = [[label, *(int(columns[name][i]) for name in SERIES)] for i, label in enumerate(labels)]
+    rows: list[list[Cell]] = [
+        [label, *(int(columns[name][i]) for name in SERIES)] for i, label in enumerate(labels)
+    ]
     table = Table("volume", f"Comments per {period.bucket}", ["Bucket", *SERIES], rows)
     return EditorReport(
         "volume",

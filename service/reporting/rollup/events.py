@@ -79,7 +79,7 @@ def _cells(
         Comment.article_id,
     ).group_by(Article.section, "slot")
     if want("received", "reported"):
-        rows += [tuple(row) for row in session.execute(union_all(received, reported))]  # type: ignore[misc]
+        rows += [tuple(row) for row in session.execute(union_all(received, reported))]
 
     wait = (epoch(Decision.created_at) - epoch(Comment.created_at)) // 60
     decisions = scope.comments(
@@ -255,8 +255,9 @@ def _moderators(session: Session, scope: Scope, start: datetime, end: datetime, 
             Decision.created_at < end,
         )
     ).subquery()
-    mine = scope.articles(select(decided), decided.c.article_id).where(decided.c.created_at >= start)
-    mine = mine.subquery()
+    mine = (
+        scope.articles(select(decided), decided.c.article_id).where(decided.c.created_at >= start).subquery()
+    )
     rows: list[Cell] = [
         (section, slot, "moderator", f"{user}:{status}:{overturned}", n)
         for section, slot, user, status, overturned, n in session.execute(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, literal, select
+from sqlalchemy import Table, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -149,7 +150,7 @@ def forget(session: Session, site_id: int, comment_ids: Sequence[int]) -> None:
         .join(Article, Article.id == Comment.article_id)
         .where(Comment.id.in_(comment_ids), Comment.created_at < state.until)
         .group_by(Article.section, "slot")
-    ).all()  # type: ignore[arg-type]
+    ).all()
     cells = [(section, slot, measure, key, -value) for section, slot, measure, key, value in cells]
     _add(session, site_id, _stored(cells, zone_of(state.timezone)))
 
@@ -179,8 +180,9 @@ def _lock(session: Session, site_id: int) -> None:
     """On SQLite, take the write lock before reading the state, so two fills run one after the
     other instead of the second failing on a stale snapshot (PostgreSQL locks the state row)."""
     if session.get_bind().dialect.name == "sqlite":
+        table = cast(Table, ReportRollupState.__table__)  # declarative types it as any FromClause
         session.execute(
-            ReportRollupState.__table__.update()
+            table.update()
             .where(ReportRollupState.site_id == site_id)
             .values(seconds=ReportRollupState.seconds)
         )

@@ -16,7 +16,7 @@ from service.models import (
     Reason,
     Score,
 )
-from service.reporting.rollup.slots import LATE, Cell, Row, _at, _bucket
+from service.reporting.rollup.slots import LATE, Cell, _at, _bucket
 
 
 def late(
@@ -83,7 +83,7 @@ def _simulation(
     scored = [] if before is None else [toxicity.created_at < before]
     # Grouped per decision (so the database computes the highest score once, not per use).
     category = auto.details["category"].as_string()
-    per = (
+    query = (
         select(
             Article.section,
             _at(seconds)(auto.created_at),
@@ -103,10 +103,10 @@ def _simulation(
         .group_by(auto.id, auto.comment_id, auto.created_at, auto.status, category, Article.section)
     )
     if before is not None:
-        per = per.where(auto.created_at < before)
+        query = query.where(auto.created_at < before)
     if touched is not None:
-        per = per.where(auto.comment_id.in_(touched))
-    per = per.subquery()
+        query = query.where(auto.comment_id.in_(touched))
+    per = query.subquery()
     grouped = select(
         per.c.section,
         per.c.slot,
@@ -130,14 +130,14 @@ def _standing(
     before: datetime | None,
     seconds: int,
     sign: int,
-) -> list[Row]:
+) -> list[Cell]:
     """How the ``touched`` comments (ids, a subquery of ids, or None for all) counted with what
     was written before ``before`` (everything when None): per label, the bucket of a comment's
     highest score; per reason code, the comment once."""
     model = Score if measure == "score" else Reason
     key = (Score.label if measure == "score" else Reason.code).label("key")
     written = model.created_at < before if before is not None else true()
-    per = (
+    query = (
         select(
             Article.section,
             _at(seconds)(Comment.created_at),
@@ -152,10 +152,10 @@ def _standing(
         .having(func.max(case((written, 1))) == 1)
     )
     if touched is not None:
-        per = per.where(model.comment_id.in_(touched))
+        query = query.where(model.comment_id.in_(touched))
     if before is not None:  # what was written later cannot count (lets the index bound the scan)
-        per = per.where(model.created_at < before)
-    per = per.subquery()
+        query = query.where(model.created_at < before)
+    per = query.subquery()
     bucket = _bucket(per.c.value) if measure == "score" else per.c.value
     grouped = select(per.c.section, per.c.slot, per.c.key, bucket.label("bucket"), func.count()).group_by(
         per.c.section, per.c.slot, per.c.key, "bucket"
