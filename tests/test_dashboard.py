@@ -251,3 +251,24 @@ def test_an_expired_token_makes_htmx_reload_the_page(moderator, queued_comment):
 
     assert response.status_code == 400
     assert response.headers["HX-Refresh"] == "true"
+
+
+@pytest.mark.parametrize(
+    "path", ["/dashboard/login", "/api/v1/openapi.json", "/healthz", "/api/v1/comments/1"]
+)
+def test_every_answer_carries_the_security_headers(client, path):
+    headers = client.get(path).headers
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-eval" not in csp
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_no_template_carries_inline_script():
+    """The CSP forbids inline script: every script is a file, every handler lives in keys.js."""
+    templates = Path(dashboard.__file__).parent / "templates"
+    for template in templates.rglob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), template
+        assert not re.search(r"\son[a-z]+=", text), template

@@ -17,8 +17,10 @@ XSS = "<script>alert(1)</script><img src=x onerror=alert(1)>"
 
 @pytest.fixture
 def new_page(browser, live_server, dialogs):
-    """Open fresh browser tabs (each its own context: its own cookies) on the live server."""
-    contexts = []
+    """Open fresh browser tabs (each its own context: its own cookies) on the live server.
+
+    Every test fails on a Content-Security-Policy violation: the dashboard must work under its CSP."""
+    contexts, violations = [], []
 
     def make():
         context = browser.new_context(base_url=live_server, viewport=LAPTOP)
@@ -26,11 +28,16 @@ def new_page(browser, live_server, dialogs):
         page = context.new_page()
         page.set_default_timeout(10_000)
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on(
+            "console",
+            lambda message: "Content Security Policy" in message.text and violations.append(message.text),
+        )
         return page
 
     yield make
     for context in contexts:
         context.close()
+    assert violations == []
 
 
 @pytest.fixture
@@ -54,7 +61,7 @@ def log_in(page, password: str, name: str = "mod") -> None:
 
 def ready(page) -> None:
     """Wait until the page's scripts run (keys pressed before would be lost)."""
-    page.wait_for_function("window.htmx && document.readyState === 'complete'")
+    page.wait_for_function("() => window.htmx && document.readyState === 'complete'")
 
 
 def focused_id(page) -> str:
@@ -91,7 +98,7 @@ def test_a_moderator_clears_a_queue_of_50_mixed_comments_by_keyboard_alone(
             page.keyboard.press(str(n % 9 + 1))  # a reason code by its number
         else:
             page.keyboard.press("a")
-        page.wait_for_function(f"document.querySelectorAll('#cards .decided').length === {n + 1}")
+        page.wait_for_function(f"() => document.querySelectorAll('#cards .decided').length === {n + 1}")
     assert count(db, Comment.status == Status.QUEUED.value) == 0
     assert count(db, Comment.status == Status.REJECTED.value) == 16
     page.locator("[data-queue=review]", has_text="0").wait_for()  # the live count followed
@@ -347,3 +354,21 @@ def test_a_moderator_makes_an_api_token_copies_it_once_and_revokes_it(page, make
     page.get_by_text("Revoked token").wait_for()
     screenshot(page, "api-token-revoked")
     assert requests.get(f"{live_server}/api/v1/moderation/queues", headers=headers).status_code == 401
+
+
+def test_removing_a_webhook_asks_first_without_inline_script(page, dialogs, make_user, db, site_key):
+    from service import webhooks
+    from service.models import Site, Webhook
+
+    with db.session() as session:
+        site = session.scalars(select(Site)).one()
+        hook = webhooks.add(session, site, "https://hooks.example.org/stet", [], actor="cli")
+        session.commit()
+        hook_id = hook.id
+    log_in(page, make_user("boss", role="admin"), name="boss")
+    page.goto(f"/dashboard/webhooks/{hook_id}")
+    page.get_by_role("button", name="Remove").click()
+    assert dialogs == ["Remove this webhook and its delivery log?"]  # dismissed: nothing removed
+    page.wait_for_timeout(300)
+    with db.session() as session:
+        assert session.get(Webhook, hook_id) is not None

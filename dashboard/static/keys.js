@@ -138,3 +138,9 @@
     if (handled) event.preventDefault();
   });
 })();
+
+// Forms that ask before they post (data-confirm): no inline handlers, so the CSP allows no inline script.
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset && event.target.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+});

@@ -11,7 +11,7 @@ from flask import Flask
 from service import events
 from service.config import Settings
 from service.db import Database
-from service.web import MAX_REQUEST_BYTES, RowIdConverter, csrf, init_database, limiter
+from service.web import MAX_REQUEST_BYTES, RowIdConverter, csrf, init_database, limiter, security_headers
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_KEY_PREFIX="stet-limits",
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.after_request(security_headers)
     database = Database(settings.sqlalchemy_url)
     init_database(app, database)
     celery = app.extensions["stet.celery"] = make_celery(settings)
