@@ -89,7 +89,7 @@ def test_decided_comment_shows_scores_and_decision(site, db, settings):
     assert body["status"] == "approved"
     assert body["scores"] == {"test": {"model_version": "1", "toxicity": 0.02}}
     assert body["decision"]["by"] == "auto"
-    assert "auto-approve" in body["decision"]["reason"]
+    assert "approve below" in body["decision"]["reason"]
 
 
 def test_a_site_cannot_read_another_sites_comment(site, client, db):

@@ -409,3 +409,22 @@ def test_the_core_refuses_new_comments_from_banned_authors_and_on_closed_article
         with pytest.raises(moderation.CommentsClosed) as closed:
             moderation.submit_comment(session, site, data(author="reader-2"))
         assert (closed.value.code, closed.value.field) == ("comments_closed", "article.id")
+
+
+def test_saving_a_comment_is_all_or_nothing(db, site_key):
+    """A request that dies before its commit leaves no new author or article behind (on SQLite a
+    savepoint used to commit them on its own)."""
+    from service.models import Article, Author
+    from service.schemas import CommentIn
+
+    data = CommentIn.model_validate(
+        {"article": {"id": "new-story"}, "author": {"id": "new-reader"}, "body": "First!"}
+    )
+    with db.session() as session:
+        site = accounts.site_for_key(session, site_key)
+        moderation.submit_comment(session, site, data)
+        session.rollback()  # the API was killed here
+    with db.session() as session:
+        assert session.scalars(select(Author)).all() == []
+        assert session.scalars(select(Article)).all() == []
+        assert session.scalars(select(Comment)).all() == []

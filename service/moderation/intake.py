@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from service import language
@@ -26,21 +27,26 @@ from service.schemas import CommentIn
 
 def _get_or_create(
     session: Session, model: type[Article] | type[Author], site: Site, ext_id: str, **fields: str | None
-):
-    obj = session.scalar(select(model).where(model.site_id == site.id, model.external_id == ext_id))
+) -> Article | Author:
+    """The site's article or author with this id, created when new and updated with ``fields``.
+
+    A new row is inserted with ON CONFLICT DO NOTHING, in the caller's transaction: a concurrent
+    request creating the same one does not abort the transaction, and nothing is committed before
+    the comment that needs it (a savepoint on SQLite's driver committed the row on its own)."""
+    where = (model.site_id == site.id, model.external_id == ext_id)
+    obj = session.scalar(select(model).where(*where))
     if obj is None:
-        obj = model(site_id=site.id, external_id=ext_id, **fields)
-        try:
-            with session.begin_nested():
-                session.add(obj)
-        except IntegrityError:  # created by a concurrent request
-            obj = session.scalars(
-                select(model).where(model.site_id == site.id, model.external_id == ext_id)
-            ).one()
-    else:
-        for key, value in fields.items():
-            if value is not None and getattr(obj, key) != value:
-                setattr(obj, key, value)
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        values = {"site_id": site.id, "external_id": ext_id, **fields}
+        statement = (
+            insert(model).values(**values).on_conflict_do_nothing(index_elements=["site_id", "external_id"])
+        )
+        session.execute(statement)
+        return session.scalars(select(model).where(*where)).one()
+    for key, value in fields.items():
+        if value is not None and getattr(obj, key) != value:
+            setattr(obj, key, value)
     return obj
 
 
