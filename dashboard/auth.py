@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -23,7 +24,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from service.accounts import authenticate
 from service.models import Role, User
-from service.web import get_session, limiter
+from service.web import get_session, limiter, retry_after
 
 bp = Blueprint("auth", __name__)
 
@@ -106,12 +107,25 @@ def welcome():
     return render_template("dashboard/welcome.html")
 
 
-# Failed attempts per client address; a success does not count.
+# Failed attempts per client address, and per account name from any address (a password guessed
+# from many addresses); a success does not count.
 LOGIN_LIMIT = "10 per minute;50 per hour"
+ACCOUNT_LIMIT = "5 per minute;20 per hour"
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+def _account_key() -> str:
+    """The login form's account name, hashed (names never reach Redis in clear)."""
+    name = request.form.get("name", "").strip().casefold()
+    return "login-account:" + hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 @bp.route("/login", methods=("GET", "POST"))
-@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=lambda response: response.status_code == 401)
+@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=_failed)
+@limiter.limit(ACCOUNT_LIMIT, methods=["POST"], deduct_when=_failed, key_func=_account_key, scope="account")
 def login():
     next_path = local_path(request.values.get("next", ""))
     if current_user.is_authenticated:
@@ -130,8 +144,10 @@ def login():
 
 @bp.errorhandler(RateLimitExceeded)
 def too_many_attempts(_exc: RateLimitExceeded):
-    error = "Too many failed logins from your address. Wait a minute, then try again."
-    return render_template("dashboard/login.html", name="", next=None, error=error), 429
+    wait = retry_after()
+    error = f"Too many failed logins for this account or from your address. Try again in {wait} s."
+    page = render_template("dashboard/login.html", name="", next=None, error=error)
+    return page, 429, {"Retry-After": str(wait)}
 
 
 @bp.post("/logout")

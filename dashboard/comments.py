@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from dashboard import cards
-from dashboard.auth import roles_required
+from dashboard.auth import local_path, roles_required
 from service import moderation
 from service.models import Comment, Decision, Role, Status
 from service.moderation.cards import Card
@@ -81,9 +81,14 @@ def respond(
         response.headers["HX-Trigger"] = "stet:decided"  # the queue counts refresh
     else:
         flash(f"Comment {comment.id}: {message}")
-        response = redirect(request.form.get("back") or url_for("dashboard.queue.index"))
+        response = redirect(back())
     response.vary.add("HX-Request")
     return response
+
+
+def back() -> str:
+    """Where a plain form post returns: the page it came from, when that is a path on this site."""
+    return local_path(request.form.get("back", "")) or url_for("dashboard.queue.index")
 
 
 def get_comment(comment_id: int) -> Comment:
@@ -116,7 +121,7 @@ def decide(comment_id: int, status: Status):
     except moderation.ModerationError as exc:  # the card stays, with what is missing
         if not request.htmx:
             flash(f"Comment {comment.id}: {str(exc).capitalize()}.")
-            return redirect(request.form.get("back") or url_for("dashboard.queue.index"))
+            return redirect(back())
         card = cards.one(get_session(), comment.id, current_user.user)
         page = render_template("dashboard/_card.html", card=card, error=str(exc).capitalize() + ".")
         return make_response(page, 400)
@@ -173,7 +178,7 @@ def bulk():
     summary = problem or f"{len(done)} {status.value}" + (f", {len(refused)} not applied" if refused else "")
     if not request.htmx:
         flash(summary + "".join(f" · {c.id}: {m}" for c, _, m, _ in refused))
-        return redirect(request.form.get("back") or url_for("dashboard.queue.index"))
+        return redirect(back())
     page = render_template("dashboard/_bulk.html", decided=done + refused, summary=summary)
     response = make_response(page)
     response.headers["HX-Trigger"] = "stet:decided"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from enum import StrEnum
 from ipaddress import ip_address
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -33,6 +35,14 @@ def _clean(value: Any) -> Any:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _visible(value: str) -> str:
+    """Refuse a text with nothing to read: only spaces and invisible characters (zero-width and
+    other format characters), which would be published as an empty comment."""
+    if not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in value):
+        raise ValueError("must contain visible text")
     return value
 
 
@@ -68,7 +78,7 @@ class AuthorIn(_Model):
 class CommentIn(_Model):
     article: ArticleIn
     author: AuthorIn
-    body: Text
+    body: Annotated[Text, AfterValidator(_visible)]
     parent_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
     external_id: ExternalId | None = None
     ip: Annotated[Text, Field(max_length=45)] | None = None
@@ -88,6 +98,8 @@ class CommentIn(_Model):
 # --- article settings, reader reports and feedback ----------------------------------------
 
 
+# A threshold: a number from 0 to 1, never a boolean or a string (``false`` used to pass as 0).
+Score = Annotated[float, Field(ge=0, le=1, strict=True)]
 DangerousAttribute = Literal["threat", "identity_attack", "severe_toxicity", "sexual_explicit"]
 
 
@@ -96,8 +108,8 @@ class AttributeRuleIn(_Model):
     (``null``: never rejected on this score). A field left out falls back to the site's, then the
     installation's."""
 
-    queue_at: Annotated[float, Field(ge=0, le=1)] | None = None
-    reject_at: Annotated[float, Field(ge=0, le=1)] | None = None
+    queue_at: Score | None = None
+    reject_at: Score | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> AttributeRuleIn:
@@ -110,14 +122,14 @@ class ThresholdsIn(_Model):
     """One article's thresholds: toxicity approved below ``approve_below`` (from ``reject_above``
     rejected only with a dangerous attribute at its ``queue_at``), and the dangerous attributes' rules."""
 
-    approve_below: Annotated[float, Field(ge=0, le=1)]
-    reject_above: Annotated[float, Field(ge=0, le=1)]
+    approve_below: Score
+    reject_above: Score
     attributes: dict[DangerousAttribute, AttributeRuleIn] | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> ThresholdsIn:
-        if self.approve_below > self.reject_above:
-            raise ValueError("approve_below must not be above reject_above")
+        if self.approve_below >= self.reject_above:
+            raise ValueError("approve_below must be below reject_above")
         return self
 
     def attribute_rules(self) -> dict[str, dict[str, float | None]] | None:

@@ -4,7 +4,12 @@ imports this module; ``service.app`` wires it into the app."""
 
 from __future__ import annotations
 
+import math
+import time
+from typing import Any
+
 from flask import Flask, Response, current_app, g
+from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -20,6 +25,51 @@ limiter = Limiter(get_remote_address, swallow_errors=True, in_memory_fallback_en
 
 # Ten thousand characters of \\uXXXX-escaped JSON plus the other fields fit well inside.
 MAX_REQUEST_BYTES = 256 * 1024
+
+
+def retry_after() -> int:
+    """Seconds until the breached rate limit's window resets (at least 1), for Retry-After."""
+    current = limiter.current_limit
+    return max(1, math.ceil(current.window[0] - time.time())) if current is not None else 1
+
+
+# Deeper JSON than this is refused before parsing: a kilobyte of "[" used to exhaust the parser's
+# recursion (RecursionError, a 500). No request Stet takes nests more than a few levels.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(text: str | bytes) -> int:
+    """How deeply ``text``'s arrays and objects nest (brackets inside strings do not count)."""
+    if isinstance(text, bytes | bytearray):
+        text = text.decode("utf-8", "replace")
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing (as invalid JSON) a body nested deeper than ``MAX_JSON_DEPTH``."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        opened = s.count("[") + s.count("{") if isinstance(s, str) else s.count(b"[") + s.count(b"{")
+        if opened > MAX_JSON_DEPTH and json_depth(s) > MAX_JSON_DEPTH:  # counting first is cheap
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        return super().loads(s, **kwargs)
 
 
 class RowIdConverter(IntegerConverter):

@@ -47,6 +47,7 @@ def comment_count(db) -> int:
         ({**VALID, "parent_id": 2**40}, "parent_id"),
         ({**VALID, "ip": "not-an-ip"}, "ip"),
         ({**VALID, "external_id": ""}, "external_id"),
+        ({**VALID, "body": "\u200b\u200c\u200d\u2060\ufeff \u200b"}, "body"),  # only invisible characters
     ],
 )
 def test_invalid_fields_are_named(site, db, payload, field):
@@ -126,7 +127,49 @@ def test_an_id_past_any_row_is_not_found_not_a_crash(site):
 
 def test_unknown_route_and_method_are_json(site):
     assert_error(site.client.get("/api/v1/nothing-here", headers=site.headers()), 404)
-    assert_error(site.client.delete("/api/v1/comments", headers=site.headers()), 405)
+    wrong_method = site.client.delete("/api/v1/comments", headers=site.headers())
+    assert_error(wrong_method, 405)
+    assert set(wrong_method.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/comments", "/v1alpha1/comments:analyze"])
+def test_deeply_nested_json_is_refused_not_a_crash(site, db, path):
+    body = "[" * 1000 + "]" * 1000
+    answer = site.client.post(path, data=body, content_type="application/json", headers=site.headers())
+    assert answer.status_code == 400
+    assert comment_count(db) == 0
+    nested = {**VALID, "author": {"id": "u1", "name": "[{" * 20 + "x"}}  # brackets in a string are text
+    assert site.client.post("/api/v1/comments", json=nested, headers=site.headers()).status_code == 202
+
+
+@pytest.mark.parametrize(
+    "thresholds",
+    [
+        {"approve_below": 0, "reject_above": False},
+        {"approve_below": "0.1", "reject_above": 0.9},
+        {"approve_below": 0.5, "reject_above": 0.5},
+        {"approve_below": 0.1, "reject_above": 0.9, "attributes": {"threat": {"queue_at": True}}},
+    ],
+)
+def test_article_thresholds_are_numbers_in_order(site, thresholds):
+    answer = site.client.put("/api/v1/articles/a1", json={"thresholds": thresholds}, headers=site.headers())
+    assert_error(answer, 422)
+    assert answer.get_json()["error"]["field"].startswith("thresholds")
+
+
+def test_a_database_outage_is_a_503_with_retry_after_not_a_500(app_factory, site_key, tmp_path, caplog):
+    import logging
+
+    down = app_factory(database_url=f"sqlite:///{tmp_path}/no/such/folder/stet.db").test_client()
+    with caplog.at_level(logging.ERROR):
+        answer = down.post("/api/v1/comments", json=VALID, headers={"Authorization": f"Bearer {site_key}"})
+        page = down.post("/dashboard/login", data={"name": "mod", "password": "x"})
+    error = assert_error(answer, 503, code="unavailable")
+    assert "nothing was saved" in error["message"]
+    assert answer.headers["Retry-After"] == "5"
+    assert page.status_code in (400, 503)  # the login form's CSRF check may answer first
+    assert not any(record.exc_info for record in caplog.records), "a traceback per request"
+    assert any("database unavailable" in record.getMessage() for record in caplog.records)
 
 
 def test_unknown_article(site):

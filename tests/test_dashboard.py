@@ -232,17 +232,53 @@ def test_pages_render_without_htmx(monkeypatch, app_factory, tmp_path: Path, cap
     assert client.get("/dashboard/static/vendor/htmx.min.js").status_code == 404
 
 
-def test_repeated_failed_logins_are_slowed_down(client, make_user):
+def test_guessing_one_accounts_password_is_slowed_down_from_any_address(client, app, make_user):
     password = make_user("mod")
-    dash = Dashboard(client)
-    for _ in range(10):
-        assert dash.login("mod", "a wrong guess").status_code == 401
+    for n in range(5):  # each guess from another address
+        answer = client.post(
+            "/dashboard/login",
+            data={
+                "name": "mod",
+                "password": "a wrong guess",
+                "csrf_token": csrf_token(client.get("/dashboard/login").text),
+            },
+            environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+        )
+        assert answer.status_code == 401
 
-    blocked = dash.login("mod", password)
+    blocked = Dashboard(client).login("mod", password)
 
     assert blocked.status_code == 429
     assert "Too many failed logins" in blocked.text
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 60
     assert client.get("/dashboard/").status_code == 302  # still logged out
+    assert Dashboard(client).login("someone-else", "x").status_code == 401  # other accounts still try
+
+
+def test_guessing_from_one_address_is_slowed_down_across_accounts(client, make_user):
+    make_user("mod")
+    dash = Dashboard(client)
+    for n in range(10):
+        assert dash.login(f"user-{n}", "a wrong guess").status_code == 401
+    blocked = dash.login("mod", "correct horse battery")
+    assert blocked.status_code == 429 and "Retry-After" in blocked.headers
+
+
+def test_an_unknown_name_costs_one_hash_check_like_a_known_one(db, make_user, monkeypatch):
+    from service import accounts
+
+    make_user("mod")
+    checks, hashes = [], []
+    real_check, real_hash = accounts.check_password_hash, accounts.generate_password_hash
+    monkeypatch.setattr(accounts, "check_password_hash", lambda *a: checks.append(1) or real_check(*a))
+    accounts._unknown_user_hash()  # made once, when the first unknown name arrives
+    monkeypatch.setattr(
+        accounts, "generate_password_hash", lambda *a, **k: hashes.append(1) or real_hash(*a, **k)
+    )
+    with db.session() as session:
+        assert accounts.authenticate(session, "nobody", "guess") is None
+        assert accounts.authenticate(session, "mod", "guess") is None
+    assert checks == [1, 1] and hashes == []
 
 
 def test_an_expired_token_makes_htmx_reload_the_page(moderator, queued_comment):
@@ -272,3 +308,17 @@ def test_no_template_carries_inline_script():
         text = template.read_text(encoding="utf-8")
         assert not re.search(r"<script(?![^>]*\bsrc=)", text), template
         assert not re.search(r"\son[a-z]+=", text), template
+
+
+@pytest.mark.parametrize(
+    ("back", "location"),
+    [
+        ("/dashboard/queues/all", "/dashboard/queues/all"),
+        ("https://evil.example/", "/dashboard/"),
+        ("//evil.example/", "/dashboard/"),
+    ],
+)
+def test_a_plain_decision_returns_only_to_a_page_of_this_site(moderator, queued_comment, back, location):
+    comment_id = queued_comment()
+    answer = moderator.decide(comment_id, htmx=False, back=back)
+    assert answer.status_code == 302 and answer.headers["Location"] == location

@@ -57,8 +57,6 @@ def create():
     data = parse(CommentIn, json_body())
     settings = current_app.config["STET_SETTINGS"]
     body_len = len(data.body)
-    if not data.body.strip():
-        raise APIError(422, "validation_error", "body: must not be blank", field="body")
     if body_len > settings.max_body_chars:
         raise APIError(
             422,

@@ -5,14 +5,15 @@
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from flask_limiter import RateLimitExceeded
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from service.web import retry_after
 
 
 class APIError(Exception):
@@ -59,19 +60,13 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+# Seconds a client should wait after a 503 for a database outage (a restart takes a few).
+DATABASE_RETRY_AFTER = 5
 
 
 def _is_api_request() -> bool:
     api = ("/api/", "/v1alpha1/", "/$discovery/")
     return request.path.startswith(api) or request.path in ("/healthz", "/readyz")
-
-
-def _retry_after() -> int:
-    """Seconds until the breached limit's window resets (at least 1)."""
-    from service.web import limiter
-
-    current = limiter.current_limit
-    return max(1, math.ceil(current.window[0] - time.time())) if current is not None else 1
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -83,13 +78,35 @@ def register_error_handlers(app: Flask) -> None:
             return exc
         status = exc.code or 500
         message = exc.description or exc.name
-        headers = {}
+        headers = dict(exc.get_headers())  # e.g. a 405's Allow
+        headers.pop("Content-Type", None)
         if status == 413:
             message = "request body is too large"
         if isinstance(exc, RateLimitExceeded):
             message = f"rate limit exceeded: {message}"
-            headers["Retry-After"] = str(_retry_after())
+            headers["Retry-After"] = str(retry_after())
         return error_response(APIError(status, _HTTP_CODES.get(status, "error"), message, headers=headers))
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(exc: DBAPIError):  # type: ignore[no-untyped-def]
+        """The database is down, restarting, locked or out of disk: 503 with Retry-After, one log
+        line (no traceback per request); the request's transaction is rolled back, so nothing is
+        half-saved."""
+        app.logger.error(
+            "database unavailable on %s %s: %s", request.method, request.path, str(exc.orig).splitlines()[0]
+        )
+        from service.web import get_session
+
+        try:
+            get_session().rollback()
+        except DBAPIError:
+            pass  # the connection is gone; the pool discards it
+        headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+        if not _is_api_request():
+            return "Stet cannot reach its database right now. Try again in a moment.", 503, headers
+        message = "the database is unavailable; nothing was saved, try again shortly"
+        return error_response(APIError(503, "unavailable", message, headers=headers))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]

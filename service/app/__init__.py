@@ -11,7 +11,15 @@ from flask import Flask
 from service import events
 from service.config import Settings
 from service.db import Database
-from service.web import MAX_REQUEST_BYTES, RowIdConverter, csrf, init_database, limiter, security_headers
+from service.web import (
+    MAX_REQUEST_BYTES,
+    JSONProvider,
+    RowIdConverter,
+    csrf,
+    init_database,
+    limiter,
+    security_headers,
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -38,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings.redis_url or DEFAULT_REDIS_URL,
         RATELIMIT_KEY_PREFIX="stet-limits",
     )
+    app.json = JSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.after_request(security_headers)
     database = Database(settings.sqlalchemy_url)

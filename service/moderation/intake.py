@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -24,10 +25,12 @@ from service.models import (
 from service.moderation.errors import AuthorBanned, AuthorSuspended, CommentsClosed
 from service.schemas import CommentIn
 
+SiteRow = TypeVar("SiteRow", Article, Author)
+
 
 def _get_or_create(
-    session: Session, model: type[Article] | type[Author], site: Site, ext_id: str, **fields: str | None
-) -> Article | Author:
+    session: Session, model: type[SiteRow], site: Site, ext_id: str, **fields: str | None
+) -> SiteRow:
     """The site's article or author with this id, created when new and updated with ``fields``.
 
     A new row is inserted with ON CONFLICT DO NOTHING, in the caller's transaction: a concurrent
