@@ -22,7 +22,7 @@ from flask import (
 from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required, login_user, logout_user
 
-from service.accounts import authenticate
+from service.accounts import authenticate, end_sessions
 from service.models import Role, User
 from service.web import get_session, limiter, retry_after
 
@@ -51,13 +51,20 @@ class DashboardUser:
         return self.user.role
 
     def get_id(self) -> str:
-        return str(self.user.id)
+        """``<user id>:<session epoch>``: a session from before the user's epoch moved on (logout,
+        a new password or role, deactivation) no longer loads."""
+        return f"{self.user.id}:{self.user.session_epoch}"
 
 
-def load_user(user_id: str) -> DashboardUser | None:
-    """The user of a session cookie; a deactivated account is logged out on its next request."""
+def load_user(session_id: str) -> DashboardUser | None:
+    """The user of a session cookie, while the session is current and the account active."""
+    user_id, _, epoch = session_id.partition(":")
+    if not user_id.isdigit() or not epoch.isdigit():
+        return None  # a cookie from before sessions carried their epoch
     user = get_session().get(User, int(user_id))
-    return DashboardUser(user) if user is not None and user.active else None
+    if user is None or not user.active or user.session_epoch != int(epoch):
+        return None
+    return DashboardUser(user)
 
 
 def roles_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -153,6 +160,9 @@ def too_many_attempts(_exc: RateLimitExceeded):
 @bp.post("/logout")
 @login_required
 def logout():
+    """Log out: every session of this user ends, a copied cookie included."""
+    end_sessions(current_user.user)
+    get_session().commit()
     logout_user()
     session.clear()
     flash("You have logged out.")

@@ -280,7 +280,8 @@ def create_user(session: Session, name: str, role: Role, password: str, actor: U
 def change_user(
     session: Session, user: User, actor: User, *, role: Role | None = None, active: bool | None = None
 ) -> User:
-    """Give a user another role, or deactivate (or reactivate) them; one active admin always remains."""
+    """Give a user another role, or deactivate (or reactivate) them; one active admin always remains.
+    A change ends the user's dashboard sessions: they log in again under the new role."""
     before = {"role": user.role, "active": user.active}
     new_role, new_active = role.value if role else user.role, user.active if active is None else active
     after = {"role": new_role, "active": new_active}
@@ -289,6 +290,8 @@ def change_user(
         others = session.scalar(admins.where(User.id != user.id))
         if not others:
             raise AccountError("keep at least one active admin: make someone else an admin first")
+    if after != before:
+        end_sessions(user)
     user.role, user.active = new_role, new_active
     audit.record(
         session,
@@ -299,6 +302,21 @@ def change_user(
         before=before,
         after=after,
     )
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """End every dashboard session of ``user`` (each carries the epoch it began in; the caller commits)."""
+    user.session_epoch += 1
+
+
+def set_password(session: Session, user: User, password: str, actor: User | str = CLI) -> User:
+    """Give ``user`` a new password; their sessions end. The caller commits."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = generate_password_hash(password)
+    end_sessions(user)
+    audit.record(session, actor=actor, action="user.password", target_type="user", target_id=user.id)
     return user
 
 

@@ -21,7 +21,10 @@ from service.schemas import MAX_ID
 
 csrf = CSRFProtect()
 # Counters live in the broker's Redis; if it is away, limits fall back to process memory.
-limiter = Limiter(get_remote_address, swallow_errors=True, in_memory_fallback_enabled=True)
+# Moving windows: a fixed window let twice the limit through across its boundary.
+limiter = Limiter(
+    get_remote_address, strategy="moving-window", swallow_errors=True, in_memory_fallback_enabled=True
+)
 
 # Ten thousand characters of \\uXXXX-escaped JSON plus the other fields fit well inside.
 MAX_REQUEST_BYTES = 256 * 1024

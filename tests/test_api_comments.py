@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from service import moderation
 from service.models import Comment
 
@@ -115,3 +117,16 @@ def test_readiness_fails_when_the_broker_is_unreachable(app_factory):
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["broker"].startswith("error")
+
+
+def test_readiness_fails_when_the_database_takes_reads_but_no_writes(app_factory, database_url):
+    """A full or read-only disk still answers SELECT 1; /readyz writes, so it says not ready."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("a read-only connection is SQLite's to open; PostgreSQL's outage is in test_api_errors")
+    path = database_url.removeprefix("sqlite:///")
+    app = app_factory(database_url=f"sqlite:///file:{path}?mode=ro&uri=true")
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"].startswith("error")

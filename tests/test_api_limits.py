@@ -33,3 +33,16 @@ def test_the_site_key_limit_covers_every_route(app_factory, site_key):
 def test_site_keys_are_hashed_before_they_reach_redis(app):
     with app.test_request_context(headers={"Authorization": "Bearer stet_secret"}):
         assert "stet_secret" not in site_key()
+
+
+def test_limits_slide_so_a_window_boundary_lets_no_burst_through(app_factory, site_key):
+    """A fixed window restarts when it ends and would take three more at once here (20 comments in
+    13 s got through a 10-per-minute limit that way); a moving window still counts the last two."""
+    import time
+
+    site = site_for(app_factory, site_key, rate_limit_author="3 per 4 second")
+    assert site.post_comment("One").status_code == 202
+    time.sleep(3.4)
+    assert [site.post_comment(f"Two {n}").status_code for n in range(2)] == [202, 202]
+    time.sleep(1.0)  # the first comment's window has ended; the last two are 1 s old
+    assert [site.post_comment(f"Three {n}").status_code for n in range(3)] == [202, 429, 429]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 import dashboard
-from service.models import Decision, User
+from service.models import AuditEntry, Decision, User
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")  # many logins; not about the hash
 
@@ -322,3 +322,32 @@ def test_a_plain_decision_returns_only_to_a_page_of_this_site(moderator, queued_
     comment_id = queued_comment()
     answer = moderator.decide(comment_id, htmx=False, back=back)
     assert answer.status_code == 302 and answer.headers["Location"] == location
+
+
+def test_logging_out_ends_the_session_even_for_a_copied_cookie(moderator, client):
+    copied = client.get_cookie("session").value
+    page = moderator.queue()
+    client.post("/dashboard/logout", data={"csrf_token": csrf_token(page.text)})
+    client.set_cookie("session", copied)  # an attacker replays the cookie captured before logout
+    assert moderator.queue().status_code == 302
+
+
+def test_a_role_change_or_new_password_ends_the_users_sessions(moderator, client, db, runner, make_user):
+    from service import accounts
+
+    make_user("boss", role="admin")
+    with db.session() as session:
+        mod = session.scalars(select(User).where(User.name == "mod")).one()
+        boss = session.scalars(select(User).where(User.name == "boss")).one()
+        accounts.change_user(session, mod, boss, role=accounts.Role.EDITOR)
+        session.commit()
+    assert moderator.queue().status_code == 302  # logged out: log in again as an editor
+    assert moderator.login().status_code == 302
+
+    result = runner("user", "password", "mod", input="a brand new passphrase\n")
+    assert result.exit_code == 0, result.output
+    assert client.get("/dashboard/welcome").status_code == 302
+    assert moderator.login(password="correct horse battery").status_code == 401
+    assert moderator.login(password="a brand new passphrase").status_code == 302
+    with db.session() as session:
+        assert session.scalars(select(AuditEntry.action).where(AuditEntry.action == "user.password")).all()

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from service.app.common import database_for, env_settings
+from service.app.common import command_session, env_settings
 
 # --- database, sites and users -------------------------------------------------------------
 
@@ -33,6 +33,13 @@ def user() -> None:
     """Dashboard accounts."""
 
 
+def _password() -> str:
+    """A password from a prompt (asked twice) or the first line of standard input."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
 @user.command("create")
 @click.argument("name")
 @click.option(
@@ -43,18 +50,33 @@ def user_create(name: str, role: str) -> None:
     from service import accounts
     from service.models import Role
 
-    if sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    database = database_for(env_settings())
-    try:
-        with database.session() as session:
-            try:
-                accounts.create_user(session, name, Role(role), password)
-            except accounts.AccountError as exc:
-                raise click.ClickException(str(exc)) from None
-            session.commit()
-    finally:
-        database.engine.dispose()  # a CLI run inside a test process must not leave a connection open
+    password = _password()
+    with command_session() as session:
+        try:
+            accounts.create_user(session, name, Role(role), password)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
     click.echo(f"created {role} {name!r}", err=True)
+
+
+@user.command("password")
+@click.argument("name")
+def user_password(name: str) -> None:
+    """Give a dashboard user a new password (prompt or standard input); their sessions end."""
+    from sqlalchemy import select
+
+    from service import accounts
+    from service.models import User
+
+    password = _password()
+    with command_session() as session:
+        found = session.scalar(select(User).where(User.name == name))
+        if found is None:
+            raise click.ClickException(f"no user named {name!r}")
+        try:
+            accounts.set_password(session, found, password)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    click.echo(f"new password for {name!r}; their sessions have ended", err=True)

@@ -13,7 +13,7 @@ editor reports' counts), ``webhooks`` and ``accounts`` (users, their tokens and 
 Importing this package registers every table on ``Base.metadata`` (Alembic's target).
 """
 
-from service.models.accounts import AuditEntry, User, UserToken
+from service.models.accounts import AuditEntry, HealthCheck, User, UserToken
 from service.models.base import (
     Base,
     ErasureMode,
@@ -40,6 +40,7 @@ __all__ = [
     "Decision",
     "ErasureMode",
     "Feedback",
+    "HealthCheck",
     "Label",
     "Premoderation",
     "Reason",

@@ -36,6 +36,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default=Role.MODERATOR.value)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Part of every session's id: moving it on (logout, a new password or role) ends them all.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -56,3 +58,11 @@ class UserToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user: Mapped[User] = relationship()
+
+
+class HealthCheck(Base):
+    """One row /readyz rewrites, to know the database still accepts a write (a full disk does not)."""
+
+    __tablename__ = "health_checks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
