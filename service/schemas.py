@@ -64,8 +64,16 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
 
+def readable_article_id(value: str) -> str:
+    """Refuse an article id the API could store but never read back: ``GET /articles/<id>/comments``
+    lists an article's comments, so an id ending in ``/comments`` would be taken for that."""
+    if value.endswith("/comments"):
+        raise ValueError("must not end in /comments (that path lists an article's comments)")
+    return value
+
+
 class ArticleIn(_Model):
-    id: ExternalId
+    id: Annotated[ExternalId, AfterValidator(readable_article_id)]
     title: Annotated[Text, Field(max_length=500)] | None = None
     url: Annotated[Text, Field(max_length=2000)] | None = None
 

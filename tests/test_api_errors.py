@@ -191,3 +191,13 @@ def test_bad_list_parameters(site, query, field):
     site.post_comment("so the article exists")
     response = site.client.get(f"/api/v1/articles/story-1/comments?{query}", headers=site.headers())
     assert_error(response, 400, field=field, code="invalid_parameter")
+
+
+def test_an_article_id_that_could_never_be_read_back_is_refused(site, db):
+    put = site.client.put("/api/v1/articles/story/comments", json={"title": "x"}, headers=site.headers())
+    assert_error(put, 422, field="article_id")
+    posted = site.client.post(
+        "/api/v1/comments", json={**VALID, "article": {"id": "story/comments"}}, headers=site.headers()
+    )
+    assert_error(posted, 422, field="article.id")
+    assert comment_count(db) == 0

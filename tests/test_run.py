@@ -33,7 +33,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_stet_run_serves_everything_and_stops_cleanly(tmp_path):
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell does for `stet run &`
+
+
+@pytest.mark.parametrize(
+    ("stop", "started"),
+    [(signal.SIGINT, _ignore_sigint), (signal.SIGTERM, None)],
+    ids=["ctrl-c, started from a script that ignores SIGINT", "SIGTERM"],
+)
+def test_stet_run_serves_everything_and_stops_cleanly(tmp_path, stop, started):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STET_")} | {
         "STET_HOME": str(tmp_path / "home"),
@@ -48,6 +57,7 @@ def test_stet_run_serves_everything_and_stops_cleanly(tmp_path):
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
+            preexec_fn=started,
         )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -79,9 +89,11 @@ def test_stet_run_serves_everything_and_stops_cleanly(tmp_path):
             interval=0.3,
         )
     finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        proc.send_signal(stop)
         proc.wait(60)
-    assert "Stopping Stet" in log.read_text()
+    output = log.read_text()
+    assert "Stopping Stet" in output
+    assert "restarting" not in output  # no child is started again once stopping began
     wait_until(lambda: not _alive(redis_pid), 10, what="the embedded Redis to stop")
     time.sleep(0.5)
     with pytest.raises(OSError):

@@ -246,3 +246,30 @@ def test_stripes_sdk_verifies_the_stet_signature():
     assert stripe.WebhookSignature.verify_header(BODY.decode(), header, hook.secret, 300)
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.WebhookSignature.verify_header(BODY.decode() + " ", header, hook.secret, 300)
+
+
+def test_a_failed_delivery_keeps_the_status_never_the_receivers_body(db, site_key, settings, monkeypatch):
+    """An endpoint that is really an internal page must not have its answer shown to admins."""
+    from flask import Flask
+
+    import worker.webhooks as sender
+    from tests.conftest import serving
+
+    receiver = Flask("receiver")
+    receiver.add_url_rule("/hook", "hook", lambda: ("db password is hunter2", 500), methods=["POST"])
+    monkeypatch.setattr(sender, "worker_settings", lambda: settings)
+    monkeypatch.setattr(sender, "worker_database", lambda: db)
+    sender._client.cache_clear()
+    with serving(receiver) as url:
+        with db.session() as session:
+            site = session.query(Site).one()
+            hook = webhooks.add(session, site, f"{url}/hook", ["comment.decided"], "test", allow_private=True)
+            session.commit()
+            hook_id = hook.id
+        delivery_id = delivery_for(db, hook_id)
+        sender.deliver_webhook(delivery_id)
+    sender._client.cache_clear()
+    with db.session() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        assert delivery.last_status_code == 500
+        assert delivery.last_error == "HTTP 500 INTERNAL SERVER ERROR"

@@ -45,7 +45,8 @@ def deliver_webhook(delivery_id: int) -> None:
             response = _client().post(url, content=body, headers=headers)
             status = response.status_code
             if not response.is_success:
-                error = f"HTTP {status}: {response.text[:200]}"
+                # The status only: the receiver's body may be an internal page (never shown).
+                error = f"HTTP {status} {response.reason_phrase}".rstrip()
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
     with db.session() as session:

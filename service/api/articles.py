@@ -19,7 +19,7 @@ from service.api.openapi import documented
 from service.api.responses import ArticleOut, CommentPage
 from service.api.serialize import article_json, comment_json
 from service.models import Article, Comment, Status, utcnow
-from service.schemas import MAX_ID, ArticleSettingsIn
+from service.schemas import MAX_ID, ArticleSettingsIn, readable_article_id
 from service.web import get_session
 
 bp = Blueprint("articles", __name__)
@@ -138,6 +138,10 @@ def update(article_id: str):
     data = parse(ArticleSettingsIn, json_body())
     if not 1 <= len(article_id) <= 200 or "\x00" in article_id:
         raise APIError(422, "validation_error", "article_id: 1 to 200 characters", field="article_id")
+    try:
+        readable_article_id(article_id)
+    except ValueError as exc:
+        raise APIError(422, "validation_error", f"article_id: {exc}", field="article_id") from None
     session = get_session()
     article = _find(site.id, article_id)
     before = None if article is None else article_json(article)

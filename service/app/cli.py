@@ -32,6 +32,13 @@ def cli() -> None:
 # --- the processes -------------------------------------------------------------------------
 
 
+def stop_on_signals() -> None:
+    """SIGTERM and Ctrl-C (SIGINT) stop this process, even when it was started from a shell or
+    script that ignores SIGINT (``stet run &``), which its children would inherit."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @cli.command()
 @click.option("--threads", default=8, show_default=True, help="Request threads.")
 def api(threads: int) -> None:
@@ -42,6 +49,7 @@ def api(threads: int) -> None:
     from service.app import create_app
 
     settings = env_settings()
+    stop_on_signals()
     # Loaded before the first request, so Perspective's first call is as fast as the rest.
     scorer_named(settings.scorers)
     click.echo(f"Stet API on http://{settings.host}:{settings.port}", err=True)
@@ -102,6 +110,8 @@ def run(concurrency: int) -> None:
             children[name] = subprocess.Popen(commands[name], env=env, preexec_fn=die_with_parent)
 
         def stop_all() -> None:
+            for stop in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the cleanup short
+                signal.signal(stop, signal.SIG_IGN)
             for child in children.values():
                 if child.poll() is None:
                     child.terminate()
@@ -112,9 +122,7 @@ def run(concurrency: int) -> None:
                     child.kill()
 
         stack.callback(stop_all)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        # Ctrl-C stops everything, even when started from a shell that ignores SIGINT (`cmd &`).
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        stop_on_signals()
         for name in commands:
             start(name)
         base = f"http://{settings.host}:{settings.port}"
@@ -133,7 +141,7 @@ def run(concurrency: int) -> None:
                         click.echo(f"{name} exited with code {child.returncode}; restarting it", err=True)
                         time.sleep(1)
                         start(name)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):
             click.echo("\nStopping Stet…")
 
 
