@@ -79,6 +79,8 @@ class Settings:
     # Coral's external moderation phase: seconds Stet may spend deciding before it answers 204 (no
     # opinion) and leaves the comment to the worker; keep it well under the phase's timeout in Coral.
     coral_budget: float = 0.5
+    # Requests scored on the request path (Perspective's endpoint) at once, per API process.
+    scoring_concurrency: int = 1
     # Webhook endpoints on loopback, private or link-local addresses are refused (no SSRF) unless set.
     webhook_allow_private: bool = False
 

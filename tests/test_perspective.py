@@ -180,3 +180,49 @@ def test_the_discovery_document_is_rooted_at_stet_and_needs_no_key(client):
     assert doc["resources"]["comments"]["methods"]["analyze"]["path"] == "v1alpha1/comments:analyze"
     missing = client.get("/$discovery/rest?version=v1")
     assert missing.status_code == 404 and missing.get_json()["error"]["field"] == "version"
+
+
+def test_scoring_is_gated_one_request_per_site_and_a_busy_scorer_answers_429_at_once(app, client, site_key):
+    """A site flooding the expensive call waits for nobody's scorer: its second request at once is
+    refused, and while the scorer is taken other requests get 429 with Retry-After within the wait."""
+    import threading
+
+    from service.api.scoring_gate import Busy, ScoringGate
+    from service.models import Site
+
+    gate = ScoringGate(concurrency=1, wait=0.2)
+    app.extensions["stet.scoring_gate"] = gate
+    with app.extensions["stet.db"].session() as session:
+        site_id = session.query(Site).one().id
+    held, release = threading.Event(), threading.Event()
+
+    def hold(site: int) -> None:
+        with gate.turn(site):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold, args=(site_id,))
+    holder.start()
+    held.wait(5)
+    try:
+        same_site = analyze(
+            client, {"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": {}}}, site_key
+        )
+        assert same_site.status_code == 429
+        assert same_site.get_json()["error"]["status"] == "RESOURCE_EXHAUSTED"
+        assert "previous request" in same_site.get_json()["error"]["message"]
+        assert same_site.headers["Retry-After"] == "1"
+        try:
+            with gate.turn(site_id + 1):  # another site, while the only slot is held
+                raise AssertionError("the slot was not held")
+        except Busy as busy:
+            assert busy.site is False
+    finally:
+        release.set()
+        holder.join(5)
+    assert (
+        analyze(
+            client, {"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": {}}}, site_key
+        ).status_code
+        == 200
+    )

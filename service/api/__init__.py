@@ -22,11 +22,13 @@ from service.api import (
     reader_reports,
     reports,
 )
+from service.api.scoring_gate import ScoringGate
 
 PREFIX = "/api/v1"
 
 
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
+    app.extensions["stet.scoring_gate"] = ScoringGate(app.config["STET_SETTINGS"].scoring_concurrency)
     for bp, prefix in (
         (comments.bp, PREFIX),
         (articles.bp, PREFIX),

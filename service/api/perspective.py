@@ -20,15 +20,17 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, current_app, request
+from flask_limiter import RateLimitExceeded
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from service import language
 from service.accounts import site_for_key
 from service.api.openapi import documented
+from service.api.scoring_gate import Busy
 from service.models import Label, Site
 from service.schemas import Text
-from service.web import get_session
+from service.web import get_session, retry_after
 from worker.scorers import Scorer, load_scorer
 
 bp = Blueprint("perspective", __name__)
@@ -146,15 +148,16 @@ def _invalid(message: str, error_type: str | None = None, **extra: Any) -> Persp
 
 
 @bp.errorhandler(PerspectiveError)
-def _perspective_error(err: PerspectiveError):
+def _perspective_error(err: PerspectiveError, wait: int = 1):
     body = {"error": {"code": err.code, "message": err.message, "status": err.status, "details": err.details}}
-    return body, err.code
+    return body, err.code, {"Retry-After": str(wait)} if err.code == 429 else {}
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     status = {413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED"}.get(exc.code or 400, "INVALID_ARGUMENT")
-    return _perspective_error(PerspectiveError(exc.code or 400, status, exc.description or exc.name))
+    wait = retry_after() if isinstance(exc, RateLimitExceeded) else 1
+    return _perspective_error(PerspectiveError(exc.code or 400, status, exc.description or exc.name), wait)
 
 
 @lru_cache(maxsize=4)
@@ -258,6 +261,22 @@ def _spans(scorer: Scorer, text: str, label: str, summary: float) -> list[dict[s
     ]
 
 
+def _scored(scorer: Scorer, text: str, wanted: dict[str, str], data: AnalyzeRequest) -> dict[str, Any]:
+    """The attribute scores (with spans when asked) above each attribute's threshold."""
+    scores = scorer.score_batch([text])[0]
+    answer: dict[str, Any] = {}
+    for name, label in wanted.items():
+        value = round(float(scores[label]), 6)
+        threshold = data.requestedAttributes[name].scoreThreshold
+        if threshold is not None and value < threshold:
+            continue
+        entry: dict[str, Any] = {"summaryScore": {"value": value, "type": SCORE_TYPE}}
+        if data.spanAnnotations:
+            entry["spanScores"] = _spans(scorer, text, label, value)
+        answer[name] = entry
+    return answer
+
+
 @bp.post("/comments:analyze")
 @documented(
     answer=AnalyzeResponse,
@@ -278,17 +297,13 @@ def analyze():
     detected = language.detect(text, expected=site.language) or site.language
     languages = data.languages or [detected]
     wanted = _labels(list(data.requestedAttributes), tuple(scorer.labels), languages, scorer.reads)
-    scores = scorer.score_batch([text])[0]
-    answer: dict[str, Any] = {}
-    for name, label in wanted.items():
-        value = round(float(scores[label]), 6)
-        threshold = data.requestedAttributes[name].scoreThreshold
-        if threshold is not None and value < threshold:
-            continue
-        entry: dict[str, Any] = {"summaryScore": {"value": value, "type": SCORE_TYPE}}
-        if data.spanAnnotations:
-            entry["spanScores"] = _spans(scorer, text, label, value)
-        answer[name] = entry
+    try:
+        with current_app.extensions["stet.scoring_gate"].turn(site.id):
+            answer = _scored(scorer, text, wanted, data)
+    except Busy as busy:
+        whose = "this key's previous request is still being scored" if busy.site else "the scorer is busy"
+        message = f"Too many requests: {whose}; retry shortly."
+        raise PerspectiveError(429, "RESOURCE_EXHAUSTED", message) from None
     body: dict[str, Any] = {
         "attributeScores": answer,
         "languages": languages,

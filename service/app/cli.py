@@ -40,20 +40,15 @@ def stop_on_signals() -> None:
 
 
 @cli.command()
-@click.option("--threads", default=8, show_default=True, help="Request threads.")
-def api(threads: int) -> None:
+@click.option("--workers", default=2, show_default=True, help="Server processes.")
+@click.option("--threads", default=8, show_default=True, help="Request threads per process.")
+def api(workers: int, threads: int) -> None:
     """Serve the HTTP API (/api/v1) and the dashboard (/dashboard)."""
-    import waitress
-
-    from service.api.perspective import scorer_named
-    from service.app import create_app
+    from service.app.server import serve
 
     settings = env_settings()
-    stop_on_signals()
-    # Loaded before the first request, so Perspective's first call is as fast as the rest.
-    scorer_named(settings.scorers)
-    click.echo(f"Stet API on http://{settings.host}:{settings.port}", err=True)
-    waitress.serve(create_app(settings), host=settings.host, port=settings.port, threads=threads)
+    click.echo(f"Stet API on http://{settings.host}:{settings.port} ({workers} processes)", err=True)
+    serve(settings, workers, threads)  # gunicorn's master stops on SIGTERM and SIGINT
 
 
 @cli.command()
