@@ -120,7 +120,10 @@ def main() -> None:
         api = stet(env, "api", *(["--workers", str(args.workers)] if args.workers else []))
         try:
             wait_http(f"{base}/healthz", 120)
-            rows = [scenario(base, (victim_key, key), kind, args) for kind, key in zip(kinds, flood_keys)]
+            rows = [
+                scenario(base, (victim_key, key), kind, args)
+                for kind, key in zip(kinds, flood_keys, strict=True)
+            ]
         finally:
             stop(api)
     print(f"\nscorer {scorer}; victim at {args.rate}/s for {args.seconds:.0f} s per scenario;", end=" ")
