@@ -229,6 +229,13 @@ def test_410_gone_stops_the_endpoint(db, site_key, settings):
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]/hook",
         "http://192.168.0.10/hook",
+        "http://0x7f000001/hook",  # odd encodings of 127.0.0.1
+        "http://2130706433/hook",
+        "http://017700000001/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://0.0.0.0/hook",
+        "http://[fd00::1]/hook",
+        "http://224.0.0.1/hook",  # multicast
     ],
 )
 def test_endpoints_on_internal_addresses_are_refused(db, site_key, url):

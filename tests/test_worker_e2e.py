@@ -141,3 +141,29 @@ def test_a_comment_the_pipeline_cannot_take_does_not_hold_up_its_batch(
     monkeypatch.setattr(tasks, "worker_settings", lambda: settings)
     assert tasks.decide_batch(ids, Failing(settings, broker)) == 2
     assert [site.status(i) for i in ids] == ["approved", "pending", "approved"]
+
+
+def test_the_sweep_leaves_comments_waiting_in_a_long_queue_alone(db, settings, broker, monkeypatch, site):
+    """Under a backlog a pending comment is most likely still queued: re-enqueueing it lengthens
+    the queue (950 messages grew to 1,526). Only once the queue drains is it sent again."""
+    from datetime import timedelta
+
+    import worker.tasks as tasks
+    from service.models import utcnow
+    from worker.enqueue import QUEUE
+
+    comment_id = site.post_comment().get_json()["id"]
+    with db.session() as session:  # enqueued 5 s ago: past the 3 s timeout, well inside 10 times it
+        session.get(Comment, comment_id).enqueued_at = utcnow() - timedelta(seconds=5)
+        session.commit()
+    sent: list[list[int]] = []
+    monkeypatch.setattr(tasks, "worker_settings", lambda: settings)
+    monkeypatch.setattr(tasks, "worker_database", lambda: db)
+    monkeypatch.setattr(tasks, "enqueue_scoring", lambda _app, ids: sent.append(list(ids)))
+    monkeypatch.setitem(tasks.sweep_pending.app.conf, "broker_url", settings.redis_url)
+    broker.delete(QUEUE)
+    broker.rpush(QUEUE, *[f"message {n}" for n in range(50)])  # a backlog
+
+    assert tasks.sweep_pending() == 0 and sent == []
+    broker.delete(QUEUE)  # drained
+    assert tasks.sweep_pending() == 1 and sent == [[comment_id]]
