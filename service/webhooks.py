@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
@@ -152,22 +152,42 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def refusal(url: str, allow_private: bool = False) -> str | None:
-    """Why Stet must not call ``url`` (its host resolves to a loopback, private, link-local or
-    otherwise internal address: no SSRF into the newsroom's network), or None. A host that does
-    not resolve now is not refused here; the attempt itself will fail."""
+def resolve(url: str, allow_private: bool = False) -> tuple[str | None, str | None]:
+    """Where to send ``url``'s request: ``(address, None)`` with the vetted address to connect to
+    (so a DNS answer that changes after the check cannot move the request inside), or ``(None,
+    why)`` when the host resolves to a loopback, private, link-local, multicast or otherwise
+    internal address (no SSRF into the newsroom's network). ``(None, None)``: connect by name (a
+    host that does not resolve now fails on its own; private addresses allowed by the admin)."""
     host = urlsplit(url).hostname or ""
     if allow_private:
-        return None
+        return None, None
     try:
         addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
     except (OSError, UnicodeError):
-        return None
+        return None, None
     for address in sorted(addresses):
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         if not ip.is_global or ip.is_multicast:
-            return f"{host} resolves to {ip}, an internal address (STET_WEBHOOK_ALLOW_PRIVATE allows it)"
-    return None
+            why = f"{host} resolves to {ip}, an internal address (STET_WEBHOOK_ALLOW_PRIVATE allows it)"
+            return None, why
+    return (min(addresses) if addresses else None), None
+
+
+def refusal(url: str, allow_private: bool = False) -> str | None:
+    """Why Stet must not call ``url`` (see ``resolve``), or None."""
+    return resolve(url, allow_private)[1]
+
+
+def pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, str]]:
+    """``url`` rewritten to connect to ``address``, with the ``Host`` header and the TLS server
+    name (httpx's ``sni_hostname``, which the certificate is checked against) of the original."""
+    if address is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=netloc)), {"Host": host}, {"sni_hostname": parts.hostname or ""}
 
 
 def _check(url: str, subscribed: Iterable[str], allow_private: bool = False) -> list[str]:

@@ -280,3 +280,34 @@ def test_a_failed_delivery_keeps_the_status_never_the_receivers_body(db, site_ke
         delivery = session.get(WebhookDelivery, delivery_id)
         assert delivery.last_status_code == 500
         assert delivery.last_error == "HTTP 500 INTERNAL SERVER ERROR"
+
+
+def test_a_delivery_goes_to_the_address_that_was_checked_not_to_a_new_dns_answer(monkeypatch):
+    """DNS rebinding: a name that passed the check must not resolve somewhere internal at connect
+    time. The request is sent to the vetted address, with the original Host and TLS name."""
+    import socket
+
+    import httpx
+    from flask import Flask, request
+
+    from tests.conftest import serving
+
+    public = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 0))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: public)
+    assert webhooks.resolve("https://hooks.example.org/stet") == ("93.184.216.34", None)
+    target, host, tls = webhooks.pinned("https://hooks.example.org:8443/stet?x=1", "93.184.216.34")
+    assert target == "https://93.184.216.34:8443/stet?x=1"
+    assert host == {"Host": "hooks.example.org:8443"} and tls == {"sni_hostname": "hooks.example.org"}
+    assert webhooks.pinned("http://h.example/x", "2001:db8::1")[0] == "http://[2001:db8::1]/x"
+    monkeypatch.undo()
+
+    seen = []
+    receiver = Flask("receiver")
+    receiver.add_url_rule("/hook", "hook", lambda: seen.append(request.host) or "", methods=["POST"])
+    with serving(receiver) as url:
+        port = url.rsplit(":", 1)[1]
+        # "hooks.invalid" never resolves: the request can only arrive by the pinned address.
+        target, host, tls = webhooks.pinned(f"http://hooks.invalid:{port}/hook", "127.0.0.1")
+        with httpx.Client() as client:  # as the worker's client sends it
+            assert client.post(target, headers=host, extensions=tls, content=b"{}").status_code == 200
+    assert seen == [f"hooks.invalid:{port}"]

@@ -39,10 +39,13 @@ def deliver_webhook(delivery_id: int) -> None:
             return
         url = hook.url
         body, headers = webhooks.request_for(hook, delivery)
-    status, error = None, webhooks.refusal(url, settings.webhook_allow_private)  # DNS may have moved
+    # Checked again at each attempt (DNS may have moved), and sent to the address checked.
+    address, error = webhooks.resolve(url, settings.webhook_allow_private)
+    status = None
     if error is None:
+        target, host, tls = webhooks.pinned(url, address)
         try:
-            response = _client().post(url, content=body, headers=headers)
+            response = _client().post(target, content=body, headers={**headers, **host}, extensions=tls)
             status = response.status_code
             if not response.is_success:
                 # The status only: the receiver's body may be an internal page (never shown).
