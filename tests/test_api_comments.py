@@ -122,7 +122,7 @@ def test_readiness_fails_when_the_broker_is_unreachable(app_factory):
 def test_readiness_fails_when_the_database_takes_reads_but_no_writes(app_factory, database_url):
     """A full or read-only disk still answers SELECT 1; /readyz writes, so it says not ready."""
     if not database_url.startswith("sqlite"):
-        pytest.skip("a read-only connection is SQLite's to open; PostgreSQL's outage is in test_api_errors")
+        pytest.skip("a read-only connection is SQLite's to open; PostgreSQL's outage: test_faults")
     path = database_url.removeprefix("sqlite:///")
     app = app_factory(database_url=f"sqlite:///file:{path}?mode=ro&uri=true")
     client = app.test_client()
@@ -130,3 +130,26 @@ def test_readiness_fails_when_the_database_takes_reads_but_no_writes(app_factory
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["database"].startswith("error")
+
+
+def test_a_comment_costs_five_sql_statements_or_seven_from_a_new_author_on_a_new_article(site, db):
+    """Ingest does only what it must: the site, the author, the article, the insert (which returns
+    the row) and the site's webhooks; a new author and article add one insert each."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert site.post_comment("A first comment on this story.").status_code == 202
+        first = len(statements)
+        statements.clear()
+        assert site.post_comment("A second one, same author and story.").status_code == 202
+        second = len(statements)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert (first, second) == (7, 5), statements

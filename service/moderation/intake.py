@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service import language
 from service.models import (
@@ -22,35 +23,44 @@ from service.models import (
     WordKind,
     utcnow,
 )
-from service.moderation.errors import AuthorBanned, AuthorSuspended, CommentsClosed
+from service.moderation.errors import AuthorBanned, AuthorSuspended, CommentsClosed, Refused
 from service.schemas import CommentIn
 
 SiteRow = TypeVar("SiteRow", Article, Author)
 
 
-def _get_or_create(
-    session: Session, model: type[SiteRow], site: Site, ext_id: str, **fields: str | None
-) -> SiteRow:
-    """The site's article or author with this id, created when new and updated with ``fields``.
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT, for ON CONFLICT."""
+    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
-    A new row is inserted with ON CONFLICT DO NOTHING, in the caller's transaction: a concurrent
-    request creating the same one does not abort the transaction, and nothing is committed before
-    the comment that needs it (a savepoint on SQLite's driver committed the row on its own)."""
-    where = (model.site_id == site.id, model.external_id == ext_id)
-    obj = session.scalar(select(model).where(*where))
-    if obj is None:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        values = {"site_id": site.id, "external_id": ext_id, **fields}
-        statement = (
-            insert(model).values(**values).on_conflict_do_nothing(index_elements=["site_id", "external_id"])
-        )
-        session.execute(statement)
-        return session.scalars(select(model).where(*where)).one()
+
+def _find(session: Session, model: type[SiteRow], site: Site, ext_id: str) -> SiteRow | None:
+    return session.scalar(select(model).where(model.site_id == site.id, model.external_id == ext_id))
+
+
+def _create(session: Session, model: type[SiteRow], site: Site, ext_id: str, **fields: str | None) -> SiteRow:
+    """A new article or author, inserted with ON CONFLICT DO NOTHING in the caller's transaction
+    (no savepoint: on SQLite's driver one committed the row on its own, before its comment); the
+    row a concurrent request inserted first when it won."""
+    values = {"site_id": site.id, "external_id": ext_id, **fields}
+    statement = (
+        _insert(session)(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["site_id", "external_id"])
+        .returning(model)
+    )
+    created = session.scalars(statement).one_or_none()
+    return (
+        created
+        if created is not None
+        else session.scalars(select(model).where(model.site_id == site.id, model.external_id == ext_id)).one()
+    )
+
+
+def _update(row: Article | Author, **fields: str | None) -> None:
     for key, value in fields.items():
-        if value is not None and getattr(obj, key) != value:
-            setattr(obj, key, value)
-    return obj
+        if value is not None and getattr(row, key) != value:
+            setattr(row, key, value)
 
 
 @dataclass
@@ -59,55 +69,85 @@ class Submission:
     created: bool
 
 
-def refuse_if_not_allowed(session: Session, site: Site, data: CommentIn) -> None:
-    """Raise ``Refused`` for a banned or suspended author or an article closed to comments."""
-    author = session.scalar(
-        select(Author).where(Author.site_id == site.id, Author.external_id == data.author.id)
-    )
+def refusal(author: Author | None, article: Article | None) -> Refused | None:
+    """Why a new comment is refused: a banned or suspended author, an article closed to comments."""
     if author is not None and author.banned:
-        raise AuthorBanned()
+        return AuthorBanned()
     if author is not None and author.suspended_until is not None and author.suspended_until > utcnow():
-        raise AuthorSuspended(author.suspended_until.isoformat(timespec="seconds"))
-    article = session.scalar(
-        select(Article).where(Article.site_id == site.id, Article.external_id == data.article.id)
-    )
+        return AuthorSuspended(author.suspended_until.isoformat(timespec="seconds"))
     if article is not None and not article.comments_open:
-        raise CommentsClosed()
+        return CommentsClosed()
+    return None
+
+
+def _existing(session: Session, site: Site, external_id: str) -> Comment:
+    return session.scalars(
+        select(Comment).where(Comment.site_id == site.id, Comment.external_id == external_id)
+    ).one()
 
 
 def submit_comment(session: Session, site: Site, data: CommentIn) -> Submission:
     """Save a new pending comment (creating its article and author on first sight).
 
-    With an ``external_id`` the call is idempotent per site: a retry returns the
-    comment already saved. The caller commits, then enqueues ``comment.id``. A new comment from a
-    banned or suspended author, or on an article closed to comments, is ``Refused``.
+    With an ``external_id`` the call is idempotent per site: a retry returns the comment already
+    saved (the unique key decides, so two concurrent retries save one). The caller commits, then
+    enqueues ``comment.id``. A new comment from a banned or suspended author, or on an article
+    closed to comments, is ``Refused``.
+
+    A comment by a known author on a known article costs three statements (author, article, the
+    insert, which returns the row): nothing is read twice and nothing is loaded after it.
     """
-    if data.external_id is not None:
-        existing = session.scalar(
-            select(Comment).where(Comment.site_id == site.id, Comment.external_id == data.external_id)
-        )
-        if existing is not None:
-            return Submission(existing, created=False)
-    refuse_if_not_allowed(session, site, data)
-    article = _get_or_create(
-        session, Article, site, data.article.id, title=data.article.title, url=data.article.url
+    author = _find(session, Author, site, data.author.id)
+    article = _find(session, Article, site, data.article.id)
+    refused = refusal(author, article)
+    if refused is not None:
+        if data.external_id is not None:  # a retry of a comment saved before the refusal
+            existing = session.scalar(
+                select(Comment).where(Comment.site_id == site.id, Comment.external_id == data.external_id)
+            )
+            if existing is not None:
+                return Submission(existing, created=False)
+        raise refused
+    fields = {"title": data.article.title, "url": data.article.url}
+    if article is None:
+        article = _create(session, Article, site, data.article.id, **fields)
+    else:
+        _update(article, **fields)
+    if author is None:
+        author = _create(session, Author, site, data.author.id, name=data.author.name)
+    else:
+        _update(author, name=data.author.name)
+    values = {
+        "site_id": site.id,
+        "article_id": article.id,
+        "author_id": author.id,
+        "parent_id": data.parent_id,
+        "external_id": data.external_id,
+        "body": data.body,
+        "language": language.detect(data.body, expected=site.language),
+        "ip": data.ip,
+        "user_agent": data.user_agent,
+        "status": Status.PENDING.value,
+        "enqueued_at": utcnow(),
+    }
+    statement = (
+        _insert(session)(Comment)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["site_id", "external_id"])
+        .returning(Comment)
     )
-    author = _get_or_create(session, Author, site, data.author.id, name=data.author.name)
-    comment = Comment(
-        site_id=site.id,
-        article_id=article.id,
-        author_id=author.id,
-        parent_id=data.parent_id,
-        external_id=data.external_id,
-        body=data.body,
-        language=language.detect(data.body, expected=site.language),
-        ip=data.ip,
-        user_agent=data.user_agent,
-        status=Status.PENDING.value,
-        enqueued_at=utcnow(),
-    )
-    session.add(comment)
-    session.flush()
+    comment = session.scalars(statement).one_or_none()
+    if comment is None:  # its external_id was saved before: this is a retry
+        return Submission(_existing(session, site, data.external_id or ""), created=False)
+    # What the answer and the webhook event read, known without loading: no query after the insert.
+    for name, value in (
+        ("article", article),
+        ("author", author),
+        ("scores", []),
+        ("reasons", []),
+        ("decisions", []),
+    ):
+        set_committed_value(comment, name, value)
     return Submission(comment, created=True)
 
 
