@@ -65,6 +65,7 @@ def create():
             request.form.getlist("events"),
             current_user.user,
             allow_private=current_app.config["STET_SETTINGS"].webhook_allow_private,
+            networks=current_app.config["STET_SETTINGS"].webhook_networks,
         )
     except webhooks.WebhookError as exc:
         db.rollback()

@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,8 +82,10 @@ class Settings:
     coral_budget: float = 0.5
     # Requests scored on the request path (Perspective's endpoint) at once, per API process.
     scoring_concurrency: int = 1
-    # Webhook endpoints on loopback, private or link-local addresses are refused (no SSRF) unless set.
+    # Webhook endpoints on loopback, private or link-local addresses are refused (no SSRF) unless set,
+    # or unless they lie in one of these networks (comma-separated CIDRs: on-premises receivers).
     webhook_allow_private: bool = False
+    webhook_allowed_networks: str = ""
 
     def __post_init__(self) -> None:
         from service import policy  # the rules' shapes live with the policy
@@ -102,6 +105,10 @@ class Settings:
             ) from None
         if self.score_batch < 1:
             raise ValueError(f"STET_SCORE_BATCH must be at least 1, got {self.score_batch}")
+        try:
+            self.webhook_networks  # noqa: B018 - parsed now, so a typo stops the start, not a delivery
+        except ValueError as exc:
+            raise ValueError(f"STET_WEBHOOK_ALLOWED_NETWORKS: {exc}") from None
 
     @property
     def attribute_rules(self) -> Mapping[str, AttributeRule]:
@@ -113,6 +120,13 @@ class Settings:
         if not isinstance(rules, dict):
             raise ValueError("expected a JSON object")
         return policy.merge_rules(policy.DEFAULT_RULES, rules)
+
+    @property
+    def webhook_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """The internal networks webhooks may reach (``STET_WEBHOOK_ALLOWED_NETWORKS``)."""
+        return tuple(
+            ip_network(part.strip()) for part in self.webhook_allowed_networks.split(",") if part.strip()
+        )
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -30,7 +30,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -152,12 +152,16 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def resolve(url: str, allow_private: bool = False) -> tuple[str | None, str | None]:
+Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+
+
+def resolve(url: str, allow_private: bool = False, networks: Networks = ()) -> tuple[str | None, str | None]:
     """Where to send ``url``'s request: ``(address, None)`` with the vetted address to connect to
     (so a DNS answer that changes after the check cannot move the request inside), or ``(None,
     why)`` when the host resolves to a loopback, private, link-local, multicast or otherwise
-    internal address (no SSRF into the newsroom's network). ``(None, None)``: connect by name (a
-    host that does not resolve now fails on its own; private addresses allowed by the admin)."""
+    internal address outside the admin's ``networks`` (no SSRF into the newsroom's network).
+    ``(None, None)``: connect by name (a host that does not resolve now fails on its own; every
+    private address allowed by the admin)."""
     host = urlsplit(url).hostname or ""
     if allow_private:
         return None, None
@@ -167,15 +171,18 @@ def resolve(url: str, allow_private: bool = False) -> tuple[str | None, str | No
         return None, None
     for address in sorted(addresses):
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if not ip.is_global or ip.is_multicast:
-            why = f"{host} resolves to {ip}, an internal address (STET_WEBHOOK_ALLOW_PRIVATE allows it)"
+        if (not ip.is_global or ip.is_multicast) and not any(ip in network for network in networks):
+            why = (
+                f"{host} resolves to {ip}, an internal address "
+                "(STET_WEBHOOK_ALLOWED_NETWORKS or STET_WEBHOOK_ALLOW_PRIVATE allow it)"
+            )
             return None, why
     return (min(addresses) if addresses else None), None
 
 
-def refusal(url: str, allow_private: bool = False) -> str | None:
+def refusal(url: str, allow_private: bool = False, networks: Networks = ()) -> str | None:
     """Why Stet must not call ``url`` (see ``resolve``), or None."""
-    return resolve(url, allow_private)[1]
+    return resolve(url, allow_private, networks)[1]
 
 
 def pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, str]]:
@@ -190,11 +197,13 @@ def pinned(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str
     return urlunsplit(parts._replace(netloc=netloc)), {"Host": host}, {"sni_hostname": parts.hostname or ""}
 
 
-def _check(url: str, subscribed: Iterable[str], allow_private: bool = False) -> list[str]:
+def _check(
+    url: str, subscribed: Iterable[str], allow_private: bool = False, networks: Networks = ()
+) -> list[str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
         raise WebhookError(f"a webhook URL is http:// or https:// with a host: {url!r}")
-    refused = refusal(url, allow_private)
+    refused = refusal(url, allow_private, networks)
     if refused:
         raise WebhookError(refused)
     chosen = list(dict.fromkeys(subscribed)) or list(events.EVENTS)
@@ -211,9 +220,10 @@ def add(
     subscribed: Iterable[str],
     actor: User | str,
     allow_private: bool = False,
+    networks: Networks = (),
 ) -> Webhook:
     """A new endpoint for ``site`` (all events when none are named); its secret is on the row."""
-    chosen = _check(url, subscribed, allow_private)
+    chosen = _check(url, subscribed, allow_private, networks)
     hook = Webhook(site_id=site.id, url=url, events=chosen, secret=new_secret(), active=True)
     session.add(hook)
     session.flush()

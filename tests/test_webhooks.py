@@ -311,3 +311,20 @@ def test_a_delivery_goes_to_the_address_that_was_checked_not_to_a_new_dns_answer
         with httpx.Client() as client:  # as the worker's client sends it
             assert client.post(target, headers=host, extensions=tls, content=b"{}").status_code == 200
     assert seen == [f"hooks.invalid:{port}"]
+
+
+def test_an_admin_allows_only_the_on_premises_networks_named(db, site_key):
+    from ipaddress import ip_network
+
+    from service.config import Settings
+
+    settings = Settings(webhook_allowed_networks="10.20.0.0/16, 192.168.5.7/32")
+    assert settings.webhook_networks == (ip_network("10.20.0.0/16"), ip_network("192.168.5.7/32"))
+    allowed = settings.webhook_networks
+    assert webhooks.refusal("http://10.20.3.4/hook", networks=allowed) is None
+    assert webhooks.refusal("http://192.168.5.7/hook", networks=allowed) is None
+    assert webhooks.resolve("http://10.20.3.4/hook", networks=allowed) == ("10.20.3.4", None)  # pinned too
+    for outside in ("http://10.21.0.1/hook", "http://192.168.5.8/hook", "http://169.254.169.254/latest"):
+        assert "internal address" in webhooks.refusal(outside, networks=allowed)
+    with pytest.raises(ValueError, match="STET_WEBHOOK_ALLOWED_NETWORKS"):
+        Settings(webhook_allowed_networks="10.0.0.0/33")

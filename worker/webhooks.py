@@ -40,7 +40,7 @@ def deliver_webhook(delivery_id: int) -> None:
         url = hook.url
         body, headers = webhooks.request_for(hook, delivery)
     # Checked again at each attempt (DNS may have moved), and sent to the address checked.
-    address, error = webhooks.resolve(url, settings.webhook_allow_private)
+    address, error = webhooks.resolve(url, settings.webhook_allow_private, settings.webhook_networks)
     status = None
     if error is None:
         target, host, tls = webhooks.pinned(url, address)

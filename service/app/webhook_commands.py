@@ -37,8 +37,16 @@ def add(site_name: str, url: str, events: tuple[str, ...]) -> None:
         if site is None:
             raise click.ClickException(f"no site named {site_name!r}")
         try:
-            allow_private = Settings.from_env().webhook_allow_private
-            hook = webhooks.add(session, site, url, events, ACTOR, allow_private=allow_private)
+            settings = Settings.from_env()
+            hook = webhooks.add(
+                session,
+                site,
+                url,
+                events,
+                ACTOR,
+                allow_private=settings.webhook_allow_private,
+                networks=settings.webhook_networks,
+            )
         except webhooks.WebhookError as exc:
             raise click.ClickException(str(exc)) from None
         session.commit()
