@@ -32,7 +32,7 @@ from service.embedded import EmbeddedRedis, free_port
 from service.models import Comment, Decision, Status
 from tests.conftest import ROOT, WorkerProcess, _env_for, wait_until
 
-pytestmark = [pytest.mark.worker, pytest.mark.fault, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.worker, pytest.mark.fault, pytest.mark.timeout(420)]
 
 COMMENTS = 60
 THREADS = 6
@@ -151,11 +151,11 @@ def installation(settings: Settings, tmp_path: Path) -> Iterator[Installation]:
         db.engine.dispose()
 
 
-def run_burst(inst: Installation, fault: Callable[[], None]) -> Burst:
+def run_burst(inst: Installation, name: str, fault: Callable[[], None]) -> Burst:
     """Post ``COMMENTS`` comments from ``THREADS`` threads; ``fault`` strikes a third of the way in."""
     burst = Burst()
     deadline = time.monotonic() + 120
-    ids = [f"c{n:03d}" for n in range(COMMENTS)]
+    ids = [f"{name}-{n:03d}" for n in range(COMMENTS)]
     threads = [
         threading.Thread(
             target=post_burst, args=(lambda: inst.api.base, inst.key, burst, ids[i::THREADS], deadline)
@@ -179,7 +179,11 @@ def assert_decided_exactly_once(inst: Installation, burst: Burst, name: str) -> 
             waiting = select(func.count()).where(Comment.id.in_(ids), Comment.status == Status.PENDING.value)
             return session.scalar(waiting) == 0
 
-    wait_until(all_decided, 90, interval=0.5, what="every acknowledged comment to be decided")
+    try:
+        wait_until(all_decided, 90, interval=0.5, what="every acknowledged comment to be decided")
+    except BaseException:
+        print("worker log:\n" + inst.worker.log.read_text(errors="replace")[-6000:])
+        raise
     with inst.db.session() as session:
         per_comment = dict(
             session.execute(
@@ -188,7 +192,9 @@ def assert_decided_exactly_once(inst: Installation, burst: Burst, name: str) -> 
                 .group_by(Decision.comment_id)
             ).all()
         )
-        stored = session.scalar(select(func.count()).select_from(Comment))
+        stored = session.scalar(
+            select(func.count()).where(Comment.external_id.startswith(name + "-", autoescape=True))
+        )
     errors = {status: n for status, n in burst.statuses.items() if status >= 500}
     lost = len(ids) - len(per_comment)
     print(
@@ -201,38 +207,45 @@ def assert_decided_exactly_once(inst: Installation, burst: Burst, name: str) -> 
     assert 500 not in burst.statuses
 
 
-def test_a_worker_killed_mid_burst_loses_nothing(installation: Installation):
-    def fault() -> None:
-        installation.worker.kill()
+def test_nothing_is_lost_when_a_process_dies_or_the_database_goes_away_mid_burst(
+    installation: Installation, database_url: str
+):
+    """One installation, one burst per fault in turn (starting the processes once keeps the suite
+    short); each burst's comments are checked on their own."""
+    inst = installation
+
+    def kill_worker() -> None:
+        inst.worker.kill()
         time.sleep(1)
-        installation.worker.start()
+        inst.worker.start()
 
-    assert_decided_exactly_once(installation, run_burst(installation, fault), "worker SIGKILL")
-
-
-def test_redis_killed_mid_burst_loses_nothing(installation: Installation):
-    def fault() -> None:
-        port, folder = installation.redis.port, installation.redis.folder
-        os.kill(installation.redis.process.pid, signal.SIGKILL)
-        installation.redis.process.wait()
+    def kill_redis() -> None:
+        port, folder = inst.redis.port, inst.redis.folder
+        os.kill(inst.redis.process.pid, signal.SIGKILL)
+        inst.redis.process.wait()
         time.sleep(2)  # comments keep arriving, saved and acknowledged; their tasks go nowhere
-        installation.redis = EmbeddedRedis(folder, port).start()
+        inst.redis = EmbeddedRedis(folder, port).start()
 
-    assert_decided_exactly_once(installation, run_burst(installation, fault), "Redis SIGKILL")
-
-
-def test_the_api_killed_mid_burst_loses_nothing(installation: Installation):
-    def fault() -> None:
-        installation.api.kill()
+    def kill_api() -> None:
+        inst.api.kill()
         time.sleep(1)
-        installation.api.start()
+        inst.api.start()
 
-    assert_decided_exactly_once(installation, run_burst(installation, fault), "API SIGKILL")
+    faults = {"worker": kill_worker, "api": kill_api}
+    if database_url.startswith("postgresql"):  # SQLite is a file in each process: no outage to stage
+        faults["database"] = database_outage(database_url)
+    # Redis last: once in 8 runs here, a burst *after* a Redis restart in the same installation
+    # stalled the worker (noted on issue 16, not understood yet); a fresh worker never did.
+    faults["redis"] = kill_redis
+    for name, fault in faults.items():
+        burst = run_burst(inst, name, fault)
+        assert_decided_exactly_once(inst, burst, name)
+        if name == "database":
+            assert burst.statuses[503] > 0, "the outage was not seen"
 
 
-def test_a_database_outage_mid_burst_is_503_and_loses_nothing(installation: Installation, database_url: str):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("an outage of one database is PostgreSQL's to stage (SQLite is a file in the process)")
+def database_outage(database_url: str) -> Callable[[], None]:
+    """PostgreSQL refusing this test database's connections for 3 s, its sessions cut."""
     import psycopg
 
     admin_url = os.environ.get("STET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -249,6 +262,4 @@ def test_a_database_outage_mid_burst_is_503_and_loses_nothing(installation: Inst
             time.sleep(3)  # the outage: the API answers 503, the worker leaves comments pending
             conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
-    burst = run_burst(installation, fault)
-    assert_decided_exactly_once(installation, burst, "PostgreSQL outage")
-    assert burst.statuses[503] > 0, "the outage was not seen"
+    return fault
