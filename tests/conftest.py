@@ -286,8 +286,8 @@ def stet(settings: Settings, *args: str, input: str | None = None) -> subprocess
 class WorkerProcess:
     """A real ``stet worker`` process (Celery prefork pool with the beat sweep)."""
 
-    def __init__(self, settings: Settings, log: Path, concurrency: int = 1):
-        self.settings, self.log, self.concurrency = settings, log, concurrency
+    def __init__(self, settings: Settings, log: Path, concurrency: int = 1, *options: str):
+        self.settings, self.log, self.concurrency, self.options = settings, log, concurrency, options
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> WorkerProcess:
@@ -295,7 +295,15 @@ class WorkerProcess:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "service.app.cli", "worker", "-c", str(self.concurrency)],
+                [
+                    sys.executable,
+                    "-m",
+                    "service.app.cli",
+                    "worker",
+                    "-c",
+                    str(self.concurrency),
+                    *self.options,
+                ],
                 env=_env_for(self.settings),
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -336,8 +344,8 @@ def worker_factory(
         pytest.fail("a test that starts a worker needs @pytest.mark.worker")
     workers: list[WorkerProcess] = []
 
-    def factory(concurrency: int = 1, **overrides: Any) -> WorkerProcess:
-        worker = WorkerProcess(replace(settings, **overrides), tmp_path / "worker.log", concurrency)
+    def factory(concurrency: int = 1, *options: str, **overrides: Any) -> WorkerProcess:
+        worker = WorkerProcess(replace(settings, **overrides), tmp_path / "worker.log", concurrency, *options)
         workers.append(worker)
         return worker
 

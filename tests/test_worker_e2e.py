@@ -167,3 +167,46 @@ def test_the_sweep_leaves_comments_waiting_in_a_long_queue_alone(db, settings, b
     assert tasks.sweep_pending() == 0 and sent == []
     broker.delete(QUEUE)  # drained
     assert tasks.sweep_pending() == 1 and sent == [[comment_id]]
+
+
+def test_one_stet_beat_runs_the_sweeps_for_workers_started_without_beat(
+    site, db, settings, worker_factory, tmp_path
+):
+    """Scaled out, each worker runs --no-beat and one ``stet beat`` sweeps: a comment whose message
+    was lost waits until the beat runs, then is decided."""
+    import subprocess
+    import sys
+    import time
+    from datetime import timedelta
+
+    from service import accounts, moderation
+    from service.models import utcnow
+    from service.schemas import CommentIn
+    from tests.conftest import ROOT, _env_for
+
+    worker_factory(1, "--no-beat").start()
+    comment_id = site.post_comment().get_json()["id"]
+    wait_until(lambda: site.status(comment_id) != "pending", 30, what="the worker to decide it")
+    with db.session() as session:  # saved, but its message lost: pending, enqueued long ago
+        data = CommentIn.model_validate(
+            {"article": {"id": "story-1"}, "author": {"id": "reader-9"}, "body": "A comment Redis lost."}
+        )
+        saved = moderation.submit_comment(session, accounts.site_for_key(session, site.key), data).comment
+        saved.enqueued_at = utcnow() - timedelta(minutes=5)
+        session.commit()
+        lost = saved.id
+    time.sleep(4)  # past the sweep interval (1 s) and the pending timeout (3 s): no sweep runs
+    assert site.status(lost) == "pending"
+    with (tmp_path / "beat.log").open("ab") as out:
+        beat = subprocess.Popen(
+            [sys.executable, "-m", "service.app.cli", "beat"],
+            env=_env_for(settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    try:
+        wait_until(lambda: site.status(lost) != "pending", 60, what="the beat's sweep to re-enqueue it")
+    finally:
+        beat.terminate()
+        beat.wait(20)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import click
 from sqlalchemy import func, select
@@ -53,18 +54,24 @@ def api(workers: int, threads: int) -> None:
 
 @cli.command()
 @click.option("--concurrency", "-c", default=2, show_default=True, help="Worker processes.")
-def worker(concurrency: int) -> None:
-    """Run a Celery worker that scores comments, with the periodic sweep of pending ones."""
+@click.option(
+    "--beat/--no-beat",
+    default=True,
+    show_default=True,
+    help="Also run the periodic sweeps here; with several workers, run one `stet beat` and --no-beat.",
+)
+def worker(concurrency: int, beat: bool) -> None:
+    """Run a Celery worker that scores comments (with the periodic sweep of pending ones)."""
     from worker.celery_app import celery
     from worker.enqueue import QUEUE
 
     settings = env_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
+    schedule = ["--beat", f"--schedule={_beat_schedule(settings)}"] if beat else []
     celery.worker_main(
         [
             "worker",
-            "--beat",
-            f"--schedule={(settings.home / 'celerybeat-schedule').resolve()}",
+            *schedule,
             f"--queues={QUEUE}",
             f"--concurrency={concurrency}",
             "--loglevel=INFO",
@@ -72,6 +79,21 @@ def worker(concurrency: int) -> None:
             "--without-mingle",
         ]
     )
+
+
+@cli.command()
+def beat() -> None:
+    """Run the periodic sweeps (pending comments, webhook deliveries, report rollups) alone: one per
+    installation, beside workers started with --no-beat."""
+    from worker.celery_app import celery
+
+    settings = env_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    celery.start(["beat", f"--schedule={_beat_schedule(settings)}", "--loglevel=INFO"])
+
+
+def _beat_schedule(settings: Settings) -> Path:
+    return (settings.home / "celerybeat-schedule").resolve()
 
 
 @cli.command()
