@@ -53,6 +53,18 @@ def wait_until(
         time.sleep(interval)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL leg runs only the tests that use the test database (whose fixtures reach
+    ``database_url``): the others (models, policy, spam signals, ``stet run`` on its own SQLite)
+    ran on the SQLite leg already, and the same code would run again for nothing."""
+    if os.environ.get("STET_TEST_DATABASE") != "postgresql":
+        return
+    kept = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    if kept and len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 # --- database ------------------------------------------------------------------------------
 
 
