@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up and run Stet's whole test suite: lint, type-check the domain core, then every test on
-# SQLite with an embedded Redis, then again on PostgreSQL (required under CI; skipped with a note
-# elsewhere when no server answers). Extra arguments go to pytest. CI runs exactly this (.ci/run).
+# SQLite with an embedded Redis, then every test that uses the database again on PostgreSQL
+# (required under CI; skipped with a note elsewhere when no server answers; tests/conftest.py
+# picks them). Extra arguments go to pytest. CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
