@@ -22,7 +22,7 @@ from service.api.comments import json_body
 from service.api.errors import APIError, parse
 from service.api.openapi import documented
 from service.api.responses import ActionOut, CardOut, CardPage, ClaimOut, QueueCountsOut, StandingOut
-from service.models import Author, Comment, Decision, Role, Status, User
+from service.models import Author, Comment, Decision, Status, User
 from service.moderation import cards, queues
 from service.schemas import MAX_ID, Text
 from service.web import get_session
@@ -50,9 +50,8 @@ def current_user() -> User:
     session = get_session()
     user = tokens.user_for_token(session, token)
     if user is None:
-        hint = " (that is a site key: the moderation API takes a person's token)" * (
-            not token.startswith(tokens.TOKEN_PREFIX)
-        )
+        site_key = not token.startswith(tokens.TOKEN_PREFIX)
+        hint = " (that is a site key: the moderation API takes a person's token)" if site_key else ""
         raise APIError(
             401,
             "unauthorized",
@@ -61,7 +60,7 @@ def current_user() -> User:
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     session.commit()  # when the token was last used
-    if user.role not in (Role.MODERATOR.value, Role.ADMIN.value):
+    if user.role not in tokens.TOKEN_ROLES:
         message = f"{user.name} is an {user.role}: moderating needs a moderator or admin"
         raise APIError(403, "forbidden", message)
     g.user = user
