@@ -7,13 +7,14 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping
 from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service import audit, language, policy
-from service.models import ApiKey, Role, Site, SiteWord, User, WordKind, utcnow
+from service.models import ApiKey, ErasureMode, Role, Site, SiteWord, User, WordKind, utcnow
 
 KEY_PREFIX = "stet_"
 MIN_PASSWORD_LENGTH = 8
@@ -164,6 +165,50 @@ def set_language(
         after=after,
         site_id=site.id,
     )
+    return site
+
+
+def set_options(
+    session: Session,
+    site: Site,
+    *,
+    timezone: str | None = None,
+    erasure: str | None = None,
+    report_hide_weight: float | None = None,
+    actor: User | str = CLI,
+) -> Site:
+    """Change a site's time zone (IANA name: its reports and dates are shown in it), what erasing
+    an author does to their comments (``anonymise`` or ``remove``) and the weight of reader reports
+    that hides an approved comment until a moderator looks; ``None`` leaves one as it is."""
+    after: dict[str, object] = {}
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise AccountError(f"time zone: an IANA name such as Europe/Berlin, got {timezone!r}") from None
+        after["timezone"] = timezone.strip()
+    if erasure is not None:
+        if erasure not in set(ErasureMode):
+            raise AccountError(f"erasure: {' or '.join(ErasureMode)}, got {erasure!r}")
+        after["erasure"] = erasure
+    if report_hide_weight is not None:
+        if not 0 < report_hide_weight <= 1000:
+            raise AccountError(f"report hide weight: above 0 and at most 1000, got {report_hide_weight}")
+        after["report_hide_weight"] = float(report_hide_weight)
+    before = {name: getattr(site, name) for name in after}
+    for name, value in after.items():
+        setattr(site, name, value)
+    if after != before:
+        audit.record(
+            session,
+            actor=actor,
+            action="site.options",
+            target_type="site",
+            target_id=site.id,
+            before=before,
+            after=after,
+            site_id=site.id,
+        )
     return site
 
 

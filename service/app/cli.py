@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from service.app import (
     admin_commands,
+    config_commands,
     model_commands,
     report_commands,
     scoring_commands,
@@ -190,6 +191,7 @@ def _first_run_setup(settings: Settings) -> str:
 
 
 cli.add_command(admin_commands.db)
+cli.add_command(config_commands.config)
 cli.add_command(site_commands.site)
 cli.add_command(admin_commands.user)
 cli.add_command(model_commands.model)

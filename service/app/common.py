@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import click
 from sqlalchemy.orm import Session
 
-from service.config import Settings
+from service.config import Settings, SettingsError
 
 
 def env_settings() -> Settings:
-    """The installation's settings, from the ``STET_*`` environment."""
-    return Settings.from_env()
+    """The installation's settings, from the ``STET_*`` environment; bad ones end the command with
+    what is wrong, not a traceback."""
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(f"bad settings: {exc}") from None
 
 
 def database_for(settings: Settings):  # type: ignore[no-untyped-def]

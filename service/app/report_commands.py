@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from service.app.common import env_settings
+
 
 @click.group()
 def report() -> None:
@@ -24,11 +26,10 @@ def weekly(site_name: str, out: Path | None) -> None:
     from sqlalchemy import select
 
     from dashboard import digest
-    from service.config import Settings
     from service.db import Database
     from service.models import Site
 
-    settings = Settings.from_env()
+    settings = env_settings()
     database = Database(settings.sqlalchemy_url)
     try:
         with database.session() as session:
@@ -58,12 +59,11 @@ def rollup_command(site_name: str | None, rebuild: bool) -> None:
     from sqlalchemy import func, select
     from tqdm import tqdm
 
-    from service.config import Settings
     from service.db import Database
     from service.models import Comment, ReportRollupState, Site
     from service.reporting import rollup
 
-    settings = Settings.from_env()
+    settings = env_settings()
     database = Database(settings.sqlalchemy_url)
     try:
         with database.session() as session:

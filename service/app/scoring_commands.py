@@ -38,7 +38,7 @@ from sqlalchemy import exists, select
 from tqdm import tqdm
 
 from service import language, moderation
-from service.config import Settings
+from service.app.common import env_settings
 from service.models import Comment, Score, Status
 from worker.scorers import Explainer, Scorer, load_scorer
 
@@ -136,7 +136,7 @@ class ArchiveScorer:
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout.")
 def score(source: TextIO, scorer_name: str | None, no_spam: bool, expected: str, output: TextIO) -> None:
     """Score JSON lines {"id", "text"} from SOURCE (a file, or - for standard input)."""
-    settings = Settings.from_env()
+    settings = env_settings()
     spam = None
     if settings.spam and not no_spam:
         from worker.scorers.spam import SpamScorer
@@ -205,7 +205,7 @@ def rescore(scorer_name: str | None, statuses: tuple[str, ...], since: datetime 
     """Score stored comments with the current model version; decisions stay as they are."""
     from service.db import Database
 
-    settings = Settings.from_env()
+    settings = env_settings()
     scorer = _load(scorer_name or settings.scorers)
     with Database(settings.sqlalchemy_url).session() as session:
         kwargs: dict[str, Any] = {"statuses": statuses} if statuses else {}

@@ -56,6 +56,77 @@ def site_coral(name: str, secret: str) -> None:
     click.echo("Coral external moderation " + ("on" if secret else "off") + f" for {name}")
 
 
+@site.command("set")
+@click.argument("name")
+@click.option("--timezone", help="IANA zone its reports and dates are shown in, e.g. Europe/Berlin.")
+@click.option("--erasure", type=click.Choice(["anonymise", "remove"]), help="What erasing an author does.")
+@click.option("--report-hide-weight", type=float, help="Reader-report weight that hides a comment.")
+@click.option("--language", help="The language the site publishes in (ISO 639-1).")
+@click.option(
+    "--other-languages",
+    type=click.Choice(["queue", "approve", "default"]),
+    help="Comments in a language no model is validated for.",
+)
+@click.option("--approve-below", type=float, help="Approve toxicity below this ('-1': the default).")
+@click.option("--reject-above", type=float, help="Reject toxicity from this ('-1': the default).")
+@click.option("--spam-queue-above", type=float, help="Queue spam from this ('-1': the default).")
+@click.option("--spam-reject-above", type=float, help="Reject spam from this ('-1': the default).")
+@click.option("--rude", type=click.Choice(["queue", "approve", "default"]), help="Comments only rude.")
+def site_set(
+    name: str,
+    timezone: str | None,
+    erasure: str | None,
+    report_hide_weight: float | None,
+    language: str | None,
+    other_languages: str | None,
+    rude: str | None,
+    **thresholds: float | None,
+) -> None:
+    """Change site NAME's settings; those not given stay as they are (the dashboard's site page
+    changes the same ones)."""
+    from service import accounts
+    from service.models import Site
+
+    changes = {key: value for key, value in thresholds.items() if value is not None}
+    given = [timezone, erasure, report_hide_weight, language, other_languages, rude, *changes.values()]
+    if all(value is None for value in given):
+        raise click.UsageError("give at least one setting to change (stet site set --help)")
+    with command_session() as session:
+        found = session.scalar(select(Site).where(Site.name == name))
+        if found is None:
+            raise click.ClickException(f"no site named {name!r}")
+        try:
+            accounts.set_options(
+                session, found, timezone=timezone, erasure=erasure, report_hide_weight=report_hide_weight
+            )
+            if language is not None or other_languages is not None:
+                other = other_languages or found.unvalidated_language or "default"
+                accounts.set_language(
+                    session, found, language or found.language, "" if other == "default" else other
+                )
+            if changes or rude is not None:
+                accounts.set_thresholds(
+                    session,
+                    found,
+                    {key: None if value == -1 else value for key, value in changes.items()},
+                    rude=None if rude is None else "" if rude == "default" else rude,
+                )
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+        shown = {
+            "time zone": found.timezone,
+            "erasure": found.erasure,
+            "report hide weight": found.report_hide_weight,
+            "language": found.language,
+            **{key.replace("_", " "): getattr(found, key) for key in accounts.THRESHOLDS},
+        }
+    click.echo(
+        f"{name}: "
+        + ", ".join(f"{key} {value if value is not None else 'default'}" for key, value in shown.items())
+    )
+
+
 @site.command("words")
 @click.argument("name")
 @click.option("--banned", multiple=True, help="Reject comments with this word or phrase (* is a wildcard).")

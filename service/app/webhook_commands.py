@@ -7,8 +7,7 @@ from datetime import timedelta
 import click
 from sqlalchemy import select
 
-from service.app.common import command_session
-from service.config import Settings
+from service.app.common import command_session, env_settings
 
 ACTOR = "cli"
 
@@ -37,7 +36,7 @@ def add(site_name: str, url: str, events: tuple[str, ...]) -> None:
         if site is None:
             raise click.ClickException(f"no site named {site_name!r}")
         try:
-            settings = Settings.from_env()
+            settings = env_settings()
             hook = webhooks.add(
                 session,
                 site,
