@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from service import logs
 from service.models import Comment, Decision, Webhook, WebhookDelivery, utcnow
 
 COMMENT_CREATED = "comment.created"
@@ -72,6 +73,7 @@ def emit(session: Session, site_id: int, event: str, data: dict[str, Any]) -> li
             event=event,
             payload={"event": event, "created_at": now.isoformat(), "data": data},
             next_attempt_at=now,
+            request_id=logs.request_id.get(),
         )
         for hook in hooks
         if event in (hook.events or [])

@@ -10,20 +10,32 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g
 from flask.json.provider import DefaultJSONProvider
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.routing import IntegerConverter
 
 from service.db import Database
+from service.metrics import metrics
 from service.schemas import MAX_ID
 
 csrf = CSRFProtect()
+
+
+def _count_refusal(limit: RequestLimit) -> None:
+    """Count a 429 by the limit's scope (site, author, ip, or the route's own limit)."""
+    metrics().rate_limited.labels(scope=limit.request_args[1] if len(limit.request_args) > 1 else "").inc()
+
+
 # Counters live in the broker's Redis; if it is away, limits fall back to process memory.
 # Moving windows: a fixed window let twice the limit through across its boundary.
 limiter = Limiter(
-    get_remote_address, strategy="moving-window", swallow_errors=True, in_memory_fallback_enabled=True
+    get_remote_address,
+    strategy="moving-window",
+    swallow_errors=True,
+    in_memory_fallback_enabled=True,
+    on_breach=_count_refusal,
 )
 
 # Ten thousand characters of \\uXXXX-escaped JSON plus the other fields fit well inside.

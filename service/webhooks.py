@@ -129,10 +129,12 @@ def message_id(delivery: WebhookDelivery) -> str:
 
 
 def request_for(hook: Webhook, delivery: WebhookDelivery) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of one delivery attempt."""
+    """The body and headers of one delivery attempt (with the request id of the change, when known)."""
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
     timestamp, msg = int(time.time()), message_id(delivery)
+    traced = {"X-Request-Id": delivery.request_id} if delivery.request_id else {}
     return body, {
+        **traced,
         "Content-Type": "application/json",
         "User-Agent": "Stet-Webhooks/1",
         "Stet-Event": delivery.event,
@@ -279,6 +281,7 @@ def redeliver(session: Session, delivery: WebhookDelivery, actor: User | str) ->
         payload=delivery.payload,
         next_attempt_at=utcnow(),
         redelivery_of=delivery.redelivery_of or delivery.id,
+        request_id=delivery.request_id,
     )
     session.add(again)
     session.flush()

@@ -259,6 +259,8 @@ def _env_for(settings: Settings) -> dict[str, str]:
         "STET_SECRET_KEY": settings.secret_key,
         "STET_AKISMET_ENDPOINT": settings.akismet_endpoint,
         "STET_WEBHOOK_ALLOW_PRIVATE": "1" if settings.webhook_allow_private else "0",
+        "STET_LOG_FORMAT": settings.log_format,
+        "STET_WORKER_METRICS_PORT": str(settings.worker_metrics_port),
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -210,3 +210,54 @@ def test_one_stet_beat_runs_the_sweeps_for_workers_started_without_beat(
     finally:
         beat.terminate()
         beat.wait(20)
+
+
+def test_a_request_id_follows_a_comment_from_its_post_to_the_worker_and_its_webhooks(
+    site, db, worker_factory
+):
+    """The site's X-Request-Id is on the worker's (JSON) decision line and on both webhook requests,
+    and the worker's metrics endpoint counts the decision."""
+    import json
+    import socket
+    import urllib.request
+
+    from flask import Flask, request
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from service import webhooks
+    from service.models import Site
+    from tests.conftest import serving
+
+    with socket.socket() as probe:  # a free port for the worker's metrics
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    seen: list[tuple[str, str | None]] = []
+    receiver = Flask("receiver")
+    receiver.add_url_rule(
+        "/hook",
+        "hook",
+        lambda: seen.append((request.headers["Stet-Event"], request.headers.get("X-Request-Id"))) or "",
+        methods=["POST"],
+    )
+    with serving(receiver) as url:
+        with db.session() as session:
+            webhooks.add(session, session.query(Site).one(), f"{url}/hook", [], "test", allow_private=True)
+            session.commit()
+        worker = worker_factory(1, log_format="json", worker_metrics_port=port).start()
+        response = site.client.post(
+            "/api/v1/comments",
+            json={"article": {"id": "story-1"}, "author": {"id": "reader-1"}, "body": CLEAN},
+            headers={**site.headers(), "X-Request-Id": "newsroom-7f3a"},
+        )
+        comment_id = response.get_json()["id"]
+        wait_until(lambda: len(seen) >= 2, 30, what="both webhook deliveries")
+
+    assert sorted(seen) == [("comment.created", "newsroom-7f3a"), ("comment.decided", "newsroom-7f3a")]
+    lines = [json.loads(line) for line in worker.log.read_text().splitlines() if line.startswith("{")]
+    decided = [line for line in lines if line["message"] == f"comment {comment_id} approved"]
+    assert decided and decided[0]["request_id"] == "newsroom-7f3a"
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as scrape:
+        families = {f.name: f for f in text_string_to_metric_families(scrape.read().decode())}
+    decisions = families["stet_comments_decided"].samples
+    assert sum(s.value for s in decisions if s.labels.get("by") == "auto" and s.name.endswith("_total")) == 1
+    assert any(s.labels.get("scorer") == "linear" for s in families["stet_scoring_seconds"].samples)

@@ -15,6 +15,7 @@ from celery import Celery
 from service import events
 from service.config import Settings
 from service.db import Database
+from worker import observability
 from worker.enqueue import (
     QUEUE,
     REPORTS_FILL_INTERVAL,
@@ -73,5 +74,6 @@ def worker_database() -> Database:
 
 
 celery = make_celery(worker_settings())
+observability.connect(worker_settings)
 celery.autodiscover_tasks(["worker"], related_name="tasks", force=True)
 celery.autodiscover_tasks(["worker"], related_name="webhooks", force=True)

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 from celery import Celery
 
+from service import logs
+
 log = logging.getLogger(__name__)
 
 QUEUE = "stet"
@@ -23,16 +25,22 @@ WEBHOOK_SWEEP_TASK = "stet.sweep_webhooks"
 REPORTS_FILL_TASK = "stet.fill_report_rollups"
 REPORTS_FILL_INTERVAL = 300  # seconds between rollup fills (service.reporting.rollup)
 AKISMET_FEEDBACK_TASK = "stet.akismet_feedback"
+# The message header carrying the id of the request that posted a comment to the task deciding it.
+REQUEST_ID_HEADER = "stet_request_id"
 
 # Publishing must not hold an API request for long when Redis is away.
 _PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
 
 def enqueue_scoring(celery: Celery, comment_ids: Iterable[int]) -> bool:
-    """Send one scoring task per id; True when every one was published."""
+    """Send one scoring task per id, with the current request's id; True when every one was published."""
+    rid = logs.request_id.get()
+    headers = {REQUEST_ID_HEADER: rid} if rid else {}
     try:
         for comment_id in comment_ids:
-            celery.send_task(SCORE_TASK, args=[comment_id], retry=True, retry_policy=_PUBLISH_RETRY)
+            celery.send_task(
+                SCORE_TASK, args=[comment_id], headers=headers, retry=True, retry_policy=_PUBLISH_RETRY
+            )
     except Exception:  # noqa: BLE001 - any broker failure is recovered by the sweep
         log.warning("could not enqueue comments for scoring; the sweep will retry", exc_info=True)
         return False

@@ -11,18 +11,20 @@ hands the results to ``moderation.record_scores``, which applies the policy.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import redis
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 
-from service import moderation
+from service import logs, moderation
 from service.config import Settings
 from service.db import Database
-from service.models import Comment, Status, WordKind
+from service.metrics import metrics
+from service.models import Comment, Status, WordKind, utcnow
 from service.moderation import ScorerResult
 from service.policy import Reason
 from service.reasons import ReasonCode
@@ -88,7 +90,9 @@ class Pipeline:
     ) -> list[list[ScorerResult]]:
         """Every comment's results; the toxicity model runs once over the whole batch (one encoder
         pass costs far less than one per comment), spam and its context per comment."""
+        started = time.perf_counter()
         all_scores = self.toxicity.score_batch(list(bodies))
+        metrics().scoring_seconds.labels(scorer=self.toxicity.name).observe(time.perf_counter() - started)
         spans = self._spans(bodies, all_scores)
         return [
             [
@@ -103,6 +107,7 @@ class Pipeline:
     def _spam(self, body: str, context: CommentContext) -> list[ScorerResult]:
         if self.spam is None:
             return []
+        started = time.perf_counter()
         sig = signature(body) if len(body.split()) >= MIN_WORDS else None
         activity = self.recent.observe(replace(context.posting, signature=sig))
         activity += self._ask_akismet(body, context)
@@ -115,6 +120,7 @@ class Pipeline:
         reasons = list(spam.reasons)
         reasons += _word_reasons(ReasonCode.BANNED_WORD, "banned word", spam.banned)
         reasons += _word_reasons(ReasonCode.SUSPECT_WORD, "suspect word", spam.suspect)
+        metrics().scoring_seconds.labels(scorer=self.spam.name).observe(time.perf_counter() - started)
         return [ScorerResult(self.spam.name, self.spam.version, {"spam": spam.score}, reasons)]
 
     def _spans(self, bodies: Sequence[str], scores: Sequence[dict[str, float]]) -> list[list[Reason]]:
@@ -146,10 +152,18 @@ class Pipeline:
         return [reason] if reason is not None else []
 
 
-def decide_pending(ids: Sequence[int], pipeline: Pipeline, db: Database, settings: Settings) -> int:
+def decide_pending(
+    ids: Sequence[int],
+    pipeline: Pipeline,
+    db: Database,
+    settings: Settings,
+    request_ids: Mapping[int, str] | None = None,
+) -> int:
     """Score the pending comments among ``ids`` in one pass and decide each; returns how many.
 
-    The worker runs it for each batch; the API runs it for Coral's external moderation phase."""
+    Each decision is logged, and its webhook deliveries written, under the id of the request that
+    posted the comment (``request_ids``; without it, the current one). The worker runs it for each
+    batch; the API runs it for Coral's external moderation phase."""
     with db.session() as session:
         comments = session.scalars(
             select(Comment)
@@ -188,8 +202,20 @@ def decide_pending(ids: Sequence[int], pipeline: Pipeline, db: Database, setting
     results = pipeline.score_batch(bodies, contexts)
     with db.session() as session:
         for comment_id, found in zip(todo, results, strict=True):
-            moderation.record_scores(session, comment_id, found, settings)
+            rid = (request_ids or {}).get(comment_id) or logs.request_id.get()
+            with logs.bound(rid):
+                _decide(session, comment_id, found, settings)
     return len(todo)
+
+
+def _decide(session: Session, comment_id: int, found: list[ScorerResult], settings: Settings) -> None:
+    comment = moderation.record_scores(session, comment_id, found, settings)
+    if comment is None:
+        return  # decided already (a second delivery of its message)
+    metrics().comments_decided.labels(site=str(comment.site_id), by="auto", status=comment.status).inc()
+    metrics().decision_seconds.observe((utcnow() - comment.created_at).total_seconds())
+    extra = {"comment_id": comment_id, "site_id": comment.site_id}
+    log.info("comment %d %s", comment_id, comment.status, extra=extra)
 
 
 def _compile(lists: dict[WordKind, list[str]]) -> WordLists:

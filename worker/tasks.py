@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from service import moderation
+from service import logs, moderation
 from service.models import Comment, Decision, Site, Status
 from service.reasons import ReasonCode
 from service.reporting import rollup
@@ -23,6 +23,7 @@ from worker.enqueue import (
     AKISMET_FEEDBACK_TASK,
     QUEUE,
     REPORTS_FILL_TASK,
+    REQUEST_ID_HEADER,
     SCORE_TASK,
     SWEEP_TASK,
     enqueue_scoring,
@@ -58,37 +59,46 @@ class ScoringTask(Batches):
 
 @shared_task(bind=True, base=ScoringTask, name=SCORE_TASK, acks_late=True, ignore_result=True)
 def score_comments(self: ScoringTask, requests: list[Any]) -> None:
-    """Score and decide the batch's comments (each message carries one comment id)."""
-    ids = sorted({int(r.args[0] if r.args else r.kwargs["comment_id"]) for r in requests})
-    decided = decide_batch(ids, self.pipeline)
+    """Score and decide the batch's comments (each message carries one comment id, and the id of the
+    request that posted it in its ``REQUEST_ID_HEADER`` header)."""
+    request_ids: dict[int, str] = {}
+    for r in requests:
+        comment_id = int(r.args[0] if r.args else r.kwargs["comment_id"])
+        rid = logs.safe_request_id((r.request_dict or {}).get(REQUEST_ID_HEADER))
+        if rid or comment_id not in request_ids:
+            request_ids[comment_id] = rid or ""
+    decided = decide_batch(sorted(request_ids), self.pipeline, request_ids)
     log.info("scoring batch: %d messages, %d comments decided", len(requests), decided)
 
 
-def decide_batch(ids: Sequence[int], pipeline: Pipeline) -> int:
+def decide_batch(ids: Sequence[int], pipeline: Pipeline, request_ids: Mapping[int, str] | None = None) -> int:
     """``decide_comments``, falling back to one comment at a time when the batch fails on something
     other than the database or the broker being away (those leave the batch to the sweep)."""
     try:
-        return decide_comments(ids, pipeline)
+        return decide_comments(ids, pipeline, request_ids)
     except (OperationalError, RedisError, ConnectionError):
         log.warning("scoring %d comments failed; the sweep will re-enqueue them", len(ids), exc_info=True)
         return 0
     except Exception:  # noqa: BLE001 - one comment the pipeline cannot take must not hold up the others
         log.exception("a batch of %d comments failed; deciding them one by one", len(ids))
-        return sum(_decide_alone(comment_id, pipeline) for comment_id in ids)
+        return sum(_decide_alone(comment_id, pipeline, request_ids) for comment_id in ids)
 
 
-def _decide_alone(comment_id: int, pipeline: Pipeline) -> int:
+def _decide_alone(comment_id: int, pipeline: Pipeline, request_ids: Mapping[int, str] | None) -> int:
     """One comment of a failed batch; one that fails alone stays pending and is logged."""
     try:
-        return decide_comments([comment_id], pipeline)
+        return decide_comments([comment_id], pipeline, request_ids)
     except Exception:  # noqa: BLE001 - logged; the sweep retries it later
-        log.exception("comment %d could not be scored; it stays pending", comment_id)
+        with logs.bound((request_ids or {}).get(comment_id)):
+            log.exception("comment %d could not be scored; it stays pending", comment_id)
         return 0
 
 
-def decide_comments(ids: Sequence[int], pipeline: Pipeline) -> int:
+def decide_comments(
+    ids: Sequence[int], pipeline: Pipeline, request_ids: Mapping[int, str] | None = None
+) -> int:
     """Score the pending comments among ``ids`` in one pass and decide each; returns how many."""
-    return decide_pending(ids, pipeline, worker_database(), worker_settings())
+    return decide_pending(ids, pipeline, worker_database(), worker_settings(), request_ids)
 
 
 def _backlog() -> int:

@@ -8,7 +8,8 @@ from functools import lru_cache
 import httpx
 from celery import shared_task
 
-from service import webhooks
+from service import logs, webhooks
+from service.metrics import metrics
 from service.models import Webhook, WebhookDelivery
 from worker.celery_app import worker_database, worker_settings
 from worker.enqueue import DELIVER_TASK, WEBHOOK_SWEEP_TASK, enqueue_deliveries
@@ -36,9 +37,17 @@ def deliver_webhook(delivery_id: int) -> None:
             delivery.state = webhooks.FAILED
             delivery.last_error = "the webhook was removed or deactivated"
             session.commit()
+            _count(hook.site_id if hook else None, delivery)
             return
-        url = hook.url
+        url, site_id, rid = hook.url, hook.site_id, delivery.request_id
         body, headers = webhooks.request_for(hook, delivery)
+    with logs.bound(rid):
+        _attempt(delivery_id, url, site_id, body, headers)
+
+
+def _attempt(delivery_id: int, url: str, site_id: int, body: bytes, headers: dict[str, str]) -> None:
+    settings = worker_settings()
+    db = worker_database()
     # Checked again at each attempt (DNS may have moved), and sent to the address checked.
     address, error = webhooks.resolve(url, settings.webhook_allow_private, settings.webhook_networks)
     status = None
@@ -56,7 +65,16 @@ def deliver_webhook(delivery_id: int) -> None:
         delivery = session.get(WebhookDelivery, delivery_id)
         webhooks.record_attempt(session, delivery, status, error, settings)
         session.commit()
-    log.info("webhook delivery %s to %s: %s", delivery_id, url, status or error)
+        outcome = _count(site_id, delivery)
+    log.info("webhook delivery %s to %s: %s (%s)", delivery_id, url, status or error, outcome)
+
+
+def _count(site_id: int | None, delivery: WebhookDelivery) -> str:
+    """Count an attempt by its outcome: delivered, retry (it will be tried again) or failed (given up)."""
+    outcome = {webhooks.DELIVERED: "delivered", webhooks.FAILED: "failed"}.get(delivery.state, "retry")
+    labels = {"site": str(site_id or ""), "event": delivery.event, "outcome": outcome}
+    metrics().webhook_attempts.labels(**labels).inc()
+    return outcome
 
 
 @shared_task(name=WEBHOOK_SWEEP_TASK, ignore_result=True)
@@ -65,5 +83,6 @@ def sweep_webhooks() -> int:
     with worker_database().session() as session:
         ids = webhooks.due(session)
     if ids:
+        log.info("sweep: enqueueing %d due webhook deliveries", len(ids))
         enqueue_deliveries(sweep_webhooks.app, ids)
     return len(ids)

@@ -18,6 +18,7 @@ request twice is one comment in Stet and gets the same answer.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,7 @@ from threading import Lock
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, current_app, g, request
 from pydantic import BaseModel, ConfigDict, StrictStr
 from sqlalchemy import select
 
@@ -114,6 +115,7 @@ def _site() -> Site:
         )
     if not signed_by(site.coral_secret, request.headers.get("X-Coral-Signature", ""), request.get_data()):
         raise APIError(401, "bad_signature", "X-Coral-Signature does not match the site's Coral secret")
+    g.site = site  # the access log names the site
     return site
 
 
@@ -182,8 +184,8 @@ def moderate():
         database = app.extensions["stet.db"]
         from worker.pipeline import decide_pending
 
-        future = app.extensions["stet.coral_pool"].submit(
-            decide_pending, [comment.id], pipeline, database, settings
+        future = app.extensions["stet.coral_pool"].submit(  # in this request's context: its id
+            contextvars.copy_context().run, decide_pending, [comment.id], pipeline, database, settings
         )
         try:
             future.result(timeout=settings.coral_budget)

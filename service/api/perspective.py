@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 from flask_limiter import RateLimitExceeded
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 from werkzeug.exceptions import HTTPException
@@ -180,6 +180,7 @@ def _site() -> Site:
     site = site_for_key(get_session(), key)
     if site is None:
         raise _invalid("API key not valid. Please pass a valid API key.", "API_KEY_INVALID")
+    g.site = site  # the access log names the site
     return site
 
 

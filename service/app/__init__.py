@@ -27,12 +27,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     from dashboard import init_app as init_dashboard
     from service import api
     from service.api.errors import register_error_handlers
-    from service.app import health
+    from service.app import access, health
+    from service.app import metrics as metrics_endpoint
     from worker.celery_app import DEFAULT_REDIS_URL, make_celery
     from worker.enqueue import enqueue_akismet_feedback, enqueue_deliveries
 
     settings = settings or Settings.from_env()
     app = Flask("service", static_folder=None)
+    access.init_app(app)  # first: every other hook runs with the request's id
     app.url_map.converters["int"] = RowIdConverter
     app.config.update(
         STET_SETTINGS=settings,
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     database = Database(settings.sqlalchemy_url)
     init_database(app, database)
     celery = app.extensions["stet.celery"] = make_celery(settings)
+    metrics_endpoint.init_app(app, celery.conf.broker_url)
     events.on_new_deliveries(database.sessions, lambda ids: enqueue_deliveries(celery, ids))
     events.on_moderator_decisions(database.sessions, lambda ids: enqueue_akismet_feedback(celery, ids))
     register_error_handlers(app)

@@ -41,6 +41,21 @@ def stop_on_signals() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def observe(settings: Settings, metrics_kind: str | None = None) -> None:
+    """Logs in STET_LOG_FORMAT, metrics counted across the processes this one forks (``metrics_kind``
+    names their directory), and Sentry when STET_SENTRY_DSN is set; before anything else runs."""
+    from service import logs, metrics
+    from service.app import sentry
+
+    try:
+        logs.configure(settings.log_format, settings.log_level)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if metrics_kind:
+        metrics.use_directory(metrics_kind)
+    sentry.init(settings)
+
+
 @cli.command()
 @click.option("--workers", default=2, show_default=True, help="Server processes.")
 @click.option("--threads", default=8, show_default=True, help="Request threads per process.")
@@ -49,6 +64,7 @@ def api(workers: int, threads: int) -> None:
     from service.app.server import serve
 
     settings = env_settings()
+    observe(settings, "api")
     click.echo(f"Stet API on http://{settings.host}:{settings.port} ({workers} processes)", err=True)
     serve(settings, workers, threads)  # gunicorn's master stops on SIGTERM and SIGINT
 
@@ -63,10 +79,11 @@ def api(workers: int, threads: int) -> None:
 )
 def worker(concurrency: int, beat: bool) -> None:
     """Run a Celery worker that scores comments (with the periodic sweep of pending ones)."""
+    settings = env_settings()
+    observe(settings, "worker")
     from worker.celery_app import celery
     from worker.enqueue import QUEUE
 
-    settings = env_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     schedule = ["--beat", f"--schedule={_beat_schedule(settings)}"] if beat else []
     celery.worker_main(
@@ -86,9 +103,10 @@ def worker(concurrency: int, beat: bool) -> None:
 def beat() -> None:
     """Run the periodic sweeps (pending comments, webhook deliveries, report rollups) alone: one per
     installation, beside workers started with --no-beat."""
+    settings = env_settings()
+    observe(settings)
     from worker.celery_app import celery
 
-    settings = env_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     celery.start(["beat", f"--schedule={_beat_schedule(settings)}", "--loglevel=INFO"])
 
@@ -105,10 +123,12 @@ def run(concurrency: int) -> None:
     Uses SQLite in $STET_HOME and starts a private Redis unless STET_REDIS_URL
     names one. Ctrl-C stops all of it.
     """
+    from service.app import sentry
     from service.embedded import EmbeddedRedis, die_with_parent
     from service.migrate import upgrade
 
     settings = env_settings()
+    sentry.require(settings)  # here, or the children would fail and be restarted over and over
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.sqlalchemy_url)

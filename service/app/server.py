@@ -10,11 +10,29 @@ app, database pool and scorer after the fork, so no connection or thread crosses
 from __future__ import annotations
 
 import multiprocessing
+from typing import Any
 
 from flask import Flask
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
+from service import metrics
 from service.config import Settings
+
+
+class Logs(glogging.Logger):
+    """gunicorn's own lines (workers booting, timeouts) go through Stet's logging, text or JSON."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            log.handlers.clear()
+            log.propagate = True
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    """A server process exited: its metrics files stop counting as live (``service.metrics``)."""
+    metrics.mark_process_dead(worker.pid)
 
 
 class Server(BaseApplication):
@@ -29,7 +47,9 @@ class Server(BaseApplication):
             "threads": threads,
             "graceful_timeout": 20,
             "timeout": 60,
-            "accesslog": None,
+            "accesslog": None,  # Stet logs each request itself (service.app.access), with its id
+            "logger_class": Logs,
+            "child_exit": child_exit,
         }
         self.scoring_slots = multiprocessing.BoundedSemaphore(max(1, settings.scoring_concurrency))
         super().__init__()

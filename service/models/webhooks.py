@@ -47,3 +47,5 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A redelivery: the delivery whose event it sends again (its id is the event's id for receivers).
     redelivery_of: Mapped[int | None] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    # The request that caused the event (service.logs), sent as X-Request-Id with every attempt.
+    request_id: Mapped[str | None] = mapped_column(String(128))

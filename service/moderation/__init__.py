@@ -28,10 +28,12 @@ from service.moderation.errors import (
 )
 from service.moderation.intake import (
     Submission,
+    Waiting,
     earlier_comment_count,
     mark_enqueued,
     stale_pending,
     submit_comment,
+    waiting,
     word_lists,
 )
 from service.moderation.scoring import (
@@ -60,6 +62,7 @@ __all__ = [
     "Standing",
     "Submission",
     "Swept",
+    "Waiting",
     "claim",
     "claimant",
     "decided_by",
@@ -77,5 +80,6 @@ __all__ = [
     "thresholds_for",
     "undo",
     "unvalidated_language",
+    "waiting",
     "word_lists",
 ]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service import audit, events
+from service.metrics import metrics
 from service.models import (
     Comment,
     Decision,
@@ -252,6 +253,7 @@ def moderate(
     )
     events.comment_event(session, comment, events.COMMENT_DECIDED)
     session.commit()
+    metrics().comments_decided.labels(site=str(comment.site_id), by="moderator", status=status.value).inc()
     return decision
 
 
