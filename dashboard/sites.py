@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -64,6 +66,7 @@ def show(site_id: int, error: str | None = None, new_key: str | None = None, sta
         rude_default=current_app.config["STET_SETTINGS"].rude,
         unvalidated_default=current_app.config["STET_SETTINGS"].unvalidated_language,
         validated=sorted(validated_languages(current_app.config["STET_SETTINGS"].scorers)),
+        timezones=sorted(available_timezones()),
         error=error,
         new_key=new_key,
     )
@@ -154,6 +157,30 @@ def language(site_id: int):
         return show(site_id, error=str(exc).capitalize() + ".", status=400)
     db.commit()
     flash("Language saved.")
+    return redirect(url_for(".show", site_id=site_id))
+
+
+@bp.post("/<int:site_id>/options")
+@roles_required(Role.ADMIN)
+def options(site_id: int):
+    """The site's time zone, erasure mode and the reader-report weight that hides a comment."""
+    db, site = get_session(), get_site(site_id)
+    weight = request.form.get("report_hide_weight", "").strip()
+    try:
+        accounts.set_options(
+            db,
+            site,
+            timezone=request.form.get("timezone", ""),
+            erasure=request.form.get("erasure", ""),
+            report_hide_weight=float(weight),
+            actor=current_user.user,
+        )
+    except ValueError as exc:  # AccountError, or a weight that is not a number
+        db.rollback()
+        message = str(exc) if isinstance(exc, accounts.AccountError) else f"report hide weight: {weight!r}"
+        return show(site_id, error=message[:1].upper() + message[1:] + ".", status=400)
+    db.commit()
+    flash("Site options saved.")
     return redirect(url_for(".show", site_id=site_id))
 
 

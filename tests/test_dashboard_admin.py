@@ -160,6 +160,21 @@ def test_thresholds_and_word_lists_from_the_site_page(login, db, site_key):
     assert audit.count("<code>site.words</code>") == 2 and "site.thresholds" in audit
 
 
+def test_time_zone_erasure_and_report_weight_from_the_site_page(login, db, site_key):
+    dash = login("admin")
+    options = {"timezone": "Europe/Paris", "erasure": "remove", "report_hide_weight": "4.5"}
+    assert dash.client.post("/dashboard/admin/sites/1/options", data=form(dash, **options)).status_code == 302
+    refused = dash.client.post(
+        "/dashboard/admin/sites/1/options", data=form(dash, **{**options, "timezone": "Paris"})
+    )
+    assert refused.status_code == 400 and "Time zone: an IANA name" in refused.text
+    assert 'value="Paris"' in refused.text  # what the admin typed, to correct
+    with db.session() as session:
+        site = session.get(Site, 1)
+        assert (site.timezone, site.erasure, site.report_hide_weight) == ("Europe/Paris", "remove", 4.5)
+    assert "site.options" in dash.client.get("/dashboard/admin/audit/?action=site.").text
+
+
 def test_an_admin_holds_threats_sooner_and_publishes_rudeness(login, db, site_key, settings):
     dash = login("admin")
     c = dash.client
