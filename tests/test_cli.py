@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import select
 
 from service.accounts import authenticate, site_for_key
@@ -92,3 +94,21 @@ def test_site_akismet_on_and_off(settings, db):
     assert stet(settings, "site", "akismet", "Gazette", "--off").returncode == 0
     with db.session() as session:
         assert session.scalar(select(Site.akismet_key).where(Site.name == "Gazette")) is None
+
+
+def test_each_process_gets_its_share_of_the_cores_unless_the_operator_chose(monkeypatch):
+    """`stet worker -c N` and `stet api --workers N` pin torch's, ONNX Runtime's and BLAS's threads
+    so N processes together use the cores once, not N times over."""
+    from service.app.common import THREAD_VARIABLES, pin_threads
+
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert pin_threads(2) == 4
+    assert all(os.environ[name] == "4" for name in THREAD_VARIABLES)
+    assert pin_threads(16) == 4  # already set (here, by the call above): kept
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    for name in THREAD_VARIABLES[1:]:
+        monkeypatch.delenv(name)
+    assert pin_threads(2) == 3 and os.environ["MKL_NUM_THREADS"] == "3"

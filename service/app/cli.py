@@ -22,7 +22,7 @@ from service.app import (
     scoring_commands,
     site_commands,
 )
-from service.app.common import database_for, env_settings
+from service.app.common import database_for, env_settings, pin_threads
 from service.config import Settings
 
 
@@ -63,6 +63,7 @@ def api(workers: int, threads: int) -> None:
     """Serve the HTTP API (/api/v1) and the dashboard (/dashboard)."""
     from service.app.server import serve
 
+    pin_threads(workers)
     settings = env_settings()
     observe(settings, "api")
     click.echo(f"Stet API on http://{settings.host}:{settings.port} ({workers} processes)", err=True)
@@ -79,6 +80,7 @@ def api(workers: int, threads: int) -> None:
 )
 def worker(concurrency: int, beat: bool) -> None:
     """Run a Celery worker that scores comments (with the periodic sweep of pending ones)."""
+    pin_threads(concurrency)
     settings = env_settings()
     observe(settings, "worker")
     from worker.celery_app import celery

@@ -13,6 +13,7 @@ are stored apart from the torch path's.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,12 @@ class OnnxScorer:
         self.version = f"{card['version']}+onnx" + ("-int8" if model_path.name.endswith(".int8.onnx") else "")
         self.tokenizer = Tokenizer.from_file(str(config_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(int(card.get("max_length", 512)))
-        self.session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        # ONNX Runtime ignores OMP_NUM_THREADS: take the share `stet worker` gave this process.
+        options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
+        self.session = onnxruntime.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
         self.batch_size = BATCH_SIZE
         self._linear: Any = None
 
