@@ -17,8 +17,9 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 from service.policy import ATTRIBUTES
 from worker import training
 from worker.scorers import load_scorer
-from worker.scorers.linear import DEFAULT_MODEL, LinearToxicityScorer, make_vectorizer, save_artifact
+from worker.scorers.linear import DEFAULT_MODEL, LinearToxicityScorer, save_artifact
 from worker.training import default_data_path
+from worker.training.vectorizer import make_vectorizer
 
 TOXIC = [
     "you are a stupid idiot, go die",

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import expit
-from sklearn.feature_extraction import FeatureHasher
+
+from worker.scorers.hashing import columns, sigmoid
 
 if TYPE_CHECKING:
     from worker.scorers.linear import LinearToxicityScorer
@@ -52,7 +52,7 @@ class SpanRule:
 
     def apply(self, text: str, z: float, words: Sequence[Span]) -> list[Span]:
         """Spans of ``text`` given its log-odds ``z`` and per-word weights."""
-        if not words or expit(z) < self.min_score:
+        if not words or sigmoid(z) < self.min_score:
             return []
         heaviest = max(weight for _, _, weight in words)
         bar = max(self.min_weight, self.relative * heaviest)
@@ -136,8 +136,7 @@ def contributions(scorer: LinearToxicityScorer, text: str) -> tuple[float, np.nd
         grams, segments = _GRAMS[hashing["analyzer"]](lowered, hashing)
         if not grams:
             continue
-        hasher = FeatureHasher(hashing["n_features"], input_type="string", alternate_sign=False)
-        features = hasher.transform([[gram] for gram in grams]).indices
+        features = columns(grams, hashing["n_features"])
         unique, inverse, counts = np.unique(features, return_inverse=True, return_counts=True)
         values = (1.0 + np.log(counts)) * idf[unique]
         norm = float(np.sqrt(np.sum(values**2))) or 1.0
@@ -221,7 +220,7 @@ def tune(scorer: LinearToxicityScorer, texts: Sequence[str], gold: Sequence[set[
                     ]
                 )
                 for min_score in GRID_MIN_SCORE:
-                    below = expit(z_all) < min_score
+                    below = sigmoid(z_all) < min_score
                     score = float(np.mean(np.where(below, gold_empty, f1)))
                     if score > best["f1"]:
                         best = {"f1": score, "rule": asdict(SpanRule(min_weight, relative, min_score, merge))}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 from pathlib import Path
 
 import click
@@ -15,6 +16,12 @@ from service.app import scoring_commands
 @click.group()
 def model() -> None:
     """Train and evaluate the scoring models."""
+
+
+def require_train_extra() -> None:
+    """The worker scores without scikit-learn; training and evaluation fit and measure with it."""
+    if find_spec("sklearn") is None:
+        raise click.ClickException("training and evaluating need the train extra: pip install 'stet[train]'")
 
 
 TASKS = click.Choice(["toxicity", "spam"])
@@ -36,6 +43,7 @@ TASKS = click.Choice(["toxicity", "spam"])
 @click.option("--minutes", type=float, help="transformer: stop training after this long (rerun to continue).")
 def model_train(task: str, data: Path | None, out: Path | None, steps: int, minutes: float | None) -> None:
     """Train a model and report its held-out metrics (transformer: data is the shared data folder)."""
+    require_train_extra()
     from worker import training
     from worker.training import spam as spam_training
 
@@ -80,6 +88,7 @@ def model_eval(
     limit: int | None,
 ) -> None:
     """Evaluate on held-out data (toxicity: every scorer, Markdown + plots; spam: leave-one-video-out)."""
+    require_train_extra()
     from worker.training import spam as spam_training
 
     if task == "spam":

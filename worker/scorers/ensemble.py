@@ -8,7 +8,7 @@ For each comment (``prepare``d: mentions and links removed) three views are stac
   logistic regression per attribute trained on the per-attribute sets: the words it uses;
 * a small network, (512 + 4 + 7) → 256 → 7, turns them into one probability per attribute.
 
-Training is ``worker/training/attributes.py``. All numpy and scipy: no torch, no download. ``explain``
+Training is ``worker/training/attributes.py``. All numpy: no torch, no download. ``explain``
 gives the linear model's spans without those that are only identity terms ("Black" in "Black
 residents deserve answers" names a group; it is not abuse).
 """
@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.special import expit
 
 from worker.identity import terms_in
 from worker.scorers import ENGLISH
 from worker.scorers.encoder import READS, Encoder
+from worker.scorers.hashing import SparseWeights, sigmoid
 from worker.scorers.linear import MODELS_DIR, LinearToxicityScorer
 
 DEFAULT_MODEL = MODELS_DIR / "attributes-use-2.npz"
@@ -68,10 +67,11 @@ class EnsembleScorer:
         self.reads = READS
         self.version = f"{card['version']}+{linear.version}"
         self.state = {k: arrays[k] for k in ("w1", "b1", "w2", "b2")}
-        size = sum(c.size for c in linear.coef)
-        self.sparse = sp.csr_matrix(
-            (arrays["sparse_coef"].astype(np.float32), (arrays["sparse_index"], arrays["sparse_label"])),
-            shape=(size, len(self.labels)),
+        self.sparse = SparseWeights.from_entries(
+            arrays["sparse_index"],
+            arrays["sparse_label"],
+            arrays["sparse_coef"].astype(np.float32),
+            (sum(c.size for c in linear.coef), len(self.labels)),
         )
         self.sparse_intercept = arrays["sparse_intercept"].astype(np.float32)
 
@@ -93,14 +93,14 @@ class EnsembleScorer:
         prepared = [prepare(t) for t in texts]
         x = self.linear.features(prepared).astype(np.float32)
         z, heads = self.linear.log_odds(x)
-        sparse = (x @ self.sparse).toarray() + self.sparse_intercept
+        sparse = x.matmul(self.sparse) + self.sparse_intercept
         odds = np.column_stack([z, heads])
         return np.hstack([self.encoder.encode(prepared), odds / 4, sparse / 4]).astype(np.float32)
 
     def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
         if not texts:
             return []
-        p = expit(self.stack(self.state, self.features(texts)).astype(np.float64))
+        p = sigmoid(self.stack(self.state, self.features(texts)).astype(np.float64))
         return [dict(zip(self.labels, map(float, row), strict=True)) for row in p]
 
     def explain(self, texts: Sequence[str]) -> list[list[tuple[int, int, float]]]:

@@ -8,12 +8,13 @@ It is a pair of files with the same stem:
 * ``<stem>.json`` - metadata: ``version``, the feature configuration, the training data, the date
   and the held-out metrics.
 
-Features are recomputed at inference with scikit-learn's stateless ``HashingVectorizer``, so the
-artifact needs no vocabulary. For each block the raw counts ``c`` become ``(1 + ln c) * idf`` and
-are L2-normalised per block (exactly what ``TfidfTransformer(sublinear_tf=True)`` does); the
-probability is ``sigmoid(sum of block dot products with coef + intercept)``. This equals
-``predict_proba`` of the equivalent scikit-learn pipeline (a ``FeatureUnion`` of one
-``HashingVectorizer`` + ``TfidfTransformer`` per block, then ``LogisticRegression``).
+Features are hashed, so the artifact needs no vocabulary: training uses scikit-learn's stateless
+``HashingVectorizer`` and inference makes the same features with numpy and mmh3 (``hashing.py``).
+For each block the raw counts ``c`` become ``(1 + ln c) * idf`` and are L2-normalised per block
+(exactly what ``TfidfTransformer(sublinear_tf=True)`` does); the probability is
+``sigmoid(sum of block dot products with coef + intercept)``. This equals ``predict_proba`` of the
+equivalent scikit-learn pipeline (a ``FeatureUnion`` of one ``HashingVectorizer`` +
+``TfidfTransformer`` per block, then ``LogisticRegression``).
 
 Labels beyond ``toxicity`` are *heads* on the same features: a head for label ``L`` is a logistic
 regression ``q_L`` trained on the few comments labelled with types of toxicity, and the score is
@@ -30,12 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.special import expit
-from sklearn.feature_extraction.text import HashingVectorizer
 
 from worker import spans
 from worker.scorers import ENGLISH
+from worker.scorers.hashing import SparseRows, SparseWeights, hashed_counts, sigmoid
 from worker.spans import SpanRule
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -43,7 +42,7 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "toxicity-linear-2.npz"
 
 # Feature blocks used by training. Each ``hashing`` dict is passed to ``HashingVectorizer`` as is,
-# and is stored in the artifact metadata so inference rebuilds exactly the same features.
+# and is stored in the artifact metadata so inference rebuilds exactly the same features (``hashing.py``).
 FEATURE_BLOCKS: list[dict[str, Any]] = [
     {
         "name": "word",
@@ -65,13 +64,6 @@ FEATURE_BLOCKS: list[dict[str, Any]] = [
         },
     },
 ]
-
-
-def make_vectorizer(block: dict[str, Any], dtype: type = np.float64) -> HashingVectorizer:
-    """The raw-count hashing vectorizer of one feature block (idf and norm are applied later)."""
-    kwargs = dict(block["hashing"])
-    kwargs["ngram_range"] = tuple(kwargs["ngram_range"])
-    return HashingVectorizer(**kwargs, alternate_sign=False, norm=None, dtype=dtype)
 
 
 def metadata_path(model_path: Path) -> Path:
@@ -133,24 +125,17 @@ class LinearToxicityScorer:
         self.metadata = metadata
         self.version: str = metadata["version"]
         self.blocks: list[dict[str, Any]] = metadata["features"]["blocks"]
-        self._vectorizers = [make_vectorizer(block) for block in self.blocks]
         self.idf = [np.asarray(w, dtype=np.float64) for w in idf]
         self.coef = [np.asarray(c, dtype=np.float64) for c in coef]
         self.intercept = float(intercept)
         heads = heads or {}
         self.labels: tuple[str, ...] = ("toxicity", *heads)
-        size = sum(c.size for c in self.coef)
         # All heads as one (features x heads) matrix: one sparse product scores every head.
-        self._head_coef = sp.csr_matrix(
-            (
-                np.concatenate([values for _, values, _ in heads.values()] or [np.zeros(0)]),
-                (
-                    np.concatenate([index for index, _, _ in heads.values()] or [np.zeros(0, np.int32)]),
-                    np.repeat(np.arange(len(heads)), [index.size for index, _, _ in heads.values()]),
-                ),
-            ),
-            shape=(size, len(heads)),
-            dtype=np.float64,
+        self._head_coef = SparseWeights.from_entries(
+            np.concatenate([index for index, _, _ in heads.values()] or [np.zeros(0, np.int32)]),
+            np.repeat(np.arange(len(heads)), [index.size for index, _, _ in heads.values()]),
+            np.concatenate([values for _, values, _ in heads.values()] or [np.zeros(0)]).astype(np.float64),
+            (sum(c.size for c in self.coef), len(heads)),
         )
         self._head_intercept = np.array([b for _, _, b in heads.values()], dtype=np.float64)
         self._coef = np.concatenate(self.coef)
@@ -176,23 +161,23 @@ class LinearToxicityScorer:
             }
         return cls(metadata, idf, coef, intercept, heads)
 
-    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
+    def features(self, texts: Sequence[str]) -> SparseRows:
         """The texts' TF-IDF features: each block's L2-normalised row, blocks side by side."""
         # Lone surrogates (e.g. from JSON "\ud83d") cannot be UTF-8 encoded for hashing: make them "?".
         texts = [text.encode("utf-8", "replace").decode("utf-8") for text in texts]
         blocks = []
-        for vectorizer, idf in zip(self._vectorizers, self.idf, strict=True):
-            x = sp.csr_matrix(vectorizer.transform(texts))
-            x.data = (np.log(x.data) + 1.0) * idf[x.indices]
-            norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        for block, idf in zip(self.blocks, self.idf, strict=True):
+            x = hashed_counts(texts, block["hashing"])
+            x = x.with_data((np.log(x.data) + 1.0) * idf[x.indices])
+            norms = np.sqrt(x.with_data(x.data * x.data).row_sums())
             norms[norms == 0.0] = 1.0  # a text without features of this block adds nothing
-            blocks.append(sp.csr_matrix(sp.diags(1.0 / norms) @ x))
-        return sp.hstack(blocks, format="csr")
+            blocks.append(x.scaled(1.0 / norms))
+        return SparseRows.hstack(blocks)
 
-    def log_odds(self, x: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    def log_odds(self, x: SparseRows) -> tuple[np.ndarray, np.ndarray]:
         """Log-odds of toxicity (n,) and of each head (n, heads), from ``features``."""
-        z = x @ self._coef + self.intercept
-        heads = (x @ self._head_coef).toarray() + self._head_intercept
+        z = x.dot(self._coef) + self.intercept
+        heads = x.matmul(self._head_coef) + self._head_intercept
         return z, heads
 
     def _log_odds(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -206,14 +191,14 @@ class LinearToxicityScorer:
         """Probability of toxicity for each text, as a float64 array."""
         if len(texts) == 0:
             return np.zeros(0)
-        return expit(self.decision_function(texts))
+        return sigmoid(self.decision_function(texts))
 
     def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
         if len(texts) == 0:
             return []
         z, heads = self._log_odds(texts)
-        toxicity = expit(z)
-        scores = np.column_stack([toxicity, toxicity[:, None] * expit(heads)])
+        toxicity = sigmoid(z)
+        scores = np.column_stack([toxicity, toxicity[:, None] * sigmoid(heads)])
         return [dict(zip(self.labels, map(float, row), strict=True)) for row in scores]
 
     def explain(self, texts: Sequence[str]) -> list[list[tuple[int, int, float]]]:

@@ -20,8 +20,7 @@ Recipe (``stet model train --task attributes``; every step shows progress, the s
    evaluation-only sets; suggest policy thresholds from validation rows.
 
 Training needs torch (the ``transformer`` extra; it uses a GPU when torch sees one); the artifact is
-plain arrays (``.npz``) and a JSON card, and scoring needs numpy and scipy only
-(``worker.scorers.ensemble``).
+plain arrays (``.npz``) and a JSON card, and scoring needs numpy only (``worker.scorers.ensemble``).
 """
 
 from __future__ import annotations
@@ -90,7 +89,7 @@ def linear_features(
     ):
         x = linear.features(texts[start : start + CHUNK]).astype(np.float32)
         z, heads = linear.log_odds(x)
-        blocks.append(x)
+        blocks.append(sp.csr_matrix((x.data, x.indices, x.indptr), shape=x.shape))
         odds.append(np.column_stack([z, heads]))
     return sp.vstack(blocks, format="csr"), np.vstack(odds).astype(np.float32)
 

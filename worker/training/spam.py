@@ -43,7 +43,7 @@ from tqdm import tqdm
 from service.config import Settings
 from service.policy import Thresholds, decide
 from service.reasons import ReasonCode
-from worker.scorers.linear import MODELS_DIR, make_vectorizer, metadata_path, save_artifact
+from worker.scorers.linear import MODELS_DIR, metadata_path, save_artifact
 from worker.scorers.spam import SpamScorer
 from worker.scorers.spam.signals import PRIOR_WEIGHTS, SIGNALS_VERSION
 from worker.training.data import data_root
@@ -54,6 +54,7 @@ from worker.training.spam_data import (
     EXTRA_HAM_SHARE,
     load_training_data,
 )
+from worker.training.vectorizer import make_vectorizer
 
 MODEL_VERSION = "spam-tfidf-lr-2"
 MODEL_FILE = "spam-linear-2.npz"

@@ -37,7 +37,6 @@ from worker.scorers.linear import (
     FEATURE_BLOCKS,
     MODELS_DIR,
     LinearToxicityScorer,
-    make_vectorizer,
     metadata_path,
     save_artifact,
 )
@@ -51,6 +50,7 @@ from worker.training.data import (
     load_splits,
 )
 from worker.training.metrics import classification_metrics
+from worker.training.vectorizer import make_vectorizer
 
 MODEL_VERSION = "tfidf-lr-2"
 MODEL_FILE = "toxicity-linear-2.npz"
