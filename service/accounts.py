@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from collections.abc import Iterable, Mapping
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service import audit, language, policy
+from service.db import ProcessCache
 from service.models import ApiKey, ErasureMode, Role, Site, SiteWord, User, WordKind, utcnow
 
 KEY_PREFIX = "stet_"
@@ -231,37 +231,25 @@ def set_coral_secret(session: Session, site: Site, secret: str, actor: User | st
     return site
 
 
-# How long an API process trusts what it last read about a key: every API request names its site by
-# key, and one query per request for the same few rows cost 0.4 ms of a 5 ms POST
-# (benchmarks/ingest.py). A key revoked, or a site changed, by another process takes effect here
-# within this many seconds; by this process, at once (``_forget_sites``).
-SITE_KEY_TTL = 5.0
-_site_keys: dict[tuple[str, str], tuple[Site, float]] = {}
+# Every API request names its site by key: one query per request for the same few rows cost 0.4 ms
+# of a 5 ms POST. A key revoked or a site changed by another process takes effect within 5 s.
+_site_keys = ProcessCache(5.0, Site, ApiKey)
 
 
 def site_for_key(session: Session, key: str) -> Site | None:
     """The site whose unrevoked API key ``key`` is, attached to ``session``."""
-    cache_key = (str(session.get_bind().url), hash_key(key))
-    cached = _site_keys.get(cache_key)
-    if cached is not None and cached[1] > time.monotonic():
-        return session.merge(cached[0], load=False)
+    key_hash = hash_key(key)
+    cached = _site_keys.get(session, key_hash)
+    if cached is not None:
+        return session.merge(cached, load=False)
     site = session.scalar(
-        select(Site).join(ApiKey).where(ApiKey.key_hash == cache_key[1], ApiKey.revoked_at.is_(None))
+        select(Site).join(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
     )
     if site is not None:
         detached = Site(**{column.key: getattr(site, column.key) for column in Site.__table__.columns})
         make_transient_to_detached(detached)
-        _site_keys[cache_key] = (detached, time.monotonic() + SITE_KEY_TTL)
+        _site_keys.put(session, key_hash, detached)
     return site
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_sites(session: Session, _context: object) -> None:
-    """A site or key changed in this process: forget every remembered key at once."""
-    if _site_keys and any(
-        isinstance(row, Site | ApiKey) for row in (*session.dirty, *session.deleted, *session.new)
-    ):
-        _site_keys.clear()
 
 
 def change_words(

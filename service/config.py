@@ -13,7 +13,7 @@ import difflib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from functools import cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -134,7 +134,7 @@ class Settings:
                 problems.append(f"{env_name(f.name)}={getattr(self, f.name)!r}: {_message(exc)}")
         if problems:  # the checks below assume each value is sound
             raise SettingsError("; ".join(problems))
-        checks = {
+        checks: dict[str, Callable[[], object]] = {
             "STET_ATTRIBUTE_THRESHOLDS, STET_APPROVE_BELOW/REJECT_ABOVE or STET_SPAM_*_ABOVE": lambda: (
                 policy.Thresholds(
                     self.approve_below,
@@ -148,10 +148,9 @@ class Settings:
                 )
             ),
             "STET_WEBHOOK_ALLOWED_NETWORKS": lambda: self.webhook_networks,
-            **{
-                env_name(name): lambda name=name: parse_many(getattr(self, name))
-                for name in ("rate_limit_site", "rate_limit_author", "rate_limit_ip")
-            },
+            "STET_RATE_LIMIT_SITE": lambda: parse_many(self.rate_limit_site),
+            "STET_RATE_LIMIT_AUTHOR": lambda: parse_many(self.rate_limit_author),
+            "STET_RATE_LIMIT_IP": lambda: parse_many(self.rate_limit_ip),
         }
         for name, check in checks.items():
             try:

@@ -3,6 +3,7 @@ and the command line."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -41,3 +42,39 @@ class Database:
         """A session for one unit of work outside a request (worker, CLI)."""
         with self.sessions() as session:
             yield session
+
+
+class ProcessCache:
+    """What this process read about a few rows that every request needs (a site by its key, a site's
+    webhooks), reused for ``ttl`` seconds instead of a query per request (benchmarks/ingest.py).
+
+    A change to one of ``models`` flushed by this process clears it at once; a change made by
+    another process is seen here within ``ttl`` seconds. Keys include the database's URL, so two
+    databases in one process (the tests) never share an entry."""
+
+    _all: list[ProcessCache] = []
+
+    def __init__(self, ttl: float, *models: type) -> None:
+        self.ttl, self.models = ttl, models
+        self._entries: dict[tuple[str, Any], tuple[Any, float]] = {}
+        event.listen(Session, "after_flush", self._changed)
+        ProcessCache._all.append(self)
+
+    @classmethod
+    def forget_all(cls) -> None:
+        """Empty every cache: for a database emptied without the ORM (the tests, between tests)."""
+        for cache in cls._all:
+            cache._entries.clear()
+
+    def get(self, session: Session, key: Any) -> Any | None:
+        entry = self._entries.get((str(session.get_bind().engine.url), key))
+        return entry[0] if entry is not None and entry[1] > time.monotonic() else None
+
+    def put(self, session: Session, key: Any, value: Any) -> None:
+        self._entries[(str(session.get_bind().engine.url), key)] = (value, time.monotonic() + self.ttl)
+
+    def _changed(self, session: Session, _context: Any) -> None:
+        if self._entries and any(
+            isinstance(row, self.models) for row in (*session.dirty, *session.deleted, *session.new)
+        ):
+            self._entries.clear()

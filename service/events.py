@@ -16,6 +16,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import logs
+from service.db import ProcessCache
 from service.models import Comment, Decision, Webhook, WebhookDelivery, utcnow
 
 COMMENT_CREATED = "comment.created"
@@ -61,22 +62,38 @@ def on_moderator_decisions(sessions: sessionmaker[Session], send: Callable[[list
     on_commit(sessions, lambda obj: isinstance(obj, Decision) and obj.by == "moderator", send)
 
 
+# Most sites have no webhook: the outbox looks for them once every few seconds, not on every event.
+# A webhook added, changed or removed by another process is seen within 5 s.
+_webhooks = ProcessCache(5.0, Webhook)
+
+
+def _subscribers(session: Session, site_id: int) -> list[tuple[int, list[str]]]:
+    """The site's active webhooks: (id, the events each is subscribed to)."""
+    hooks = _webhooks.get(session, site_id)
+    if hooks is None:
+        rows = session.execute(
+            select(Webhook.id, Webhook.events).where(Webhook.site_id == site_id, Webhook.active.is_(True))
+        )
+        hooks = [(hook_id, events or []) for hook_id, events in rows]
+        _webhooks.put(session, site_id, hooks)
+    return hooks
+
+
 def emit(session: Session, site_id: int, event: str, data: dict[str, Any]) -> list[WebhookDelivery]:
     """Queue ``event`` for every subscribed webhook of the site; the caller commits."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
-    hooks = session.scalars(select(Webhook).where(Webhook.site_id == site_id, Webhook.active.is_(True)))
     now = utcnow()
     deliveries = [
         WebhookDelivery(
-            webhook_id=hook.id,
+            webhook_id=hook_id,
             event=event,
             payload={"event": event, "created_at": now.isoformat(), "data": data},
             next_attempt_at=now,
             request_id=logs.request_id.get(),
         )
-        for hook in hooks
-        if event in (hook.events or [])
+        for hook_id, events in _subscribers(session, site_id)
+        if event in events
     ]
     session.add_all(deliveries)
     return deliveries

@@ -29,7 +29,7 @@ from werkzeug.serving import make_server
 from service import accounts, moderation
 from service.app import create_app
 from service.config import Settings
-from service.db import Database
+from service.db import Database, ProcessCache
 from service.embedded import EmbeddedRedis
 from service.migrate import upgrade
 from service.models import Base, Role
@@ -102,6 +102,7 @@ def database(database_url: str) -> Iterator[Database]:
 
 
 def _empty_tables(db: Database) -> None:
+    ProcessCache.forget_all()  # ids start again at 1: nothing remembered may outlive its row
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":

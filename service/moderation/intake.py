@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -36,7 +36,7 @@ def _insert(session: Session) -> Any:
 
 
 # Built once: building a statement costs more than SQLite takes to run it (benchmarks/ingest.py).
-_FIND = {
+_FIND: dict[type[Article] | type[Author], Select[Any]] = {
     model: select(model).where(model.site_id == bindparam("site_id"), model.external_id == bindparam("ext"))
     for model in (Article, Author)
 }
