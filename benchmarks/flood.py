@@ -108,10 +108,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=16, help="flooding threads")
     parser.add_argument("--workers", type=int, default=None, help="stet api --workers (default: its own)")
     args = parser.parse_args()
-    # The default scorer and the site limit as shipped (1,200 a minute; the victim stays inside it).
+    # The default scorer and the site limit as shipped (the victim stays inside it).
     scorer = Settings().scorers
     kinds = ("none", "429s", "spans")
-    with installation(scorer, STET_RATE_LIMIT_SITE="1200/minute") as (env, victim_key, _db):
+    with installation(scorer, STET_RATE_LIMIT_SITE=Settings().rate_limit_site) as (env, victim_key, _db):
         run = {"env": env, "check": True, "capture_output": True, "text": True}
         create = [sys.executable, "-m", "service.app.cli", "site", "create"]
         # A fresh flooder per scenario: the site limit's window would carry one flood into the next.

@@ -92,7 +92,9 @@ class Settings:
     pending_timeout: Seconds = 20.0
     secure_cookies: bool = False
     # API rate limits (Flask-Limiter notation): per site key, and on posting per author and per reader IP.
-    rate_limit_site: str = "1200/minute"
+    # A site may use about a third of what `stet api` ingests on 2 cores (benchmarks/ingest.py,
+    # README "Capacity"): a 50 comments/s burst is absorbed, and other sites keep the rest.
+    rate_limit_site: str = "3000/minute"
     rate_limit_author: str = "10/minute"
     rate_limit_ip: str = "60/minute"
     # Webhook retries: the first after webhook_retry_base seconds, then doubling, until
