@@ -50,6 +50,9 @@ class Settings:
     redis_url: str = ""  # empty: `stet run` starts an embedded Redis
     port: Port = 8000
     host: str = "127.0.0.1"
+    # What `stet api` serves: "all", or only the "api" (/api/v1, Perspective, Coral) or only the
+    # "dashboard", so the port news sites reach need not expose the moderators' login.
+    serve: Literal["all", "api", "dashboard"] = "all"
     secret_key: str = ""  # empty: generated once and kept in $STET_HOME/secret_key
     scorers: str = "ensemble"  # the toxicity scorer: every attribute (worker/scorers/ensemble.py)
     # STET_SCORERS=detoxify or cascade (needs the `transformer` extra): a detoxify model name

@@ -201,3 +201,16 @@ def test_an_article_id_that_could_never_be_read_back_is_refused(site, db):
     )
     assert_error(posted, 422, field="article.id")
     assert comment_count(db) == 0
+
+
+def test_the_api_and_the_dashboard_can_be_served_apart(app_factory):
+    """STET_SERVE=api keeps the moderators' login off the port news sites reach, and the other way."""
+    api = app_factory(serve="api").test_client()
+    assert api.get("/dashboard/login").status_code == 404
+    assert api.get("/api/v1/comments/1").status_code == 401  # the API is there
+    assert api.get("/healthz").status_code == 200
+
+    dashboard = app_factory(serve="dashboard").test_client()
+    assert dashboard.get("/dashboard/login").status_code == 200
+    assert dashboard.get("/api/v1/comments/1").status_code == 404
+    assert dashboard.get("/healthz").status_code == 200

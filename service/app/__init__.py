@@ -23,7 +23,8 @@ from service.web import (
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """Build the WSGI app: API under /api/v1, dashboard under /dashboard, probes at the root."""
+    """Build the WSGI app: API under /api/v1, dashboard under /dashboard, probes at the root
+    (``STET_SERVE`` keeps one face off a process: the dashboard off the port news sites reach)."""
     from dashboard import init_app as init_dashboard
     from service import api
     from service.api.errors import register_error_handlers
@@ -60,7 +61,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    api.init_app(app, csrf)
+    if settings.serve in ("all", "api"):
+        api.init_app(app, csrf)
     app.register_blueprint(health.bp)
-    init_dashboard(app)
+    if settings.serve in ("all", "dashboard"):
+        init_dashboard(app)
     return app
