@@ -48,6 +48,9 @@ class Server(BaseApplication):
             "graceful_timeout": 20,
             "timeout": 60,
             "accesslog": None,  # Stet logs each request itself (service.app.access), with its id
+            # gunicorn's control socket lives at one path per user ($HOME/.gunicorn/gunicorn.ctl), so
+            # two `stet api` on one machine would fight over it; Stet's processes are managed by signals.
+            "control_socket_disable": True,
             "logger_class": Logs,
             "child_exit": child_exit,
         }
