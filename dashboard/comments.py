@@ -189,7 +189,12 @@ def bulk():
 @bp.post("/<int:comment_id>/claim")
 @roles_required(*MODERATORS)
 def claim(comment_id: int):
-    """Hold the comment while this moderator looks at it; the answer says who holds it."""
-    comment = get_comment(comment_id)
-    holder = moderation.claim(get_session(), comment, current_user.user)
+    """Hold the comment while this moderator has its detail open (its reason picker or its author),
+    or with ``release=1`` let go of it when they move on; the answer says who holds it."""
+    db, comment = get_session(), get_comment(comment_id)
+    if request.form.get("release"):
+        moderation.release(db, comment, current_user.user)
+        holder = moderation.claimant(db, comment)
+    else:
+        holder = moderation.claim(db, comment, current_user.user)
     return render_template("dashboard/_claim.html", comment=comment, holder=holder, me=current_user.user)

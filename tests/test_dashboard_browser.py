@@ -232,16 +232,27 @@ def test_two_moderators_race_on_one_comment(new_page, make_user, queued_comment,
     log_in(mod, make_user("mod"))
     log_in(alice, make_user("alice"), "alice")
     comment_id = queued_comment("Contested remark.", toxicity=0.6)
+    queued_comment("A milder remark below it.", toxicity=0.3)
     mod.reload()
     alice.reload()
     ready(mod)
-    mod.keyboard.press("j")  # mod opens the card and claims it
+
+    def holder_seen_by_alice() -> str:
+        mod.wait_for_timeout(400)
+        alice.reload()
+        ready(alice)
+        return alice.locator(f"#comment-{comment_id} .claim").inner_text()
+
+    mod.keyboard.press("j")  # skimming past a card does not claim it
     mod.locator(f"#comment-{comment_id}:focus").wait_for()
-    mod.wait_for_timeout(300)
-    alice.reload()
-    ready(alice)
-    assert alice.locator(f"#comment-{comment_id} .claim").inner_text() == "Being handled by mod"
+    assert holder_seen_by_alice() == ""
+    mod.keyboard.press("r")  # opening its reason picker does
+    assert holder_seen_by_alice() == "Being handled by mod"
     screenshot(alice, "claimed-by-another")
+    mod.keyboard.press("Escape")
+    mod.keyboard.press("j")  # moving on lets go
+    assert holder_seen_by_alice() == ""
+    mod.keyboard.press("k")
     mod.keyboard.press("a")
     mod.locator(f"#comment-{comment_id}.decided").wait_for()
     alice.keyboard.press("j")

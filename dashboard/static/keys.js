@@ -1,4 +1,4 @@
-// Keyboard-first moderation. j / k move between cards (focusing one claims it), a approves,
+// Keyboard-first moderation. j / k move between cards, a approves,
 // r opens the reason picker (1-9, 0 pick a reason), u undoes the last decision on this page,
 // x selects for bulk, h / b open the author's history (b with Ban focused), v shows a blurred
 // comment, / searches, ? shows the help, Escape closes what is open.
@@ -19,12 +19,32 @@
     return next;
   }
 
+  // A card is claimed (others see "Being handled by ...") only while its detail is open here: its
+  // reason picker or its author's drawer. Moving to another card, or leaving the page, lets go.
   function claim(card) {
     const last = claimedAt.get(card.id) || 0;
     const slot = card.querySelector(".claim");
     if (slot && window.htmx && Date.now() - last > 60_000) {
       claimedAt.set(card.id, Date.now());
       htmx.trigger(slot, "stet:claim");
+    }
+  }
+
+  function release(card) {
+    const slot = card.querySelector(".claim");
+    claimedAt.delete(card.id);
+    if (slot && window.htmx && !card.matches(".decided")) {
+      htmx.ajax("POST", slot.getAttribute("hx-post"), {
+        source: slot, target: slot, swap: "outerHTML", values: { release: "1" },
+      });
+    }
+  }
+
+  function releaseOthers(keep) {
+    for (const id of [...claimedAt.keys()]) {
+      const card = document.getElementById(id);
+      if (card && card !== keep) release(card);
+      else if (!card) claimedAt.delete(id);
     }
   }
 
@@ -53,7 +73,27 @@
 
   document.addEventListener("focusin", (event) => {
     const card = event.target.closest && event.target.closest("#cards .card");
-    if (card) claim(card);
+    if (card) releaseOthers(card);
+  });
+  // Opening the reason picker (r or a click) or the author's drawer (h, b or a click) claims.
+  document.addEventListener("toggle", (event) => {
+    if (event.target.matches("details.picker") && event.target.open) claim(event.target.closest(".card"));
+  }, true);
+  document.addEventListener("click", (event) => {
+    const author = event.target.closest("#cards .card a.author");
+    if (author) claim(author.closest(".card"));
+  });
+  // Leaving the page lets go of what it held (a beacon survives the unload; the form carries CSRF).
+  window.addEventListener("pagehide", () => {
+    const token = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
+    for (const id of claimedAt.keys()) {
+      const slot = document.querySelector(`#${id} .claim`);
+      if (!slot || !token) continue;
+      const form = new FormData();
+      form.append("csrf_token", token);
+      form.append("release", "1");
+      navigator.sendBeacon(slot.getAttribute("hx-post"), form);
+    }
   });
 
   document.addEventListener("click", (event) => {

@@ -10,7 +10,7 @@ thresholds and the policy on a comment's scores), ``decisions`` (a person's deci
 ``claims`` and ``standing`` (authors).
 """
 
-from service.moderation.claims import CLAIM_SECONDS, claim, claimant
+from service.moderation.claims import CLAIM_SECONDS, claim, claimant, release
 from service.moderation.decisions import (
     RejectCode,
     Seen,
@@ -73,6 +73,7 @@ __all__ = [
     "premoderation_hold",
     "record_scores",
     "reject_waiting",
+    "release",
     "score_rows",
     "set_standing",
     "stale_pending",

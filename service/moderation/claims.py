@@ -13,7 +13,7 @@ from service.models import (
     utcnow,
 )
 
-# How long opening a comment keeps it for one moderator.
+# How long opening a comment (its reason picker or its author) keeps it for one moderator.
 CLAIM_SECONDS = 120
 
 
@@ -33,6 +33,17 @@ def claim(session: Session, comment: Comment, user: User, seconds: int = CLAIM_S
     session.commit()
     session.refresh(comment)
     return claimant(session, comment)
+
+
+def release(session: Session, comment: Comment, user: User) -> None:
+    """Let go of ``comment`` if ``user`` holds it (they moved on without deciding); commits."""
+    session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.claimed_by == user.id)
+        .values(claimed_by=None, claimed_until=None)
+    )
+    session.commit()
+    session.refresh(comment)
 
 
 def claimant(session: Session, comment: Comment) -> User | None:
