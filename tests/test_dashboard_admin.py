@@ -392,6 +392,13 @@ def test_claims_show_who_handles_a_comment(client, make_user, queued_comment):
     claimed = mod.client.post(f"/dashboard/comments/{comment_id}/claim", data=form(mod), headers=HTMX)
     assert "Being handled by mod" in claimed.text
     assert "Being handled by mod" in mod.queue().text
+    # alice cannot release mod's claim; mod can, by moving on
+    mod.client.post(f"/dashboard/comments/{comment_id}/claim", data=form(mod, release="1"), headers=HTMX)
+    assert "Being handled by mod" in mod.queue().text
+    mod.client.post("/dashboard/logout", data=form(mod))
+    mod.login("mod")
+    mod.client.post(f"/dashboard/comments/{comment_id}/claim", data=form(mod, release="1"), headers=HTMX)
+    assert "Being handled by" not in mod.queue().text
 
 
 def test_blur_preference_marks_severe_cards(login, scored_comment):
