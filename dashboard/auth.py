@@ -13,6 +13,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -22,7 +23,7 @@ from flask import (
 from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required, login_user, logout_user
 
-from service.accounts import authenticate, end_sessions
+from service.accounts import authenticate, end_sessions, sites_of
 from service.models import Role, User
 from service.web import get_session, limiter, retry_after
 
@@ -88,6 +89,18 @@ def unauthorized() -> Response:
     """Send an anonymous visitor to the login page, and back to the page they asked for (GETs only)."""
     next_path = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("dashboard.auth.login", next=next_path))
+
+
+def my_sites() -> frozenset[int] | None:
+    """The sites the logged-in user moderates (``None``: all), read once per request."""
+    if "my_sites" not in g:
+        g.my_sites = sites_of(get_session(), current_user.user)
+    return g.my_sites
+
+
+def in_my_sites(site_id: int) -> bool:
+    sites = my_sites()
+    return sites is None or site_id in sites
 
 
 def local_path(target: str) -> str | None:

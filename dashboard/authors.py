@@ -8,7 +8,7 @@ from flask import Blueprint, abort, make_response, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from dashboard.auth import roles_required
+from dashboard.auth import in_my_sites, roles_required
 from service import moderation
 from service.models import AuditEntry, Author, Comment, Role, Status
 from service.web import get_session
@@ -19,7 +19,7 @@ HISTORY = 20
 
 def get_author(author_id: int) -> Author:
     author = get_session().get(Author, author_id)
-    if author is None:
+    if author is None or not in_my_sites(author.site_id):
         abort(404)
     return author
 

@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from dashboard import cards
-from dashboard.auth import local_path, roles_required
+from dashboard.auth import in_my_sites, local_path, roles_required
 from service import moderation
 from service.models import Comment, Decision, Role, Status
 from service.moderation.cards import Card
@@ -92,8 +92,9 @@ def back() -> str:
 
 
 def get_comment(comment_id: int) -> Comment:
+    """The comment, or a 404 when there is none or it is on a site this moderator does not moderate."""
     comment = get_session().get(Comment, comment_id, options=WITH_NAMES)
-    if comment is None:
+    if comment is None or not in_my_sites(comment.site_id):
         abort(404)
     return comment
 
@@ -168,7 +169,7 @@ def bulk():
     for value in picked if problem is None else []:
         comment_id, _, seen = value.partition(":")
         comment = db.get(Comment, int(comment_id), options=WITH_NAMES) if comment_id.isdigit() else None
-        if comment is None:
+        if comment is None or not in_my_sites(comment.site_id):
             continue
         try:
             decision = apply(comment, status, parse_seen(seen), code)

@@ -14,10 +14,11 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy import select
 
 from dashboard import cards
-from dashboard.auth import roles_required
-from service.models import Role
+from dashboard.auth import my_sites, roles_required
+from service.models import Role, Site
 from service.moderation import RejectCode, queues
 from service.web import get_session
 
@@ -57,7 +58,7 @@ def index(name: str = queues.Queue.REVIEW.value):
     error, status = None, 200
     try:
         filters = queues.Filters.parse(request.args)
-        page = queues.page(db, queue, filters, request.args.get("cursor") or None)
+        page = queues.page(db, queue, filters, request.args.get("cursor") or None, sites=my_sites())
     except queues.FilterError as exc:
         filters, page, error, status = queues.Filters(), queues.Page([], None), str(exc), 400
     found = cards.load(db, page.ids, current_user.user)
@@ -68,8 +69,13 @@ def index(name: str = queues.Queue.REVIEW.value):
     if request.htmx and request.args.get("cursor"):
         response = make_response(render_template("dashboard/_rows.html", **context))
     else:
-        counts = queues.counts(db)
-        page_html = render_template("dashboard/queue.html", error=error, counts=counts, **context)
+        scope = my_sites()
+        counts = queues.counts(db, scope)
+        choices = db.scalars(
+            select(Site).where(*([] if scope is None else [Site.id.in_(sorted(scope))])).order_by(Site.name)
+        ).all()
+        context.update(error=error, counts=counts, site_choices=choices, my_scope=scope)
+        page_html = render_template("dashboard/queue.html", **context)
         response = make_response(page_html, status)
     response.vary.add("HX-Request")
     return response
@@ -80,7 +86,8 @@ def index(name: str = queues.Queue.REVIEW.value):
 def counts():
     """The queue tabs with their counts; the page polls this every few seconds."""
     current = request.args.get("queue", queues.Queue.REVIEW.value)
-    return render_template("dashboard/_counts.html", counts=queues.counts(get_session()), current=current)
+    counts = queues.counts(get_session(), my_sites())
+    return render_template("dashboard/_counts.html", counts=counts, current=current)
 
 
 @bp.post("/preferences/blur")

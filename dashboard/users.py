@@ -8,16 +8,27 @@ from sqlalchemy import select
 
 from dashboard.auth import roles_required
 from service import accounts
-from service.models import Role, User
+from service.models import Role, Site, User, UserSite
 from service.web import get_session
 
 bp = Blueprint("users", __name__, url_prefix="/admin/users")
 
 
 def render_users(error: str | None = None, status: int = 200, name: str = ""):
-    users = get_session().scalars(select(User).order_by(User.name)).all()
+    db = get_session()
+    users = db.scalars(select(User).order_by(User.name)).all()
+    scopes: dict[int, set[int]] = {}
+    for scope in db.scalars(select(UserSite)):
+        scopes.setdefault(scope.user_id, set()).add(scope.site_id)
+    sites = db.scalars(select(Site).order_by(Site.name)).all()
     page = render_template(
-        "dashboard/admin/users.html", users=users, roles=list(Role), error=error, name=name
+        "dashboard/admin/users.html",
+        users=users,
+        roles=list(Role),
+        sites=sites,
+        scopes=scopes,
+        error=error,
+        name=name,
     )
     return page, status
 
@@ -61,4 +72,24 @@ def change(user_id: int):
         return render_users(message.capitalize() + ".", 400)
     db.commit()
     flash(f"{user.name}: {user.role}, {'active' if user.active else 'deactivated'}.")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<int:user_id>/sites")
+@roles_required(Role.ADMIN)
+def set_sites(user_id: int):
+    """Limit a moderator to the ticked sites (none ticked: every site)."""
+    db = get_session()
+    user = db.get(User, user_id)
+    if user is None:
+        abort(404)
+    try:
+        site_ids = [int(value) for value in request.form.getlist("site")]
+        accounts.set_user_sites(db, user, site_ids, actor=current_user.user)
+    except ValueError as exc:  # AccountError, or a value that is no site id
+        db.rollback()
+        message = str(exc) if isinstance(exc, accounts.AccountError) else "choose sites from the list"
+        return render_users(message[:1].upper() + message[1:] + ".", 400)
+    db.commit()
+    flash(f"{user.name} moderates {len(site_ids) or 'all'} site{'' if len(site_ids) == 1 else 's'}.")
     return redirect(url_for(".index"))

@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from service import audit, language, policy
 from service.db import ProcessCache
-from service.models import ApiKey, ErasureMode, Role, Site, SiteWord, User, WordKind, utcnow
+from service.models import ApiKey, ErasureMode, Role, Site, SiteWord, User, UserSite, WordKind, utcnow
 
 KEY_PREFIX = "stet_"
 MIN_PASSWORD_LENGTH = 8
@@ -364,6 +364,38 @@ def change_user(
         after=after,
     )
     return user
+
+
+def sites_of(session: Session, user: User) -> frozenset[int] | None:
+    """The ids of the sites ``user`` moderates; ``None``: every site (admins, and moderators given
+    no site). Every queue, card, action and author lookup of the dashboard and the moderation API
+    is limited to them."""
+    if user.role == Role.ADMIN.value:
+        return None
+    ids = frozenset(session.scalars(select(UserSite.site_id).where(UserSite.user_id == user.id)))
+    return ids or None
+
+
+def set_user_sites(session: Session, user: User, site_ids: Iterable[int], actor: User | str = CLI) -> None:
+    """Limit a moderator to these sites (none: every site); audited."""
+    wanted = frozenset(site_ids)
+    known = frozenset(session.scalars(select(Site.id).where(Site.id.in_(wanted))))
+    if known != wanted:
+        raise AccountError(f"no site with id {', '.join(map(str, sorted(wanted - known)))}")
+    before = sorted(session.scalars(select(UserSite.site_id).where(UserSite.user_id == user.id)))
+    if before == sorted(wanted):
+        return
+    session.execute(delete(UserSite).where(UserSite.user_id == user.id))
+    session.add_all(UserSite(user_id=user.id, site_id=site_id) for site_id in sorted(wanted))
+    audit.record(
+        session,
+        actor=actor,
+        action="user.sites",
+        target_type="user",
+        target_id=user.id,
+        before={"sites": before},
+        after={"sites": sorted(wanted)},
+    )
 
 
 def end_sessions(user: User) -> None:

@@ -447,6 +447,7 @@ def queued_comment(db: Database, site_key: str, settings: Settings) -> Callable[
         toxicity: float = 0.5,
         article: dict[str, Any] | None = None,
         author: dict[str, Any] | None = None,
+        key: str | None = None,  # another site's key (default: the test's site)
     ) -> int:
         data = CommentIn.model_validate(
             {
@@ -456,7 +457,7 @@ def queued_comment(db: Database, site_key: str, settings: Settings) -> Callable[
             }
         )
         with db.session() as session:
-            site = accounts.site_for_key(session, site_key)
+            site = accounts.site_for_key(session, key or site_key)
             comment_id = moderation.submit_comment(session, site, data).comment.id
             session.commit()
             result = moderation.ScorerResult("test", "1", {"toxicity": toxicity})

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from service import moderation
+from service import accounts, moderation
 from service.models import ApiKey, AuditEntry, Author, Comment, Site, User
 from tests.test_dashboard import HTMX, Dashboard, csrf_token
 
@@ -407,3 +407,34 @@ def test_blur_preference_marks_severe_cards(login, scored_comment):
     assert "card blurred" not in dash.client.get("/dashboard/queues/auto-rejected").text
     dash.client.post("/dashboard/preferences/blur", data=form(dash))
     assert "card blurred" in dash.client.get("/dashboard/queues/auto-rejected").text
+
+
+def test_a_moderator_scoped_to_one_site_sees_and_acts_on_that_site_only(
+    client, make_user, db, site_key, queued_comment
+):
+    with db.session() as session:
+        _, other_key = accounts.create_site(session, "Evening Post")
+        session.commit()
+    ours = queued_comment("On the Gazette's story.")
+    theirs = queued_comment("On the Evening Post's story.", key=other_key)
+    make_user("admin", "admin")
+    make_user("mod")
+    admin = Dashboard(client)
+    admin.login("admin")
+    both = admin.queue().text
+    assert "On the Gazette" in both and "On the Evening Post" in both
+    assert '<span class="site">Evening Post</span>' in both and 'name="site"' in both  # filter and cards
+    only_post = admin.client.get("/dashboard/?site=2").text
+    assert "On the Evening Post" in only_post and "On the Gazette" not in only_post
+    assert admin.client.post("/dashboard/admin/users/2/sites", data=form(admin, site="1")).status_code == 302
+    assert "<code>user.sites</code>" in admin.client.get("/dashboard/admin/audit/?action=user.").text
+
+    admin.client.post("/dashboard/logout", data=form(admin))
+    mod = Dashboard(client)
+    mod.login("mod")
+    page = mod.queue().text
+    assert "On the Gazette" in page and "On the Evening Post" not in page
+    assert '<span class="count" data-queue="review">1</span>' in page  # counts: the moderator's sites
+    assert mod.decide(theirs).status_code == 404  # not a site they moderate: not found
+    assert mod.client.get("/dashboard/authors/2").status_code == 404
+    assert mod.decide(ours).status_code == 200

@@ -301,3 +301,24 @@ def test_the_openapi_document_declares_the_moderation_api_with_personal_tokens(c
     assert document["components"]["securitySchemes"]["user_token"]["scheme"] == "bearer"
     reject = document["paths"]["/api/v1/moderation/comments/{comment_id}/reject"]["post"]
     assert "409" in reject["responses"]
+
+
+def test_a_token_works_only_on_the_sites_its_moderator_moderates(client, db, mod_token, queued_comment):
+    from sqlalchemy import select
+
+    from service import accounts
+    from service.models import User
+
+    with db.session() as session:
+        _, other_key = accounts.create_site(session, "Evening Post")
+        mod = session.scalars(select(User).where(User.name == "mod")).one()
+        accounts.set_user_sites(session, mod, [1])
+        session.commit()
+    ours = queued_comment("On the Gazette's story.")
+    theirs = queued_comment("On the Evening Post's story.", key=other_key)
+    page = client.get(f"{API}/queues/review", headers=bearer(mod_token)).get_json()
+    assert [card["id"] for card in page["comments"]] == [ours]
+    assert client.get(f"{API}/queues", headers=bearer(mod_token)).get_json()["queues"]["review"] == 1
+    refused = client.post(f"{API}/comments/{theirs}/approve", json={}, headers=bearer(mod_token))
+    assert refused.status_code == 404 and refused.get_json()["error"]["field"] == "id"
+    assert client.get(f"{API}/comments/{theirs}", headers=bearer(mod_token)).status_code == 404

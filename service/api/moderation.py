@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, g, request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from service import moderation, tokens
+from service.accounts import sites_of
 from service.api.comments import json_body
 from service.api.errors import APIError, parse
 from service.api.openapi import documented
@@ -71,6 +72,7 @@ class QueueQuery(BaseModel):
     """The dashboard's filters; the view checks them (a 422 names the field)."""
 
     model_config = ConfigDict(populate_by_name=True)
+    site: str | None = Field(None, description="a site's id (within the sites you moderate)")
     article: str | None = Field(None, description="the site's article id, or words of its title")
     author: str | None = Field(None, description="the site's author id, or words of the name")
     label: str | None = Field(None, description="a label that scored at least 0.5 (toxicity, threat, spam…)")
@@ -164,17 +166,23 @@ def author_json(author: Author) -> dict[str, Any]:
     }
 
 
+def _sites() -> frozenset[int] | None:
+    """The sites the token's user moderates (None: all); a comment or author elsewhere is a 404."""
+    if "my_sites" not in g:
+        g.my_sites = sites_of(get_session(), current_user())
+    return g.my_sites
+
+
 def _card(comment_id: int) -> cards.Card:
+    _comment(comment_id)  # there, and on one of the user's sites
     settings = current_app.config["STET_SETTINGS"]
-    found = cards.load(get_session(), [comment_id], current_user(), settings)
-    if not found:
-        raise APIError(404, "not_found", f"no comment {comment_id}", field="id")
-    return found[0]
+    return cards.load(get_session(), [comment_id], current_user(), settings)[0]
 
 
 def _comment(comment_id: int) -> Comment:
     comment = get_session().get(Comment, comment_id)
-    if comment is None:
+    sites = _sites()
+    if comment is None or (sites is not None and comment.site_id not in sites):
         raise APIError(404, "not_found", f"no comment {comment_id}", field="id")
     return comment
 
@@ -196,8 +204,7 @@ def _filter_error(exc: queues.FilterError) -> APIError:
 @documented(answer=QueueCountsOut, tags=["moderation"], security=TOKEN, errors=(403,))
 def counts():
     """How many comments each queue holds (a queue larger than ``cap`` counts as ``cap``)."""
-    current_user()
-    found = queues.counts(get_session())
+    found = queues.counts(get_session(), _sites())
     return {"queues": {queue.value: n for queue, n in found.items()}, "cap": queues.COUNT_CAP}
 
 
@@ -213,7 +220,8 @@ def queue(name: str):
     session = get_session()
     try:
         filters = queues.Filters.parse(request.args)
-        page = queues.page(session, wanted, filters, request.args.get("cursor") or None, size=int(raw))
+        cursor = request.args.get("cursor") or None
+        page = queues.page(session, wanted, filters, cursor, size=int(raw), sites=_sites())
     except queues.FilterError as exc:
         raise _filter_error(exc) from None
     found = cards.load(session, page.ids, me, current_app.config["STET_SETTINGS"])
@@ -296,7 +304,8 @@ def standing(author_id: int):
     data = parse(StandingIn, json_body())
     session = get_session()
     author = session.get(Author, author_id)
-    if author is None:
+    sites = _sites()
+    if author is None or (sites is not None and author.site_id not in sites):
         raise APIError(404, "not_found", f"no author {author_id}", field="id")
     until = datetime.combine(data.until, time(), UTC) if data.until else None
     if data.action == moderation.Standing.SUSPEND and until is None:

@@ -13,7 +13,7 @@ editor reports' counts), ``webhooks`` and ``accounts`` (users, their tokens and 
 Importing this package registers every table on ``Base.metadata`` (Alembic's target).
 """
 
-from service.models.accounts import AuditEntry, HealthCheck, User, UserToken
+from service.models.accounts import AuditEntry, HealthCheck, User, UserSite, UserToken
 from service.models.base import (
     Base,
     ErasureMode,
@@ -54,6 +54,7 @@ __all__ = [
     "SiteWord",
     "Status",
     "User",
+    "UserSite",
     "UserToken",
     "UTCDateTime",
     "Webhook",

@@ -41,6 +41,14 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class UserSite(Base):
+    """A site a moderator works on. A moderator with none works on every site; admins always do."""
+
+    __tablename__ = "user_sites"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+
+
 class UserToken(Base):
     """A user's personal API token for the moderation API (``/api/v1/moderation``): it acts as
     that user, with that user's role, for as long as both the token and the user are active.

@@ -8,6 +8,7 @@ ix_comments_status_id). Risk order is highest first; comments without a risk com
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -69,6 +70,7 @@ def in_queue(queue: Queue) -> ColumnElement[bool]:
 class Filters:
     """What the moderator narrowed the queue to; every field is optional."""
 
+    site: int | None = None
     article: str = ""
     author: str = ""
     label: str = ""
@@ -84,6 +86,10 @@ class Filters:
     def parse(cls, args: Any) -> Filters:
         """Filters from a query string; FilterError names the first unusable field."""
         values: dict[str, Any] = {}
+        raw_site = (args.get("site") or "").strip()
+        if raw_site and not raw_site.isdigit():
+            raise FilterError("site: one of the sites you moderate")
+        values["site"] = int(raw_site) if raw_site else None
         for name in ("article", "author", "q"):
             values[name] = (args.get(name) or "").strip()[:200]
         label = (args.get("label") or "").strip()
@@ -126,6 +132,8 @@ class Filters:
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
+        if self.site is not None:
+            found.append(Comment.site_id == self.site)
         if self.article:
             title = Article.title.icontains(self.article, autoescape=True)
             found.append(
@@ -171,11 +179,22 @@ def _ids(session: Session, query: Select[int, float | None], limit: int) -> list
     return [tuple(row) for row in session.execute(query.limit(limit))]
 
 
+def in_sites(sites: Collection[int] | None) -> list[ColumnElement[bool]]:
+    """The condition that keeps a moderator to their sites (``accounts.sites_of``; None: all)."""
+    return [] if sites is None else [Comment.site_id.in_(sorted(sites))]
+
+
 def page(
-    session: Session, queue: Queue, filters: Filters, cursor: str | None = None, size: int = PAGE_SIZE
+    session: Session,
+    queue: Queue,
+    filters: Filters,
+    cursor: str | None = None,
+    size: int = PAGE_SIZE,
+    sites: Collection[int] | None = None,
 ) -> Page:
-    """One page of ``queue`` after ``cursor``; FilterError for a cursor this queue did not hand out."""
-    base = select(Comment.id, Comment.risk).where(in_queue(queue), *filters.conditions())
+    """One page of ``queue`` after ``cursor``, within ``sites``; FilterError for a cursor this queue
+    did not hand out."""
+    base = select(Comment.id, Comment.risk).where(in_queue(queue), *in_sites(sites), *filters.conditions())
     kind, _, rest = (cursor or "").partition(":")
     try:
         if cursor and kind not in (("r", "n") if filters.sort == Sort.RISK else ("i",)):
@@ -213,10 +232,11 @@ def page(
     return Page([r[0] for r in rows], after)
 
 
-def counts(session: Session) -> dict[Queue, int]:
-    """How many comments each queue holds, up to COUNT_CAP (a larger queue shows as COUNT_CAP)."""
+def counts(session: Session, sites: Collection[int] | None = None) -> dict[Queue, int]:
+    """How many comments each queue holds within ``sites``, up to COUNT_CAP (a larger queue shows as
+    COUNT_CAP)."""
     found = {}
     for queue in Queue:
-        capped = select(Comment.id).where(in_queue(queue)).limit(COUNT_CAP).subquery()
+        capped = select(Comment.id).where(in_queue(queue), *in_sites(sites)).limit(COUNT_CAP).subquery()
         found[queue] = session.scalar(select(func.count()).select_from(capped)) or 0
     return found
