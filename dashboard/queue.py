@@ -75,10 +75,29 @@ def index(name: str = queues.Queue.REVIEW.value):
             select(Site).where(*([] if scope is None else [Site.id.in_(sorted(scope))])).order_by(Site.name)
         ).all()
         context.update(error=error, counts=counts, site_choices=choices, my_scope=scope)
+        context["settled_id"] = queues.settled_id(db)
         page_html = render_template("dashboard/queue.html", **context)
         response = make_response(page_html, status)
     response.vary.add("HX-Request")
     return response
+
+
+@bp.get("/queues/<name>/arrivals")
+@roles_required(*MODERATORS)
+def arrivals(name: str):
+    """Cards of the comments that may have reached this queue since the page's ``after`` id (those
+    it shows already are skipped); the page polls it and puts each new card where the queue's order
+    has it (static/keys.js)."""
+    try:
+        queue = queues.Queue(name)
+        filters = queues.Filters.parse(request.args)
+        after = int(request.args.get("after", ""))
+    except (ValueError, queues.FilterError):
+        abort(400)
+    db = get_session()
+    settled = queues.settled_id(db)  # first: a comment decided meanwhile is asked for again next time
+    found = cards.load(db, queues.arrivals(db, queue, filters, after, my_sites()), current_user.user)
+    return render_template("dashboard/_arrivals.html", cards=found, after=settled)
 
 
 @bp.get("/counts")

@@ -435,6 +435,9 @@ def test_a_moderator_scoped_to_one_site_sees_and_acts_on_that_site_only(
     page = mod.queue().text
     assert "On the Gazette" in page and "On the Evening Post" not in page
     assert '<span class="count" data-queue="review">1</span>' in page  # counts: the moderator's sites
+    arrived = mod.client.get("/dashboard/queues/review/arrivals?after=0").text  # the live queue's poll
+    assert f'id="comment-{ours}"' in arrived and f'id="comment-{theirs}"' not in arrived
+    assert mod.client.get("/dashboard/queues/review/arrivals?after=x").status_code == 400
     assert mod.decide(theirs).status_code == 404  # not a site they moderate: not found
     assert mod.client.get("/dashboard/authors/2").status_code == 404
     assert mod.decide(ours).status_code == 200

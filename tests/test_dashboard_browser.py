@@ -383,3 +383,20 @@ def test_removing_a_webhook_asks_first_without_inline_script(page, dialogs, make
     page.wait_for_timeout(300)
     with db.session() as session:
         assert session.get(Webhook, hook_id) is not None
+
+
+def test_a_new_comment_appears_live_in_risk_order(page, make_user, queued_comment):
+    log_in(page, make_user("mod"))
+    calm = queued_comment("A calm remark already waiting.", toxicity=0.3)
+    page.reload()
+    ready(page)
+    page.keyboard.press("j")
+    page.locator(f"#comment-{calm}:focus").wait_for()
+    sharp = queued_comment("A sharper remark that arrives while the page is open.", toxicity=0.8)
+    page.locator(f"#comment-{sharp}.arrived").wait_for(timeout=15_000)  # no reload
+    order = page.eval_on_selector_all("#cards > .card", "cards => cards.map(c => c.id)")
+    assert order == [f"comment-{sharp}", f"comment-{calm}"]  # higher risk first
+    assert focused_id(page) == f"comment-{calm}"  # the moderator's place is kept
+    assert page.locator("#arrived").inner_text() == "1 new comment"
+    page.locator("[data-queue=review]", has_text="2").wait_for()  # the count follows
+    screenshot(page, "live-arrival")

@@ -184,3 +184,76 @@ document.addEventListener("submit", (event) => {
   const question = event.target.dataset && event.target.dataset.confirm;
   if (question && !window.confirm(question)) event.preventDefault();
 });
+
+// Live queue: every few seconds, ask for the comments that reached this queue since the page was
+// drawn and put each card where the queue's order has it, keeping whatever the moderator is
+// looking at where it is on screen. A card that belongs on a later page is left to that page.
+(() => {
+  const list = document.getElementById("cards");
+  if (!list || !list.dataset.arrivals) return;
+  const EVERY_MS = 5000;
+
+  const riskOf = (card) => (card.dataset.risk === "" ? -1 : Number(card.dataset.risk));
+  const idOf = (card) => Number(card.id.replace("comment-", ""));
+
+  function placeFor(card) {
+    const cards = [...list.querySelectorAll(":scope > .card")];
+    const more = list.querySelector(":scope > .more");
+    const sort = list.dataset.sort;
+    if (sort === "newest") return cards[0] || more || null;
+    const later = sort === "oldest" ? null : cards.find((other) =>
+      riskOf(other) < riskOf(card) || (riskOf(other) === riskOf(card) && idOf(other) < idOf(card)));
+    if (later) return later;
+    return more ? undefined : document.getElementById("arrived"); // undefined: a later page's
+  }
+
+  function anchor() {
+    const focused = document.activeElement && document.activeElement.closest("#cards .card");
+    if (focused) return focused;
+    return [...list.querySelectorAll(":scope > .card")].find((card) => card.getBoundingClientRect().bottom > 0);
+  }
+
+  function insert(fragment) {
+    const held = anchor();
+    const before = held ? held.getBoundingClientRect().top : 0;
+    let added = 0;
+    for (const card of [...fragment.querySelectorAll(".card")]) {
+      if (document.getElementById(card.id)) continue;
+      const place = placeFor(card);
+      if (place === undefined) continue;
+      card.classList.add("arrived");
+      list.insertBefore(card, place);
+      if (window.htmx) htmx.process(card);
+      added += 1;
+    }
+    if (!added) return;
+    const empty = list.querySelector(":scope > .empty");
+    if (empty) empty.remove();
+    if (held) window.scrollBy(0, held.getBoundingClientRect().top - before);
+    document.getElementById("arrived").textContent = `${added} new comment${added === 1 ? "" : "s"}`;
+    if (window.htmx) htmx.trigger(document.body, "stet:arrived"); // the tabs' counts refresh
+  }
+
+  async function poll() {
+    if (!document.hidden) {
+      const url = new URL(list.dataset.arrivals, location.href);
+      url.searchParams.set("after", list.dataset.after);
+      try {
+        const answer = await fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" });
+        if (answer.ok) {
+          const template = document.createElement("template");
+          template.innerHTML = await answer.text();
+          const arrivals = template.content.querySelector(".arrivals");
+          if (arrivals) {
+            list.dataset.after = arrivals.dataset.after;
+            insert(arrivals);
+          }
+        }
+      } catch (error) {
+        // offline for a moment: the next poll asks again from the same id
+      }
+    }
+    setTimeout(poll, EVERY_MS);
+  }
+  setTimeout(poll, EVERY_MS);
+})();

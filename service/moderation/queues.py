@@ -232,6 +232,31 @@ def page(
     return Page([r[0] for r in rows], after)
 
 
+def settled_id(session: Session) -> int:
+    """The id below which every comment has had its automatic decision (one less than the oldest
+    comment still pending, else the newest id): a page drawn now has seen whatever of those its queue
+    holds, and asks ``arrivals`` for the rest later."""
+    pending = Comment.status == Status.PENDING.value
+    oldest_pending = session.scalar(select(func.min(Comment.id)).where(pending))
+    if oldest_pending is not None:
+        return oldest_pending - 1
+    return session.scalar(select(func.max(Comment.id))) or 0
+
+
+def arrivals(
+    session: Session,
+    queue: Queue,
+    filters: Filters,
+    after_id: int,
+    sites: Collection[int] | None = None,
+    limit: int = PAGE_SIZE,
+) -> list[int]:
+    """Ids of comments after ``after_id`` (a ``settled_id``) that are now in ``queue`` within
+    ``filters`` and ``sites``, newest first: what a page drawn back then may not show yet."""
+    query = select(Comment.id).where(Comment.id > after_id, in_queue(queue), *in_sites(sites))
+    return list(session.scalars(query.where(*filters.conditions()).order_by(Comment.id.desc()).limit(limit)))
+
+
 def counts(session: Session, sites: Collection[int] | None = None) -> dict[Queue, int]:
     """How many comments each queue holds within ``sites``, up to COUNT_CAP (a larger queue shows as
     COUNT_CAP)."""
