@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+echo "The stet command is in .venv/bin: in another terminal, 'source .venv/bin/activate' puts it on PATH." >&2
 exec .venv/bin/stet run "$@"
