@@ -23,7 +23,7 @@ from flask import (
 from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required, login_user, logout_user
 
-from service.accounts import authenticate, end_sessions, sites_of
+from service.accounts import AccountError, authenticate, end_sessions, set_password, sites_of
 from service.models import Role, User
 from service.web import get_session, limiter, retry_after
 
@@ -180,3 +180,32 @@ def logout():
     session.clear()
     flash("You have logged out.")
     return redirect(url_for("dashboard.auth.login"))
+
+
+@bp.route("/password", methods=("GET", "POST"))
+@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=_failed)
+@limiter.limit(ACCOUNT_LIMIT, methods=["POST"], deduct_when=_failed, key_func=_account_key, scope="account")
+@login_required
+def password():
+    """Change one's own password (the current one first); every session ends, this one included."""
+    error, status = None, 200
+    if request.method == "POST":
+        me, status = current_user.user, 400
+        new = request.form.get("new", "")
+        if authenticate(get_session(), me.name, request.form.get("current", "")) is None:
+            # 401 counts against the login limits: a borrowed session cannot guess the password
+            error, status = "Your current password is not that.", 401
+        elif new != request.form.get("repeat", ""):
+            error = "The new password and its repetition differ."
+        else:
+            try:
+                set_password(get_session(), me, new, actor=me)
+            except AccountError as exc:
+                error = str(exc)[:1].upper() + str(exc)[1:] + "."
+            else:
+                get_session().commit()
+                logout_user()
+                session.clear()
+                flash("Password changed. Log in with the new one.")
+                return redirect(url_for("dashboard.auth.login"))
+    return render_template("dashboard/password.html", error=error), status

@@ -93,3 +93,21 @@ def set_sites(user_id: int):
     db.commit()
     flash(f"{user.name} moderates {len(site_ids) or 'all'} site{'' if len(site_ids) == 1 else 's'}.")
     return redirect(url_for(".index"))
+
+
+@bp.post("/<int:user_id>/password")
+@roles_required(Role.ADMIN)
+def reset_password(user_id: int):
+    """Give a user a new password (they forgot theirs, or it leaked); their sessions end."""
+    db = get_session()
+    user = db.get(User, user_id)
+    if user is None:
+        abort(404)
+    try:
+        accounts.set_password(db, user, request.form.get("password", ""), actor=current_user.user)
+    except accounts.AccountError as exc:
+        db.rollback()
+        return render_users(str(exc)[:1].upper() + str(exc)[1:] + ".", 400)
+    db.commit()
+    flash(f"{user.name} has a new password; their sessions have ended. Tell them in person or by phone.")
+    return redirect(url_for(".index"))

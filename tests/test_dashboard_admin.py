@@ -441,3 +441,46 @@ def test_a_moderator_scoped_to_one_site_sees_and_acts_on_that_site_only(
     assert mod.decide(theirs).status_code == 404  # not a site they moderate: not found
     assert mod.client.get("/dashboard/authors/2").status_code == 404
     assert mod.decide(ours).status_code == 200
+
+
+def test_people_change_their_password_and_admins_reset_others(client, make_user, db):
+    make_user("admin", "admin")
+    make_user("mod")
+    mod = Dashboard(client)
+    mod.login("mod")
+    page = mod.client.get("/dashboard/password")
+    assert page.status_code == 200 and "<h1>Change your password</h1>" in page.text
+    data = {"csrf_token": csrf_token(page.text), "name": "mod"}
+    wrong = mod.client.post(
+        "/dashboard/password", data={**data, "current": "nope", "new": "n" * 9, "repeat": "n" * 9}
+    )
+    assert wrong.status_code == 401 and "current password is not that" in wrong.text
+    differ = mod.client.post(
+        "/dashboard/password",
+        data={**data, "current": "correct horse battery", "new": "n" * 9, "repeat": "m" * 9},
+    )
+    assert differ.status_code == 400 and "differ" in differ.text
+    done = mod.client.post(
+        "/dashboard/password",
+        data={
+            **data,
+            "current": "correct horse battery",
+            "new": "a new long one",
+            "repeat": "a new long one",
+        },
+    )
+    assert done.status_code == 302 and mod.client.get("/dashboard/").status_code == 302  # logged out
+    assert mod.login("mod", "a new long one").status_code == 302
+
+    admin = Dashboard(client.application.test_client())
+    assert admin.login("admin").status_code == 302, "admin logs in"
+    assert admin.client.get("/dashboard/admin/users/").status_code == 200
+    reset = admin.client.post(
+        "/dashboard/admin/users/2/password", data=form(admin, password="temporary pass 1")
+    )
+    assert reset.status_code == 302
+    assert mod.client.get("/dashboard/").status_code == 302  # mod's session ended with the reset
+    assert mod.login("mod", "temporary pass 1").status_code == 302
+    short = admin.client.post("/dashboard/admin/users/2/password", data=form(admin, password="short"))
+    assert short.status_code == 400 and "at least 8" in short.text
+    assert "<code>user.password</code>" in admin.client.get("/dashboard/admin/audit/?action=user.").text
