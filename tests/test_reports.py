@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -651,3 +652,11 @@ def test_weekly_digest_compares_last_week_with_the_week_before(db, settings, his
     assert "<svg" in page and "<style>" in page and "<script" not in page and "<link" not in page
     missing = CliRunner().invoke(cli, ["report", "weekly", "--site", "Nope"], env=env)
     assert missing.exit_code == 1 and "no site named 'Nope'" in missing.output
+
+
+def test_reports_open_on_the_busiest_site_not_the_first_by_name(dashboard, db):
+    with db.session() as session:
+        accounts.create_site(session, "Aardvark Weekly")  # first in the alphabet, no comments
+        session.commit()
+    page = dashboard.client.get("/dashboard/reports/").text
+    assert re.search(r'<option value="\d+" selected>Daily Planet</option>', page), "opens on the busy site"
