@@ -13,7 +13,17 @@ from markupsafe import Markup, escape
 
 from service.reporting.result import Chart, Table
 
-COLOURS = ["#1f5fd6", "#18794e", "#b42318", "#b7791f", "#6941c6", "#0e7490"]
+# One palette for the whole dashboard: what a series means picks its colour, the queue's own (approved
+# green, rejected red, waiting amber: stet.css), and a dash (lines) or hatching (bars) that tells
+# them apart without colour, so equal lines drawn over each other still show in the legend.
+MEANINGS = (  # (words in a series' name, colour, dashes); the first match wins
+    (("not approved", "rejected", "upheld"), "#b42318", "7 4"),
+    (("approved", "dismissed"), "#18794e", ""),
+    (("queued", "waiting", "open"), "#b7791f", "2 3"),
+    (("moderator",), "#6941c6", "10 3 2 3"),
+    (("reported",), "#0e7490", "4 2"),
+)
+OTHERS = (("#1f5fd6", ""), ("#0e7490", "4 2"), ("#6941c6", "10 3 2 3"), ("#5d6677", "1 3"))
 WIDTH, LINE_HEIGHT, BAR = 720, 240, 22
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 28
 
@@ -38,11 +48,47 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:g}"
 
 
-def _legend(chart: Chart, y: float) -> list[str]:
+def style(name: str, index: int) -> tuple[str, str]:
+    """A series' colour and dash pattern, from what its name says it counts."""
+    lowered = name.lower()
+    for words, colour, dashes in MEANINGS:
+        if any(word in lowered for word in words):
+            return colour, dashes
+    return OTHERS[index % len(OTHERS)]
+
+
+def _fill(chart: Chart, index: int) -> str:
+    """A bar segment's fill: the series' colour, hatched when it has a dash pattern."""
+    colour, dashes = style(chart.series[index], index)
+    return f"url(#{chart.table}-{index})" if dashes else colour
+
+
+def _patterns(chart: Chart) -> list[str]:
+    parts = []
+    for index, name in enumerate(chart.series):
+        colour, dashes = style(name, index)
+        if dashes:
+            parts.append(
+                f'<pattern id="{chart.table}-{index}" width="6" height="6" patternUnits="userSpaceOnUse" '
+                f'patternTransform="rotate(45)"><rect width="6" height="6" fill="{colour}" opacity="0.55"/>'
+                f'<rect width="3" height="6" fill="{colour}"/></pattern>'
+            )
+    return [f"<defs>{''.join(parts)}</defs>"] if parts else []
+
+
+def _legend(chart: Chart, y: float, kind: str) -> list[str]:
     parts, x = [], LEFT
     for i, name in enumerate(chart.series):
-        colour = COLOURS[i % len(COLOURS)]
-        parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{colour}"/>')
+        colour, dashes = style(name, i)
+        if kind == "line":
+            parts.append(
+                f'<line x1="{x}" x2="{x + 18}" y1="{y - 4}" y2="{y - 4}" stroke="{colour}" stroke-width="3"'
+                + (f' stroke-dasharray="{dashes}"' if dashes else "")
+                + "/>"
+            )
+            x += 8
+        else:
+            parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{_fill(chart, i)}"/>')
         parts.append(f'<text x="{x + 14}" y="{y}" class="legend">{escape(name)}</text>')
         x += 24 + 7 * len(name)
     return parts
@@ -71,10 +117,11 @@ def line(chart: Chart, table: Table) -> Markup:
         )
     for s, values in enumerate(series):
         points = " ".join(f"{x_at(i):.1f},{y_at(v):.1f}" for i, v in enumerate(values))
-        colour = COLOURS[s % len(COLOURS)]
-        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        colour, dashes = style(chart.series[s], s)
+        dash = f' stroke-dasharray="{dashes}"' if dashes else ""
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
     height = LINE_HEIGHT + 22
-    parts += _legend(chart, LINE_HEIGHT + 14)
+    parts += _legend(chart, LINE_HEIGHT + 14, "line")
     return _svg(chart, height, parts)
 
 
@@ -95,14 +142,15 @@ def bar(chart: Chart, table: Table) -> Markup:
         x = float(label_w)
         for s, values in enumerate(series):
             width = plot_w * values[row] / top
-            colour = COLOURS[s % len(COLOURS)]
-            parts.append(f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{BAR}" fill="{colour}"/>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{BAR}" fill="{_fill(chart, s)}"/>'
+            )
             x += width
         parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}" class="value">{_fmt(totals[row])}</text>')
     height = TOP + len(labels) * (BAR + 8) + (26 if len(series) > 1 else 4)
     if len(series) > 1:
-        parts += _legend(chart, height - 8)
-    return _svg(chart, max(height, 40), parts)
+        parts += _legend(chart, height - 8, "bar")
+    return _svg(chart, max(height, 40), _patterns(chart) + parts)
 
 
 def _svg(chart: Chart, height: float, parts: list[str]) -> Markup:

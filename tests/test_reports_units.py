@@ -67,9 +67,24 @@ def test_charts_escape_labels_and_scale_to_the_data():
     table = Table("t", "T", ["Day", "A", "B"], [["<b>Mon</b>", 1, 3], ["Tue", 4, 0]])
     bars = charts.render(Chart("A & B", "bar", "t", "Day", ["A", "B"]), table)
     assert "<title>A &amp; B</title>" in bars and "&lt;b&gt;Mon&lt;/b&gt;" in bars and "<b>" not in bars
-    assert bars.count("<rect") == 4 + 2  # two stacked bars per row, two legend keys
+    assert bars.count("<rect x=") == 4 + 2  # two stacked bars per row, two legend keys
     line = charts.render(Chart("Lines", "line", "t", "Day", ["A"]), table)
     assert line.count("<polyline") == 1 and ">5</text>" in line  # the axis tops at 5 for a maximum of 4
+
+
+def test_chart_colours_follow_what_a_series_counts_as_the_queue_does():
+    """Approved is green and rejected red (hatched, so it reads without colour) in any order, and
+    two lines that coincide still differ by their dashes."""
+    table = Table("m", "M", ["Who", "Rejected", "Approved"], [["ann", 2, 3]])
+    bars = charts.render(Chart("Decisions", "bar", "m", "Who", ["Rejected", "Approved"]), table)
+    assert 'fill="url(#m-0)"' in bars and '<rect width="3" height="6" fill="#b42318"/>' in bars
+    assert 'fill="#18794e"' in bars
+    same = Table("v", "V", ["Day", "Auto-approved", "Queued"], [["Mon", 2, 2], ["Tue", 2, 2]])
+    lines = charts.render(Chart("Volume", "line", "v", "Day", ["Auto-approved", "Queued"]), same)
+    assert (
+        'stroke="#18794e" stroke-width="2"/>' in lines
+        and 'stroke="#b7791f" stroke-width="2" stroke-dasharray' in lines
+    )
 
 
 def test_a_comment_is_flagged_when_it_names_an_identity_group_as_a_whole_word(site, db):
@@ -126,3 +141,13 @@ def test_the_migration_flags_comments_saved_before_it(tmp_path):
         flags = conn.execute(text("SELECT mentions_identity FROM comments ORDER BY id")).scalars().all()
     engine.dispose()
     assert flags == [1, 0, 0]
+
+
+def test_a_bucket_counts_as_begun_only_once_its_time_has_come():
+    """The backlog of today draws no level into the hours still to come."""
+    today = parse_period({"range": "today"}, NY, date(2026, 3, 9))
+    noon = datetime(2026, 3, 9, 17, 30, tzinfo=UTC)  # 13:30 in New York
+    begun = [label for key, label in today.buckets() if today.begun(key, noon)]
+    assert begun[-1].endswith("13:00 EDT") and len(begun) == 14
+    week = parse_period({"from": "2026-03-02", "to": "2026-03-15"}, NY, date(2026, 3, 9))
+    assert [week.begun(key, noon) for key, _ in week.buckets()] == [True] * 8 + [False] * 6

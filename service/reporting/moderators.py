@@ -21,6 +21,8 @@ from service.reporting.result import Cell, Chart, EditorReport, Table, nearest_r
 from service.reporting.rollup import SESSION_GAP
 from service.reporting.scope import Scope
 
+DECIDING = (Status.APPROVED.value, Status.REJECTED.value)
+
 
 def build(session: Session, scope: Scope) -> EditorReport:
     """Per moderator, from the rollup's ``moderator`` and ``handling`` counts (see ``rollup``)."""
@@ -32,7 +34,8 @@ def build(session: Session, scope: Scope) -> EditorReport:
     ):
         if measure == "moderator":
             user, status, overturned = key.split(":")
-            tally[_user(user)].update({"total": n, status: n, "overturned": n * int(overturned)})
+            if status in DECIDING:  # an undo puts a comment back; it is neither a decision nor an overturn
+                tally[_user(user)].update({"total": n, status: n, "overturned": n * int(overturned)})
         else:
             user, gap = key.split(":")
             gaps[_user(user)][int(gap)] += n

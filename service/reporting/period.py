@@ -82,6 +82,12 @@ class Period:
             out.setdefault(self.key(instant), self.label(self.key(instant)))
         return list(out.items())
 
+    def begun(self, key: datetime | date, now: datetime) -> bool:
+        """Whether the bucket ``key`` has started by ``now``: a level is not drawn into hours to come."""
+        if isinstance(key, datetime):
+            return key <= now
+        return key <= now.astimezone(self.zone).date()
+
     def label(self, key: datetime | date) -> str:
         if isinstance(key, datetime):
             return key.astimezone(self.zone).strftime("%a %d %H:%M %Z")

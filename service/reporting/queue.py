@@ -58,12 +58,15 @@ def build(session: Session, scope: Scope, now: datetime | None = None) -> Editor
         backlog.append(level)
         level -= change
     backlog.reverse()
-    labels = [label for _key, label in period.buckets()]
     backlog_table = Table(
         "backlog",
         f"Comments waiting at the end of each {period.bucket}",
         ["Bucket", "Waiting"],
-        [[label, int(level)] for label, level in zip(labels, backlog, strict=True)],
+        [
+            [label, int(level)]
+            for (key, label), level in zip(period.buckets(), backlog, strict=True)
+            if period.begun(key, now)
+        ],
     )
 
     waited: Counter[int] = Counter()
