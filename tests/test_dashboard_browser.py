@@ -400,3 +400,16 @@ def test_a_new_comment_appears_live_in_risk_order(page, make_user, queued_commen
     assert page.locator("#arrived").inner_text() == "1 new comment"
     page.locator("[data-queue=review]", has_text="2").wait_for()  # the count follows
     screenshot(page, "live-arrival")
+
+
+def test_the_api_reference_renders_with_examples(page):
+    """Swagger UI from the npm registry, served by Stet, under the same CSP (no CDN, no inline script)."""
+    page.goto("/api/v1/docs")
+    create = page.locator("#operations-comments-comments_create")
+    create.wait_for()
+    assert page.locator(".opblock").count() > 20
+    create.locator(".opblock-summary").click()
+    example = create.locator(".body-param__example, .microlight").first
+    example.wait_for()
+    assert '"body"' in example.inner_text()  # an example request body, from the schema
+    screenshot(page, "api-reference", full_page=False)

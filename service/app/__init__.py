@@ -6,6 +6,8 @@ the faces (``service.api``, ``dashboard``) and the worker plug in here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
 from service import events
@@ -25,6 +27,7 @@ from service.web import (
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI app: API under /api/v1, dashboard under /dashboard, probes at the root
     (``STET_SERVE`` keeps one face off a process: the dashboard off the port news sites reach)."""
+    import dashboard as dashboard_package
     from dashboard import init_app as init_dashboard
     from service import api
     from service.api.errors import register_error_handlers
@@ -39,6 +42,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.converters["int"] = RowIdConverter
     app.config.update(
         STET_SETTINGS=settings,
+        # Front-end files from the npm registry (dashboard/package.json): htmx, Swagger UI.
+        STET_NPM_DIR=str(Path(dashboard_package.__file__).parent / "node_modules"),
         SECRET_KEY=settings.secret(),
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
