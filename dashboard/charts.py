@@ -19,7 +19,7 @@ from service.reporting.result import Chart, Table
 MEANINGS = (  # (words in a series' name, colour, dashes); the first match wins
     (("not approved", "rejected", "upheld"), "#b42318", "7 4"),
     (("approved", "dismissed"), "#18794e", ""),
-    (("queued", "waiting", "open"), "#b7791f", "2 3"),
+    (("queued", "waiting", "open"), "#946200", "2 3"),
     (("moderator",), "#6941c6", "10 3 2 3"),
     (("reported",), "#0e7490", "4 2"),
 )
@@ -157,6 +157,7 @@ def _svg(chart: Chart, height: float, parts: list[str]) -> Markup:
     return Markup(
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height:.0f}" role="img" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(chart.title)}</title>"
-        "<style>.grid{stroke:#dde1e8}.axis,.legend,.value{font:11px system-ui,sans-serif;fill:#5d6677}"
-        ".value{fill:#1d2330}</style>" + "".join(parts) + "</svg>"
+        "<style>.grid{stroke:var(--line,#dde1e8)}"
+        ".axis,.legend,.value{font:11px system-ui,sans-serif;fill:var(--muted,#5d6677)}"
+        ".value{fill:var(--ink,#1d2330)}</style>" + "".join(parts) + "</svg>"
     )

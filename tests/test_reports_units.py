@@ -83,7 +83,7 @@ def test_chart_colours_follow_what_a_series_counts_as_the_queue_does():
     lines = charts.render(Chart("Volume", "line", "v", "Day", ["Auto-approved", "Queued"]), same)
     assert (
         'stroke="#18794e" stroke-width="2"/>' in lines
-        and 'stroke="#b7791f" stroke-width="2" stroke-dasharray' in lines
+        and 'stroke="#946200" stroke-width="2" stroke-dasharray' in lines
     )
 
 
