@@ -204,7 +204,7 @@ def assert_decided_exactly_once(inst: Installation, burst: Burst, name: str) -> 
     assert len(ids) == COMMENTS and stored == COMMENTS  # every comment acknowledged, none twice
     assert lost == 0
     assert set(per_comment.values()) == {1}, "a comment decided more than once"
-    assert 500 not in burst.statuses
+    assert 500 not in burst.statuses, "api log:\n" + inst.api.log.read_text(errors="replace")[-6000:]
 
 
 def test_nothing_is_lost_when_a_process_dies_or_the_database_goes_away_mid_burst(
