@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -41,9 +42,18 @@ class Metrics:
     http_request_seconds: Histogram
 
 
-@cache
+_made = threading.Lock()
+
+
 def metrics() -> Metrics:
-    """This process's metrics, made on first use (see the module's docstring)."""
+    """This process's metrics, made on first use (see the module's docstring) by one thread: two
+    request threads making them at once registered each metric twice, and one of them got a 500."""
+    with _made:
+        return _make()
+
+
+@cache
+def _make() -> Metrics:
     from prometheus_client import Counter, Histogram
 
     return Metrics(

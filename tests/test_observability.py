@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
+import subprocess
 import sys
 
 import click
@@ -112,3 +114,25 @@ def test_a_sentry_dsn_without_the_sdk_stops_the_start(monkeypatch):
     monkeypatch.setitem(sys.modules, "sentry_sdk", None)  # as if the `sentry` extra were not installed
     with pytest.raises(click.ClickException, match=r"pip install 'stet\[sentry\]'"):
         sentry.init(Settings(sentry_dsn="https://key@sentry.example.org/1"))
+
+
+def test_request_threads_making_the_metrics_at_once_make_them_once(tmp_path):
+    """The first requests of a fresh server process arrive together; each used to register the
+    metrics itself, and all but one answered 500."""
+    code = (
+        "import threading\n"
+        "from service.metrics import metrics\n"
+        "start, failed = threading.Barrier(8), []\n"
+        "def first_request():\n"
+        "    start.wait()\n"
+        "    try:\n"
+        "        metrics().rate_limited.labels(scope='site').inc()\n"
+        "    except Exception as exc:\n"
+        "        failed.append(exc)\n"
+        "threads = [threading.Thread(target=first_request) for _ in range(8)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "assert not failed, failed\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
