@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from flask import (
     Blueprint,
     abort,
@@ -15,6 +19,7 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dashboard import cards
 from dashboard.auth import my_sites, roles_required
@@ -35,6 +40,13 @@ def is_web_url(value: str | None) -> bool:
 bp.add_app_template_filter(cards.highlight, "highlight")
 
 
+@bp.app_template_filter("in_zone")
+def in_zone(moment: datetime, zone: str = "UTC", fmt: str = "%-d %b %Y, %H:%M") -> str:
+    """A stored (UTC) time as people of the site read it, the zone named: "2 Dec 2026, 14:05 CET"."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local.strftime(fmt)} {local.tzname()}"
+
+
 @bp.app_context_processor
 def dashboard_globals() -> dict[str, object]:
     return {
@@ -44,6 +56,18 @@ def dashboard_globals() -> dict[str, object]:
         "cap": queues.COUNT_CAP,
         "has_endpoint": lambda endpoint: endpoint in current_app.view_functions,
     }
+
+
+def in_site_zone(db: Session, filters: queues.Filters) -> queues.Filters:
+    """The filters with their days read in the site's zone when the page shows one site (chosen,
+    the moderator's only one, or the installation's only one); in UTC otherwise."""
+    scope = my_sites()
+    one = filters.site or (next(iter(scope)) if scope is not None and len(scope) == 1 else None)
+    if one is None:
+        ids = db.scalars(select(Site.id).limit(2)).all()
+        one = ids[0] if len(ids) == 1 else None
+    site = db.get(Site, one) if one is not None else None
+    return replace(filters, zone=site.timezone) if site is not None else filters
 
 
 @bp.get("/")
@@ -57,7 +81,7 @@ def index(name: str = queues.Queue.REVIEW.value):
     db = get_session()
     error, status = None, 200
     try:
-        filters = queues.Filters.parse(request.args)
+        filters = in_site_zone(db, queues.Filters.parse(request.args))
         page = queues.page(db, queue, filters, request.args.get("cursor") or None, sites=my_sites())
     except queues.FilterError as exc:
         filters, page, error, status = queues.Filters(), queues.Page([], None), str(exc), 400
@@ -92,6 +116,7 @@ def arrivals(name: str):
         queue = queues.Queue(name)
         filters = queues.Filters.parse(request.args)
         after = int(request.args.get("after", ""))
+        filters = in_site_zone(get_session(), filters)
     except (ValueError, queues.FilterError):
         abort(400)
     db = get_session()

@@ -104,7 +104,7 @@ def reset_password(user_id: int):
     if user is None:
         abort(404)
     try:
-        accounts.set_password(db, user, request.form.get("password", ""), actor=current_user.user)
+        accounts.set_password(db, user, request.form.get("new_password", ""), actor=current_user.user)
     except accounts.AccountError as exc:
         db.rollback()
         return render_users(str(exc)[:1].upper() + str(exc)[1:] + ".", 400)

@@ -476,11 +476,26 @@ def test_people_change_their_password_and_admins_reset_others(client, make_user,
     assert admin.login("admin").status_code == 302, "admin logs in"
     assert admin.client.get("/dashboard/admin/users/").status_code == 200
     reset = admin.client.post(
-        "/dashboard/admin/users/2/password", data=form(admin, password="temporary pass 1")
+        "/dashboard/admin/users/2/password", data=form(admin, new_password="temporary pass 1")
     )
     assert reset.status_code == 302
     assert mod.client.get("/dashboard/").status_code == 302  # mod's session ended with the reset
     assert mod.login("mod", "temporary pass 1").status_code == 302
-    short = admin.client.post("/dashboard/admin/users/2/password", data=form(admin, password="short"))
+    short = admin.client.post("/dashboard/admin/users/2/password", data=form(admin, new_password="short"))
     assert short.status_code == 400 and "at least 8" in short.text
     assert "<code>user.password</code>" in admin.client.get("/dashboard/admin/audit/?action=user.").text
+
+
+def test_queue_dates_are_the_sites_days_with_the_zone_named(login, db, queued_comment):
+    from datetime import UTC, datetime
+
+    comment_id = queued_comment("Posted late in the evening, UTC.")
+    with db.session() as session:
+        session.get(Site, 1).timezone = "Pacific/Auckland"  # 13 hours ahead of UTC in March
+        session.get(Comment, comment_id).created_at = datetime(2026, 3, 9, 23, 30, tzinfo=UTC)
+        session.commit()
+    dash = login("moderator")
+    page = dash.client.get("/dashboard/?since=2026-03-10&until=2026-03-10").text
+    assert "Posted late in the evening" in page  # 10 March in Auckland
+    assert "10 Mar 2026, 12:30 NZDT" in page and "(Pacific/Auckland)" in page
+    assert "Posted late" not in dash.client.get("/dashboard/?until=2026-03-09").text

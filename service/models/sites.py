@@ -95,6 +95,7 @@ class Author(Base):
     premoderate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     trusted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    site: Mapped[Site] = relationship()
 
 
 class SiteWord(Base):

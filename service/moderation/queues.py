@@ -12,6 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -81,6 +82,9 @@ class Filters:
     until: date | None = None
     q: str = ""
     sort: Sort = Sort.RISK
+    # The zone ``since`` and ``until`` are days of: not from the query string; the view sets the
+    # site's when the page shows one site.
+    zone: str = "UTC"
 
     @classmethod
     def parse(cls, args: Any) -> Filters:
@@ -126,6 +130,8 @@ class Filters:
         args = {}
         for field in fields(self):
             value = getattr(self, field.name)
+            if field.name == "zone":
+                continue
             if value not in (None, "") and not (field.name == "sort" and value == Sort.RISK):
                 args[field.name] = str(value)
         return args
@@ -160,10 +166,12 @@ class Filters:
             found.append(Comment.risk >= self.min_risk)
         if self.max_risk is not None:
             found.append(Comment.risk <= self.max_risk)
+        zone = ZoneInfo(self.zone)
         if self.since is not None:
-            found.append(Comment.created_at >= datetime.combine(self.since, time(), UTC))
+            found.append(Comment.created_at >= datetime.combine(self.since, time(), zone).astimezone(UTC))
         if self.until is not None:
-            found.append(Comment.created_at < datetime.combine(self.until + timedelta(days=1), time(), UTC))
+            end = datetime.combine(self.until + timedelta(days=1), time(), zone).astimezone(UTC)
+            found.append(Comment.created_at < end)
         if self.q:
             found.append(Comment.body.icontains(self.q, autoescape=True))
         return found
