@@ -472,3 +472,39 @@ def test_every_page_is_accessible_in_light_and_dark_and_fits_a_phone(page, make_
     page.set_viewport_size(LAPTOP)
     screenshot(page, "queue-dark")
     assert problems == []
+
+
+def test_a_two_site_newsroom_with_a_moderator_kept_to_one_site(page, make_user, db, queued_comment):
+    """The admin limits a moderator to one site and sets the other's time zone on its page; the
+    moderator's queue then holds that site's comments only, each card naming its site."""
+    from service import accounts
+
+    with db.session() as session:
+        _, post_key = accounts.create_site(session, "Evening Post")
+        session.commit()
+    queued_comment("A comment on the Daily Planet.")
+    queued_comment("A comment on the Evening Post.", key=post_key)
+    mod_password = make_user("mod")
+    log_in(page, make_user("root", "admin"), "root")
+    assert page.locator("select[name=site] option").count() == 3  # all, and the two sites
+    page.click("nav.sections >> text=Users")
+    mod_row = page.locator("tr", has_text="mod")
+    mod_row.get_by_label("Daily Planet").check()
+    mod_row.get_by_role("button", name="Save sites").click()
+    page.locator(".flash", has_text="mod moderates 1 site").wait_for()
+    screenshot(page, "two-sites-users")
+    page.click("nav.sections >> text=Sites")
+    page.click("text=Evening Post")
+    page.fill("input[name=timezone]", "Europe/Berlin")
+    page.select_option("select[name=erasure]", "remove")
+    page.fill("input[name=report_hide_weight]", "5")
+    page.click("button:has-text('Save options')")
+    page.locator(".flash", has_text="Site options saved.").wait_for()
+    assert page.locator("input[name=timezone]").input_value() == "Europe/Berlin"
+    page.get_by_role("button", name="Log out").click()
+
+    log_in(page, mod_password, "mod")
+    cards = page.locator("#cards > .card")
+    assert cards.count() == 1 and "Daily Planet" in cards.first.inner_text()
+    assert page.locator("[data-queue=review]").inner_text() == "1"
+    screenshot(page, "two-sites-scoped-moderator")
