@@ -56,6 +56,21 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants, from /proc (Linux)."""
+    total, todo, tick = 0.0, [pid], 100.0
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def count_pending(db: Path) -> int:
     with sqlite3.connect(db, timeout=30) as conn:
         return conn.execute("SELECT count(*) FROM comments WHERE status = 'pending'").fetchone()[0]

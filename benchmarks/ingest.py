@@ -35,26 +35,11 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from benchmarks.burst import wait_http
+from benchmarks.burst import cpu_seconds, wait_http
 from benchmarks.worker import ROOT, installation, stet, stop
 from service.embedded import free_port
 
 WORKERS, THREADS = 2, 8  # stet api's defaults (service/app/cli.py)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its descendants, from /proc (Linux)."""
-    total, todo, tick = 0.0, [pid], 100.0
-    while todo:
-        current = todo.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-            for task in Path(f"/proc/{current}/task").iterdir():
-                todo += [int(child) for child in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
 
 
 def load(url: str, key: str, connections: int, seconds: float) -> tuple[list[float], Counter[int]]:

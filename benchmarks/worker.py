@@ -36,7 +36,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from benchmarks.burst import count_pending, wait_http
+from benchmarks.burst import count_pending, cpu_seconds, wait_http
 from service.embedded import EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,8 +108,9 @@ def _ts(value: str) -> float:
     return datetime.fromisoformat(value).timestamp()
 
 
-def drain(scorer: str, n: int, bodies: list[str], **extra: str) -> float:
-    """Decisions per second over ``n`` comments queued before the worker starts."""
+def drain(scorer: str, n: int, bodies: list[str], concurrency: int = 2, **extra: str) -> tuple[float, float]:
+    """Decisions per second over ``n`` comments queued before the worker starts, and the cores the
+    worker's processes kept busy meanwhile (CPU seconds over wall seconds)."""
     with installation(scorer, **extra) as (env, _key, db):
         code = (
             "import sys\n"
@@ -132,17 +133,21 @@ def drain(scorer: str, n: int, bodies: list[str], **extra: str) -> float:
         subprocess.run(
             [sys.executable, "-c", code], env=env, cwd=ROOT, check=True, input=json.dumps(chosen).encode()
         )
-        worker = stet(env, "worker", "-c", "2")
+        worker = stet(env, "worker", "-c", str(concurrency))
         try:
+            cpu, began = None, time.monotonic()
             with tqdm(total=n, desc=f"drain {scorer} {extra or ''}", unit="comment", file=sys.stderr) as bar:
                 while (pending := count_pending(db)) > 0:
+                    if cpu is None and pending < n:  # the first decision: models are loaded
+                        cpu, began = cpu_seconds(worker.pid), time.monotonic()
                     bar.update(n - pending - bar.n)
                     time.sleep(0.2)
                 bar.update(n - bar.n)
+            busy = (cpu_seconds(worker.pid) - (cpu or 0.0)) / (time.monotonic() - began)
         finally:
             stop(worker)
         decided = sorted(b for _, b in decision_times(db))
-    return (len(decided) - 1) / (decided[-1] - decided[0])
+    return (len(decided) - 1) / (decided[-1] - decided[0]), busy
 
 
 def post(base: str, key: str, i: int, body: str) -> None:
@@ -217,14 +222,15 @@ def main() -> None:
         "linear, batched": drain("linear", args.comments, bodies),
         "ensemble, one comment per run": drain("ensemble", few, bodies, STET_SCORE_BATCH="1"),
         "ensemble, batched (default)": drain("ensemble", args.comments, bodies),
+        "ensemble, batched, -c 1": drain("ensemble", args.comments, bodies, concurrency=1),
     }
     latency = steady("ensemble", args.rate, args.seconds, bodies)
     first = startup(bodies)
-    base = rows["ensemble, one comment per run"]
-    print(f"\nworker -c 2, embedded SQLite + Redis, {os.cpu_count()} CPUs; comments from Toxic Spans\n")
-    print(f"{'drain':34} {'decisions/s':>12} {'vs one per run':>15}")
-    for name, value in rows.items():
-        print(f"{name:34} {value:12.1f} {value / base:14.2f}x")
+    base = rows["ensemble, one comment per run"][0]
+    print(f"\nworker -c 2 unless said, embedded SQLite + Redis, {os.cpu_count()} CPUs; Toxic Spans texts\n")
+    print(f"{'drain':34} {'decisions/s':>12} {'vs one per run':>15} {'worker cores busy':>18}")
+    for name, (value, busy) in rows.items():
+        print(f"{name:34} {value:12.1f} {value / base:14.2f}x {busy:18.2f}")
     print(
         f"\nsteady {args.rate:g} comments/s for {args.seconds:g} s (ensemble): POST→decision "
         f"p50 {latency['p50_s']:.2f} s, p95 {latency['p95_s']:.2f} s over {latency['n']} comments"
