@@ -90,7 +90,17 @@ def installation(scorer: str, **extra: str):
         }
         run = {"env": env, "cwd": ROOT, "check": True, "capture_output": True, "text": True}
         subprocess.run([sys.executable, "-m", "service.app.cli", "db", "upgrade"], **run)
-        key = subprocess.run([sys.executable, "-m", "service.app.cli", "site", "create", "bench"], **run)
+        key = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "service.app.cli",
+                "site",
+                "create",
+                f"bench-{home.name}-{os.getpid()}-{time.monotonic_ns()}",
+            ],
+            **run,
+        )
         yield env, key.stdout.strip(), home / "stet.db"
 
 

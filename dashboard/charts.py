@@ -13,17 +13,18 @@ from markupsafe import Markup, escape
 
 from service.reporting.result import Chart, Table
 
-# One palette for the whole dashboard: what a series means picks its colour, the queue's own (approved
-# green, rejected red, waiting amber: stet.css), and a dash (lines) or hatching (bars) that tells
-# them apart without colour, so equal lines drawn over each other still show in the legend.
+# One palette for the whole dashboard: what a series means picks its colour, the queue's own CSS
+# variable (approved green, rejected red, waiting amber: stet.css, light or dark), and a dash (lines)
+# or hatching (bars) that tells them apart without colour, so equal lines drawn over each other
+# still show in the legend.
 MEANINGS = (  # (words in a series' name, colour, dashes); the first match wins
-    (("not approved", "rejected", "upheld"), "#b42318", "7 4"),
-    (("approved", "dismissed"), "#18794e", ""),
-    (("queued", "waiting", "open"), "#946200", "2 3"),
+    (("not approved", "rejected", "upheld"), "var(--reject, #b42318)", "7 4"),
+    (("approved", "dismissed"), "var(--approve, #18794e)", ""),
+    (("queued", "waiting", "open"), "var(--mid, #946200)", "2 3"),
     (("moderator",), "#6941c6", "10 3 2 3"),
     (("reported",), "#0e7490", "4 2"),
 )
-OTHERS = (("#1f5fd6", ""), ("#0e7490", "4 2"), ("#6941c6", "10 3 2 3"), ("#5d6677", "1 3"))
+OTHERS = (("var(--accent, #1f5fd6)", ""), ("#0e7490", "4 2"), ("#6941c6", "10 3 2 3"), ("#5d6677", "1 3"))
 WIDTH, LINE_HEIGHT, BAR = 720, 240, 22
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 28
 
@@ -58,9 +59,9 @@ def style(name: str, index: int) -> tuple[str, str]:
 
 
 def _fill(chart: Chart, index: int) -> str:
-    """A bar segment's fill: the series' colour, hatched when it has a dash pattern."""
+    """A bar segment's fill attribute: the series' colour, hatched when it has a dash pattern."""
     colour, dashes = style(chart.series[index], index)
-    return f"url(#{chart.table}-{index})" if dashes else colour
+    return f'fill="url(#{chart.table}-{index})"' if dashes else f'style="fill:{colour}"'
 
 
 def _patterns(chart: Chart) -> list[str]:
@@ -70,8 +71,9 @@ def _patterns(chart: Chart) -> list[str]:
         if dashes:
             parts.append(
                 f'<pattern id="{chart.table}-{index}" width="6" height="6" patternUnits="userSpaceOnUse" '
-                f'patternTransform="rotate(45)"><rect width="6" height="6" fill="{colour}" opacity="0.55"/>'
-                f'<rect width="3" height="6" fill="{colour}"/></pattern>'
+                'patternTransform="rotate(45)">'
+                f'<rect width="6" height="6" style="fill:{colour}" opacity="0.55"/>'
+                f'<rect width="3" height="6" style="fill:{colour}"/></pattern>'
             )
     return [f"<defs>{''.join(parts)}</defs>"] if parts else []
 
@@ -82,13 +84,14 @@ def _legend(chart: Chart, y: float, kind: str) -> list[str]:
         colour, dashes = style(name, i)
         if kind == "line":
             parts.append(
-                f'<line x1="{x}" x2="{x + 18}" y1="{y - 4}" y2="{y - 4}" stroke="{colour}" stroke-width="3"'
+                f'<line x1="{x}" x2="{x + 18}" y1="{y - 4}" y2="{y - 4}" '
+                f'style="stroke:{colour}" stroke-width="3"'
                 + (f' stroke-dasharray="{dashes}"' if dashes else "")
                 + "/>"
             )
             x += 8
         else:
-            parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{_fill(chart, i)}"/>')
+            parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" {_fill(chart, i)}/>')
         parts.append(f'<text x="{x + 14}" y="{y}" class="legend">{escape(name)}</text>')
         x += 24 + 7 * len(name)
     return parts
@@ -119,7 +122,10 @@ def line(chart: Chart, table: Table) -> Markup:
         points = " ".join(f"{x_at(i):.1f},{y_at(v):.1f}" for i, v in enumerate(values))
         colour, dashes = style(chart.series[s], s)
         dash = f' stroke-dasharray="{dashes}"' if dashes else ""
-        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
+        # Earlier series are drawn wider, so a later one lying on top of it still shows its edges.
+        width = 2 + 0.9 * (len(series) - 1 - s)
+        line_style = f'style="stroke:{colour}" stroke-width="{width:g}"{dash}'
+        parts.append(f'<polyline points="{points}" fill="none" {line_style}/>')
     height = LINE_HEIGHT + 22
     parts += _legend(chart, LINE_HEIGHT + 14, "line")
     return _svg(chart, height, parts)
@@ -142,9 +148,7 @@ def bar(chart: Chart, table: Table) -> Markup:
         x = float(label_w)
         for s, values in enumerate(series):
             width = plot_w * values[row] / top
-            parts.append(
-                f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{BAR}" fill="{_fill(chart, s)}"/>'
-            )
+            parts.append(f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{BAR}" {_fill(chart, s)}/>')
             x += width
         parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}" class="value">{_fmt(totals[row])}</text>')
     height = TOP + len(labels) * (BAR + 8) + (26 if len(series) > 1 else 4)

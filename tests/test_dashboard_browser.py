@@ -508,3 +508,20 @@ def test_a_two_site_newsroom_with_a_moderator_kept_to_one_site(page, make_user, 
     assert cards.count() == 1 and "Daily Planet" in cards.first.inner_text()
     assert page.locator("[data-queue=review]").inner_text() == "1"
     screenshot(page, "two-sites-scoped-moderator")
+
+
+def test_chart_colours_are_the_queues_in_both_themes(page, make_user, queued_comment):
+    """Approved is the Approve button's colour and rejected the Reject button's, light or dark."""
+    queued_comment()
+    log_in(page, make_user("root", "admin"), "root")
+    colour = "(selector) => getComputedStyle(document.querySelector(selector)).{}"
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.goto("/dashboard/")
+        approve = page.evaluate(colour.format("color"), "button[data-action=approve]")
+        reject = page.evaluate(colour.format("color"), "summary.reject, button.reject")
+        page.goto("/dashboard/reports/volume")
+        lines = page.locator("svg.chart").first.locator("polyline")  # Received, Auto-approved, Auto-rejected…
+        assert lines.nth(1).evaluate("line => getComputedStyle(line).stroke") == approve
+        assert lines.nth(2).evaluate("line => getComputedStyle(line).stroke") == reject
+        screenshot(page, f"volume-{scheme}")

@@ -77,13 +77,13 @@ def test_chart_colours_follow_what_a_series_counts_as_the_queue_does():
     two lines that coincide still differ by their dashes."""
     table = Table("m", "M", ["Who", "Rejected", "Approved"], [["ann", 2, 3]])
     bars = charts.render(Chart("Decisions", "bar", "m", "Who", ["Rejected", "Approved"]), table)
-    assert 'fill="url(#m-0)"' in bars and '<rect width="3" height="6" fill="#b42318"/>' in bars
-    assert 'fill="#18794e"' in bars
+    assert 'fill="url(#m-0)"' in bars and '<rect width="3" height="6" style="fill:var(--reject' in bars
+    assert 'style="fill:var(--approve, #18794e)"' in bars
     same = Table("v", "V", ["Day", "Auto-approved", "Queued"], [["Mon", 2, 2], ["Tue", 2, 2]])
     lines = charts.render(Chart("Volume", "line", "v", "Day", ["Auto-approved", "Queued"]), same)
     assert (
-        'stroke="#18794e" stroke-width="2"/>' in lines
-        and 'stroke="#946200" stroke-width="2" stroke-dasharray' in lines
+        'style="stroke:var(--approve, #18794e)" stroke-width="2.9"/>' in lines
+        and 'style="stroke:var(--mid, #946200)" stroke-width="2" stroke-dasharray' in lines
     )
 
 
