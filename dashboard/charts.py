@@ -18,9 +18,9 @@ from service.reporting.result import Chart, Table
 # or hatching (bars) that tells them apart without colour, so equal lines drawn over each other
 # still show in the legend.
 MEANINGS = (  # (words in a series' name, colour, dashes); the first match wins
-    (("not approved", "rejected", "upheld"), "var(--reject, #b42318)", "7 4"),
-    (("approved", "dismissed"), "var(--approve, #18794e)", ""),
-    (("queued", "waiting", "open"), "var(--mid, #946200)", "2 3"),
+    (("not approved", "reject", "upheld"), "var(--reject, #b42318)", "7 4"),
+    (("approve", "dismissed"), "var(--approve, #18794e)", ""),
+    (("queue", "waiting", "open"), "var(--mid, #946200)", "2 3"),
     (("moderator",), "#6941c6", "10 3 2 3"),
     (("reported",), "#0e7490", "4 2"),
 )

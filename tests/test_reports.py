@@ -468,6 +468,9 @@ def test_model_against_moderators(dashboard):
         ["toxicity", "politics", "3", "2", "0", "1", "0.5", "0.5", "", "0.0"],
         ["toxicity", "sport", "2", "0", "1", "1", "", "0.0", "1.0", "1.0"],
     ]
+    assert dashboard.table("model", "outcomes")[1:] == [["spam", "4", "1", "0"], ["toxicity", "2", "2", "1"]]
+    page = dashboard.client.get("/dashboard/reports/model", query_string=RANGE).text
+    assert "<title>What the model would have done, per label</title>" in page  # the page has its chart
 
 
 def test_model_against_moderators_with_a_threshold_between_hundredths(dashboard, db):

@@ -28,7 +28,7 @@ from service.moderation import thresholds_for
 from service.policy import DANGEROUS, Thresholds
 from service.reporting import identity, rollup
 from service.reporting.period import SLOT_SECONDS
-from service.reporting.result import Cell, EditorReport, Table, share
+from service.reporting.result import Cell, Chart, EditorReport, Table, share
 from service.reporting.scope import Scope
 
 APPROVED, REJECTED, QUEUED = Status.APPROVED.value, Status.REJECTED.value, Status.QUEUED.value
@@ -42,6 +42,13 @@ def build(
     overall = next((row for row in agreement.rows if row[0] == "toxicity" and row[1] == ALL), None)
     simulation = simulate(session, scope, approve_below, reject_above)
     monitor = identity.monitor(session, scope)
+    # Per label over all sections, the part of the agreement table its chart draws.
+    outcomes = Table(
+        "outcomes",
+        "What the model would have done with what your moderators decided",
+        ["Label", "Would approve", "Would queue", "Would reject"],
+        [[row[0], row[3], row[5], row[4]] for row in agreement.rows if row[1] == ALL],
+    )
     return EditorReport(
         "model",
         "Model against moderators",
@@ -50,7 +57,16 @@ def build(
             "Toxicity reject precision": overall[8] if overall else None,
             "Toxicity reject recall": overall[9] if overall else None,
         },
-        tables=[agreement, simulation, monitor],
+        tables=[agreement, outcomes, simulation, monitor],
+        charts=[
+            Chart(
+                "What the model would have done, per label",
+                "bar",
+                "outcomes",
+                "Label",
+                ["Would approve", "Would queue", "Would reject"],
+            )
+        ],
         notes=[identity.APPROACH],
     )
 
