@@ -184,6 +184,34 @@ def options(site_id: int):
     return redirect(url_for(".show", site_id=site_id))
 
 
+@bp.post("/<int:site_id>/integrations")
+@roles_required(Role.ADMIN)
+def integrations(site_id: int):
+    """Coral's external moderation phase (its signing secret) and the Akismet check; a secret or
+    key left blank stays as it is, "Turn off" clears it."""
+    db, site = get_session(), get_site(site_id)
+    form = request.form
+    try:
+        if form.get("coral_off"):
+            accounts.set_coral_secret(db, site, "", actor=current_user.user)
+        elif form.get("coral_secret", "").strip():
+            accounts.set_coral_secret(db, site, form["coral_secret"], actor=current_user.user)
+        key = form.get("akismet_key", "").strip() or site.akismet_key
+        blog = form.get("akismet_blog", "").strip()
+        if form.get("akismet_off"):
+            accounts.set_akismet(db, site.name, None, None, actor=current_user.user)
+        elif key and (key != site.akismet_key or blog != (site.akismet_blog or "")):
+            accounts.set_akismet(db, site.name, key, blog, actor=current_user.user)
+        elif blog and not key:
+            raise accounts.AccountError("Akismet needs the site's Akismet key too")
+    except accounts.AccountError as exc:
+        db.rollback()
+        return show(site_id, error=str(exc)[:1].upper() + str(exc)[1:] + ".", status=400)
+    db.commit()
+    flash("Integrations saved.")
+    return redirect(url_for(".show", site_id=site_id))
+
+
 @bp.post("/<int:site_id>/words")
 @roles_required(Role.ADMIN)
 def words(site_id: int):

@@ -305,14 +305,26 @@ def _plain(lists: Mapping[WordKind, list[str]]) -> dict[str, list[str]]:
     return {kind.value: patterns for kind, patterns in lists.items()}
 
 
-def set_akismet(session: Session, site_name: str, key: str | None, blog: str | None) -> Site:
-    """Turn a site's Akismet check on (key and the site's home URL) or off (no key)."""
+def set_akismet(
+    session: Session, site_name: str, key: str | None, blog: str | None, actor: User | str = CLI
+) -> Site:
+    """Turn a site's Akismet check on (key and the site's home URL) or off (no key); audited (the
+    key itself is not recorded)."""
     site = session.scalar(select(Site).where(Site.name == site_name))
     if site is None:
         raise AccountError(f"no site named {site_name!r}")
     if key is not None and not (blog or "").startswith(("http://", "https://")):
-        raise AccountError("Akismet needs the site's home page URL (http:// or https://) as --blog")
+        raise AccountError("Akismet needs the site's home page URL (http:// or https://)")
     site.akismet_key, site.akismet_blog = key, blog if key is not None else None
+    audit.record(
+        session,
+        actor=actor,
+        action="site.akismet",
+        target_type="site",
+        target_id=site.id,
+        after={"akismet": key is not None, "blog": site.akismet_blog},
+        site_id=site.id,
+    )
     return site
 
 

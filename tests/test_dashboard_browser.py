@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from service import policy
-from service.models import AuditEntry, Comment, Status
+from service.models import AuditEntry, Comment, Site, Status
 from tests.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_passwords")]
@@ -501,6 +501,19 @@ def test_a_two_site_newsroom_with_a_moderator_kept_to_one_site(page, make_user, 
     page.click("button:has-text('Save options')")
     page.locator(".flash", has_text="Site options saved.").wait_for()
     assert page.locator("input[name=timezone]").input_value() == "Europe/Berlin"
+    page.fill("input[name=coral_secret]", "whsec_from_coral_admin_0123456789")
+    page.fill("input[name=akismet_key]", "abc123def456")
+    page.fill("input[name=akismet_blog]", "https://evening-post.example")
+    page.click("button:has-text('Save integrations')")
+    page.locator(".flash", has_text="Integrations saved.").wait_for()
+    screenshot(page, "two-sites-site-settings", full_page=True)
+    with db.session() as session:
+        post = session.scalar(select(Site).where(Site.name == "Evening Post"))
+        assert (post.timezone, post.erasure, post.report_hide_weight) == ("Europe/Berlin", "remove", 5.0)
+        assert (post.coral_secret, post.akismet_blog) == (
+            "whsec_from_coral_admin_0123456789",
+            "https://evening-post.example",
+        )
     page.get_by_role("button", name="Log out").click()
 
     log_in(page, mod_password, "mod")
