@@ -76,9 +76,9 @@ class TestObfuscationUndone:
 
 class TestBadInput:
     def test_a_megabyte_of_zero_width_characters_is_cheap(self) -> None:
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: a busy machine's waits do not count
         n = normalize("\u200b" * 1_000_000 + "hello")
-        assert time.perf_counter() - start < 0.5
+        assert time.process_time() - start < 0.5
         assert n.truncated
         assert n.plain.text == ""
 
@@ -88,9 +88,9 @@ class TestBadInput:
         n.words.text.encode("utf-8")  # valid Unicode again
 
     def test_long_input_is_capped_at_max_chars(self) -> None:
-        start = time.perf_counter()
+        start = time.process_time()
         n = normalize("é" * 200_000)
-        assert time.perf_counter() - start < 1.0
+        assert time.process_time() - start < 1.0
         assert n.truncated
         assert len(n.plain.text) == MAX_CHARS
 

@@ -60,10 +60,12 @@ class TestLinks:
         assert "shortener" in reasons("go to bіt.ly/abc")  # Cyrillic і
 
     def test_ten_thousand_links_are_cheap(self) -> None:
+        """Linear in the links, not quadratic (about 0.02 s here): measured in CPU time, so a busy
+        machine's waits do not count."""
         text = " ".join(f"http://bit.ly/{i}" for i in range(10_000))
-        start = time.perf_counter()
+        start = time.process_time()
         found = reasons(text)
-        assert time.perf_counter() - start < 0.5
+        assert time.process_time() - start < 1.0
         assert found["links"].detail.startswith("100+ links")
 
 

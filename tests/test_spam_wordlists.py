@@ -115,6 +115,6 @@ def test_a_thousand_entries_take_well_under_a_millisecond_per_comment() -> None:
 def test_adversarial_words_do_not_backtrack_catastrophically() -> None:
     matcher = WordMatcher(["*ab*x*", "*a*z", "b*y"] + _entries(1000, random.Random(1)))
     for text in ("ab" * 5000, " ".join(["ab" * 32] * 150), " ".join(["abababa"] * 1250)):
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: a busy machine's waits do not count
         matcher.find(normalize(text))
-        assert time.perf_counter() - start < 0.2
+        assert time.process_time() - start < 0.2
