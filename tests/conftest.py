@@ -56,10 +56,15 @@ def wait_until(
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The PostgreSQL leg runs only the tests that use the test database (whose fixtures reach
     ``database_url``): the others (models, policy, spam signals, ``stet run`` on its own SQLite)
-    ran on the SQLite leg already, and the same code would run again for nothing."""
+    ran on the SQLite leg already, and the same code would run again for nothing; so do the
+    browser tests marked ``presentation``, which check what a page looks like, not what it stores."""
     if os.environ.get("STET_TEST_DATABASE") != "postgresql":
         return
-    kept = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    kept = [
+        item
+        for item in items
+        if "database_url" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("presentation")
+    ]
     if kept and len(kept) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept

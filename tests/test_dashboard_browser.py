@@ -404,6 +404,7 @@ def test_a_new_comment_appears_live_in_risk_order(page, make_user, queued_commen
     screenshot(page, "live-arrival")
 
 
+@pytest.mark.presentation
 def test_the_api_reference_renders_with_examples(page):
     """Swagger UI from the npm registry, served by Stet, under the same CSP (no CDN, no inline script)."""
     page.goto("/api/v1/docs")
@@ -447,6 +448,7 @@ def serious_violations(page) -> list[str]:
     ]
 
 
+@pytest.mark.presentation
 def test_every_page_is_accessible_in_light_and_dark_and_fits_a_phone(page, make_user, queued_comment):
     """WCAG AA as axe-core checks it, in the system's light and dark themes, and no page wider
     than a 360 px phone."""
@@ -523,6 +525,7 @@ def test_a_two_site_newsroom_with_a_moderator_kept_to_one_site(page, make_user, 
     screenshot(page, "two-sites-scoped-moderator")
 
 
+@pytest.mark.presentation
 def test_chart_colours_are_the_queues_in_both_themes(page, make_user, queued_comment):
     """Approved is the Approve button's colour and rejected the Reject button's, light or dark."""
     queued_comment()
