@@ -14,6 +14,13 @@ from service.web import get_session
 bp = Blueprint("users", __name__, url_prefix="/admin/users")
 
 
+def get_user(user_id: int) -> User:
+    user = get_session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
 def render_users(error: str | None = None, status: int = 200, name: str = ""):
     db = get_session()
     users = db.scalars(select(User).order_by(User.name)).all()
@@ -58,10 +65,7 @@ def create():
 @bp.post("/<int:user_id>")
 @roles_required(Role.ADMIN)
 def change(user_id: int):
-    db = get_session()
-    user = db.get(User, user_id)
-    if user is None:
-        abort(404)
+    db, user = get_session(), get_user(user_id)
     try:
         role = Role(request.form["role"]) if request.form.get("role") else None
         active = {"1": True, "0": False}.get(request.form.get("active", ""))
@@ -79,10 +83,7 @@ def change(user_id: int):
 @roles_required(Role.ADMIN)
 def set_sites(user_id: int):
     """Limit a moderator to the ticked sites (none ticked: every site)."""
-    db = get_session()
-    user = db.get(User, user_id)
-    if user is None:
-        abort(404)
+    db, user = get_session(), get_user(user_id)
     try:
         site_ids = [int(value) for value in request.form.getlist("site")]
         accounts.set_user_sites(db, user, site_ids, actor=current_user.user)
@@ -99,10 +100,7 @@ def set_sites(user_id: int):
 @roles_required(Role.ADMIN)
 def reset_password(user_id: int):
     """Give a user a new password (they forgot theirs, or it leaked); their sessions end."""
-    db = get_session()
-    user = db.get(User, user_id)
-    if user is None:
-        abort(404)
+    db, user = get_session(), get_user(user_id)
     try:
         accounts.set_password(db, user, request.form.get("new_password", ""), actor=current_user.user)
     except accounts.AccountError as exc:

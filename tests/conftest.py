@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import text
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from service import accounts, moderation
@@ -588,3 +589,16 @@ def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         accounts, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1")
     )
+
+
+def automatic_decisions(session: Session, comment_ids: list[int]) -> dict[int, int]:
+    """How many automatic decisions each of these comments has (exactly one each, when nothing
+    was lost or decided twice)."""
+    from service.models import Decision
+
+    query = (
+        select(Decision.comment_id, func.count())
+        .where(Decision.comment_id.in_(comment_ids), Decision.by == "auto")
+        .group_by(Decision.comment_id)
+    )
+    return {comment_id: n for comment_id, n in session.execute(query)}

@@ -29,8 +29,8 @@ from service import accounts
 from service.config import Settings
 from service.db import Database
 from service.embedded import EmbeddedRedis, free_port
-from service.models import Comment, Decision, Status
-from tests.conftest import ROOT, WorkerProcess, _env_for, wait_until
+from service.models import Comment, Status
+from tests.conftest import ROOT, WorkerProcess, _env_for, automatic_decisions, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.fault, pytest.mark.timeout(420)]
 
@@ -185,13 +185,7 @@ def assert_decided_exactly_once(inst: Installation, burst: Burst, name: str) -> 
         print("worker log:\n" + inst.worker.log.read_text(errors="replace")[-6000:])
         raise
     with inst.db.session() as session:
-        per_comment = dict(
-            session.execute(
-                select(Decision.comment_id, func.count())
-                .where(Decision.comment_id.in_(ids), Decision.by == "auto")
-                .group_by(Decision.comment_id)
-            ).all()
-        )
+        per_comment = automatic_decisions(session, ids)
         stored = session.scalar(
             select(func.count()).where(Comment.external_id.startswith(name + "-", autoescape=True))
         )

@@ -38,8 +38,8 @@ import pytest
 from sqlalchemy import func, select
 
 from service.db import Database
-from service.models import Comment, Decision, Status
-from tests.conftest import ROOT, wait_until
+from service.models import Comment, Status
+from tests.conftest import ROOT, automatic_decisions, wait_until
 
 pytestmark = [pytest.mark.hosts, pytest.mark.worker, pytest.mark.timeout(300)]
 
@@ -599,13 +599,7 @@ def _burst_and_check(cluster: Cluster) -> str:
     wait_until(lambda: pending() == 0, 60, interval=0.5, what="every acknowledged comment to be decided")
     decided_for = time.monotonic() - started
     with cluster.db.session() as session:
-        per_comment = dict(
-            session.execute(
-                select(Decision.comment_id, func.count())
-                .where(Decision.comment_id.in_(ids), Decision.by == "auto")
-                .group_by(Decision.comment_id)
-            ).all()
-        )
+        per_comment = automatic_decisions(session, ids)
         stored = session.scalar(
             select(func.count()).select_from(Comment).where(Comment.external_id.startswith("burst-"))
         )
