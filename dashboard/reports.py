@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dashboard import charts
 from dashboard.auth import roles_required
 from service import reporting
-from service.models import Comment, Role, Site, utcnow
+from service.models import Role, Site
 from service.reporting.period import PRESETS, PeriodError
 from service.web import get_session
 
@@ -38,16 +36,6 @@ def visible() -> list[str]:
     ]
 
 
-def busiest(sites: list[Site]) -> Site | None:
-    """The site with the most comments in the last 30 days (or ever, if none came lately): reports
-    open on it, not on the first name in the alphabet."""
-    most = select(Comment.site_id).group_by(Comment.site_id).order_by(func.count().desc(), Comment.site_id)
-    db = get_session()
-    top = db.scalar(most.where(Comment.created_at >= utcnow() - timedelta(days=30)).limit(1))
-    top = top if top is not None else db.scalar(most.limit(1))
-    return next((s for s in sites if s.id == top), sites[0] if sites else None)
-
-
 def prepare(name: str):  # type: ignore[no-untyped-def]
     """The chosen site, the scope asked for and the report, or an error message for the form."""
     if name not in reporting.REPORTS:
@@ -56,7 +44,8 @@ def prepare(name: str):  # type: ignore[no-untyped-def]
         abort(403)
     session = get_session()
     sites = list(session.scalars(select(Site).order_by(Site.name)))
-    site = next((s for s in sites if str(s.id) == request.args.get("site")), None) or busiest(sites)
+    chosen = next((s for s in sites if str(s.id) == request.args.get("site")), None)
+    site = chosen or reporting.busiest_site(session, sites)
     context = {
         "name": name,
         "reports": visible(),

@@ -8,14 +8,15 @@ arguments (range or from/to, bucket, section, article) into a ``Scope`` for one 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
-from service.models import Article, Site
+from service.models import Article, Comment, Site, utcnow
 from service.reporting import articles, model, moderation, moderators, queue, readers, volume
 from service.reporting.period import PeriodError, parse_period, zone_of
 from service.reporting.result import EditorReport
@@ -31,6 +32,15 @@ REPORTS: dict[str, tuple[str, Callable[..., EditorReport]]] = {
     "model": ("Model against moderators", model.build),
 }
 ADMIN_ONLY = frozenset({"moderators"})
+
+
+def busiest_site(session: Session, sites: Sequence[Site]) -> Site | None:
+    """Of ``sites``, the one with the most comments in the last 30 days (or ever, if none came
+    lately): reports open on it, not on the first name in the alphabet."""
+    most = select(Comment.site_id).group_by(Comment.site_id).order_by(func.count().desc(), Comment.site_id)
+    top = session.scalar(most.where(Comment.created_at >= utcnow() - timedelta(days=30)).limit(1))
+    top = top if top is not None else session.scalar(most.limit(1))
+    return next((s for s in sites if s.id == top), sites[0] if sites else None)
 
 
 def scope_from(session: Session, site: Site, settings: Settings, args: Mapping[str, str]) -> Scope:
