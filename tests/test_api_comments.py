@@ -154,3 +154,25 @@ def test_a_comment_costs_three_sql_statements_or_seven_from_a_new_author_on_a_ne
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert (first, second) == (7, 3), statements
+
+
+def test_a_comment_costs_two_redis_round_trips_its_rate_limits_in_one(app_factory, site_key, monkeypatch):
+    """The site's, the author's and the reader address's limits are counted in one round trip, the
+    Celery message is the other; Flask-Limiter alone took one per limit."""
+    from redis.connection import AbstractConnection
+
+    from tests.conftest import SiteClient
+
+    site = SiteClient(app_factory(rate_limit_author="5/minute").test_client(), site_key)
+    assert site.post_comment("A first comment.", ip="203.0.113.9").status_code == 202
+    sent: list[bytes] = []
+    real_send = AbstractConnection.send_packed_command
+
+    def send(self, command, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(b"".join(command) if isinstance(command, list) else command)
+        return real_send(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", send)
+    assert site.post_comment("A second one.", ip="203.0.113.9").status_code == 202
+    assert len(sent) == 2, sent
+    assert b"EVALSHA" in sent[0].upper() and b"LPUSH" in sent[1].upper()

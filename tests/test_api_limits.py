@@ -46,3 +46,25 @@ def test_limits_slide_so_a_window_boundary_lets_no_burst_through(app_factory, si
     assert [site.post_comment(f"Two {n}").status_code for n in range(2)] == [202, 202]
     time.sleep(1.0)  # the first comment's window has ended; the last two are 1 s old
     assert [site.post_comment(f"Three {n}").status_code for n in range(3)] == [202, 429, 429]
+
+
+def test_a_comment_refused_for_its_authors_limit_uses_none_of_its_sites(app_factory, site_key):
+    site = site_for(app_factory, site_key, rate_limit_author="1/minute", rate_limit_site="3/minute")
+    assert site.post_comment("One").status_code == 202
+    refused = [site.post_comment(f"Again {n}") for n in range(3)]
+    assert {r.status_code for r in refused} == {429}
+    assert refused[0].get_json()["error"]["message"] == "rate limit exceeded: 1 per 1 minute"
+    # The site has used one of its three: two more authors get through, the next one does not.
+    others = [site.post_comment("Hi", author={"id": f"reader-{n}"}).status_code for n in range(2, 5)]
+    assert others == [202, 202, 429]
+
+
+def test_posting_past_the_reader_address_limit_is_429(app_factory, site_key):
+    site = site_for(app_factory, site_key, rate_limit_ip="2/minute")
+    address = "198.51.100.7"
+    answers = [
+        site.post_comment(f"From one address {n}", author={"id": f"reader-{n}"}, ip=address).status_code
+        for n in range(3)
+    ]
+    assert answers == [202, 202, 429]
+    assert site.post_comment("Another address", ip="198.51.100.8").status_code == 202

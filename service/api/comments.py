@@ -44,8 +44,6 @@ REFUSED_STATUS = {"author_banned": 403, "author_suspended": 403, "comments_close
 
 
 @bp.post("/comments")
-@limits.per_author
-@limits.per_reader_ip
 @documented(ok=(200, 202), answer=CommentOut, json=CommentIn, errors=(403, 409), tags=["comments"])
 def create():
     """Post a reader's comment; ``202`` pending (a retry with the same ``external_id``: ``200``).
@@ -53,6 +51,7 @@ def create():
     Refused with ``403`` (``author_banned``, ``author_suspended``) or ``409`` (``comments_closed``,
     or an ``external_id`` reused for other words).
     """
+    limits.count_new_comment()
     site = current_site()
     data = parse(CommentIn, json_body())
     settings = current_app.config["STET_SETTINGS"]
