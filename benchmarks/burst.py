@@ -1,13 +1,21 @@
-"""Burst benchmark: 100 comments posted at once over HTTP, time until every one is decided.
+"""Burst benchmark: comments posted over HTTP, time until every one is decided.
 
 Runs the embedded default (SQLite in a temporary STET_HOME, Stet's own Redis, ``stet api`` and
-``stet worker -c 2`` as real processes) three ways, in one run:
+``stet worker -c 2`` as real processes, the shipped rate limits) in one run. By default, 100
+comments at once, three ways:
 
   baseline   the Null scorer: the pipeline's own cost (HTTP, database, Celery, policy)
   linear     the shipped compact toxicity model
   linear+kill  the same, with the worker SIGKILLed once mid-burst and started again
 
-    python benchmarks/burst.py [--comments 100]
+With ``--rate R --seconds S``, a paced burst instead: R comments/s for S seconds, sent on schedule
+whatever the answers (an open loop: a slow answer delays no later post, and each latency counts
+from when its post was due), with the Null scorer as the baseline and the default scorer. It
+prints POST latency p50/p99, refusals, and how long after the last post the last comment was
+decided; "lost" counts acknowledged comments that are not stored.
+
+    python -m benchmarks.burst [--comments 100]
+    python -m benchmarks.burst --rate 200 --seconds 30 [--copies]
 """
 
 from __future__ import annotations
@@ -15,15 +23,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import signal
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
@@ -96,32 +109,27 @@ def post(base: str, key: str, i: int) -> float:
     return time.perf_counter() - started
 
 
-def scenario(name: str, scorer: str, kill: bool, n: int) -> dict[str, float]:
+@contextmanager
+def home_with_site(scorer: str) -> Iterator[tuple[dict[str, str], str, Path]]:
+    """A fresh STET_HOME with its database, one site and a private Redis: (env, site key, home)."""
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as redis:
         home = Path(tmp) / "home"
-        port = free_port()
         env = {
             **os.environ,
             "STET_HOME": str(home),
             "STET_REDIS_URL": redis.url,
-            "STET_PORT": str(port),
+            "STET_PORT": str(free_port()),
             "STET_SCORERS": scorer,
         }
-        subprocess.run(
-            [sys.executable, "-m", "service.app.cli", "db", "upgrade"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        key = subprocess.run(
-            [sys.executable, "-m", "service.app.cli", "site", "create", "bench"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+        run = {"env": env, "cwd": ROOT, "check": True, "capture_output": True, "text": True}
+        subprocess.run([sys.executable, "-m", "service.app.cli", "db", "upgrade"], **run)
+        key = subprocess.run([sys.executable, "-m", "service.app.cli", "site", "create", "bench"], **run)
+        yield env, key.stdout.strip(), home
+
+
+def scenario(name: str, scorer: str, kill: bool, n: int) -> dict[str, float]:
+    with home_with_site(scorer) as (env, key, home):
+        port = int(env["STET_PORT"])
         api = stet(env, "api")
         worker = stet(env, "worker", "-c", "2")
         base = f"http://127.0.0.1:{port}"
@@ -158,12 +166,112 @@ def scenario(name: str, scorer: str, kill: bool, n: int) -> dict[str, float]:
     }
 
 
+def paced(scorer: str, rate: float, seconds: float, copies: bool = False) -> dict[str, float]:
+    """``rate`` comments/s for ``seconds`` from 32 keep-alive clients, on schedule (open loop):
+    news-site comments (Toxic Spans, cycled), or with ``copies`` one text with its number changed,
+    as a copy-paste campaign posts."""
+    import httpx
+
+    from benchmarks.worker import texts
+
+    bodies = (
+        ["Reader comment {}: the council should publish the budget figures."]
+        if copies
+        else [text[:10_000] for text in texts()]
+    )
+
+    with home_with_site(scorer) as (env, key, home):
+        base = f"http://127.0.0.1:{env['STET_PORT']}"
+        api, worker = stet(env, "api"), stet(env, "worker", "-c", "2")
+        try:
+            wait_http(f"{base}/readyz", 60)
+            n = int(rate * seconds)
+            due: queue.Queue[int | None] = queue.Queue()
+            latencies: list[float] = []
+            statuses: Counter[int] = Counter()
+            lock = threading.Lock()
+            started = time.perf_counter() + 1.0
+
+            def client() -> None:
+                headers = {"Authorization": f"Bearer {key}"}
+                with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+                    while (i := due.get()) is not None:
+                        when = started + i / rate
+                        time.sleep(max(0.0, when - time.perf_counter()))
+                        body = {
+                            "external_id": f"burst-{i}",
+                            "article": {"id": f"story-{i % 20}"},
+                            "author": {"id": f"reader-{i % 997}"},
+                            "ip": f"198.51.{i % 200}.{i % 250}",
+                            "body": bodies[i % len(bodies)].replace("{}", str(i)),
+                        }
+                        try:
+                            status = http.post("/api/v1/comments", json=body).status_code
+                        except httpx.HTTPError:
+                            status = 0
+                        with lock:
+                            latencies.append(time.perf_counter() - when)
+                            statuses[status] += 1
+
+            threads = [threading.Thread(target=client) for _ in range(32)]
+            for thread in threads:
+                thread.start()
+            for i in range(n):
+                due.put(i)
+            for _ in threads:
+                due.put(None)
+            with tqdm(total=n, desc=f"burst {scorer} {rate:g}/s", unit="post", file=sys.stderr) as bar:
+                while any(thread.is_alive() for thread in threads):
+                    bar.update(sum(statuses.values()) - bar.n)
+                    time.sleep(0.2)
+                bar.update(n - bar.n)
+            last_post = time.perf_counter()
+            acknowledged = statuses[202] + statuses[200]
+            while count_pending(home / "stet.db") and time.perf_counter() - last_post < 600:
+                time.sleep(0.1)
+            decided_after = time.perf_counter() - last_post
+            with sqlite3.connect(home / "stet.db", timeout=30) as conn:
+                stored = conn.execute("SELECT count(*) FROM comments").fetchone()[0]
+        finally:
+            for proc in (api, worker):
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(30)
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {
+        "p50_ms": quantiles[49] * 1000,
+        "p99_ms": quantiles[98] * 1000,
+        "refused": n - acknowledged,
+        "decided_after_s": decided_after,
+        "lost": acknowledged - stored,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--comments", type=int, default=100)
+    parser.add_argument("--rate", type=float, help="comments per second (a paced burst)")
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--copies", action="store_true", help="one text, as a copy-paste campaign")
     args = parser.parse_args()
+    if args.rate:
+        rows = {"null scorer (baseline)": paced("null", args.rate, args.seconds, args.copies)}
+        rows["default scorer"] = paced("ensemble", args.rate, args.seconds, args.copies)
+        texts = "one text copied" if args.copies else "news comments"
+        print(
+            f"\n{args.rate:g} comments/s for {args.seconds:g} s ({texts}); "
+            "embedded SQLite + Redis, worker -c 2\n"
+        )
+        columns = f"{'POST p50 ms':>12} {'p99 ms':>8} {'refused':>8} {'decided s after':>16} {'lost':>5}"
+        print(f"{'scorer':24} {columns}")
+        for name, r in rows.items():
+            print(
+                f"{name:24} {r['p50_ms']:12.1f} {r['p99_ms']:8.1f} {r['refused']:8.0f} "
+                f"{r['decided_after_s']:16.1f} {r['lost']:5.0f}"
+            )
+        return
     results = {
         "baseline (null scorer)": scenario("baseline", "null", False, args.comments),
         "linear": scenario("linear", "linear", False, args.comments),

@@ -95,9 +95,10 @@ class Settings:
     pending_timeout: Seconds = 20.0
     secure_cookies: bool = False
     # API rate limits (Flask-Limiter notation): per site key, and on posting per author and per reader IP.
-    # A site may use about a third of what `stet api` ingests on 2 cores (benchmarks/ingest.py,
-    # README "Capacity"): a 50 comments/s burst is absorbed, and other sites keep the rest.
-    rate_limit_site: str = "3000/minute"
+    # A site may post 200 comments/s for a minute: a burst that size is absorbed on 2 cores
+    # (benchmarks/burst.py, README "Capacity"), and other sites keep the rest of what `stet api`
+    # ingests (350/s there, benchmarks/ingest.py).
+    rate_limit_site: str = "12000/minute"
     rate_limit_author: str = "10/minute"
     rate_limit_ip: str = "60/minute"
     # Webhook retries: the first after webhook_retry_base seconds, then doubling, until

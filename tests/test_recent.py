@@ -69,3 +69,23 @@ def test_scoring_the_same_comment_twice_counts_it_once(recent):
     for _ in range(5):
         reasons = post(recent, NEWS, author="a1", comment_id=999)
     assert reasons == {}
+
+
+def test_a_copy_paste_campaign_costs_each_comment_the_same(recent, monkeypatch):
+    """Every earlier copy shares every band with the next one; a comment reads only the latest
+    CANDIDATES of them, so the 400th copy is flagged at full weight for the price of the 100th."""
+    from worker.recent import CANDIDATES
+
+    for n in range(400):
+        post(recent, SPAM, author=f"bot-{n}", article=f"s{n % 7}", at=1_000_000.0 + n / 10)
+    compared: list[int] = []
+    real = RecentActivity._copies
+
+    def spy(self, site, sig, author_id, candidates):  # type: ignore[no-untyped-def]
+        compared.append(len(candidates))
+        return real(self, site, sig, author_id, candidates)
+
+    monkeypatch.setattr(RecentActivity, "_copies", spy)
+    last = post(recent, SPAM, author="bot-last", at=1_000_050.0)
+    assert compared == [CANDIDATES]
+    assert last["copied_across_authors"].weight == 8.0
