@@ -261,3 +261,52 @@ def test_a_request_id_follows_a_comment_from_its_post_to_the_worker_and_its_webh
     decisions = families["stet_comments_decided"].samples
     assert sum(s.value for s in decisions if s.labels.get("by") == "auto" and s.name.endswith("_total")) == 1
     assert any(s.labels.get("scorer") == "linear" for s in families["stet_scoring_seconds"].samples)
+
+
+def test_a_comment_after_redis_restarts_is_decided_at_once_not_by_the_sweep(
+    app_factory, site_key, worker_factory, tmp_path
+):
+    """Celery empties its event loop's timers when it reconnects to the broker; celery-batches'
+    flush timer went with them, and a batch smaller than a full one then waited for more messages
+    or the sweep (a burst after a Redis restart stalled for 90 s in the fault suite). No sweep runs
+    here (``--no-beat``), so only the flush timer can decide the comment."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from service.embedded import EmbeddedRedis
+
+    redis = EmbeddedRedis(tmp_path / "redis").start()
+    try:
+        site = SiteClient(app_factory(redis_url=redis.url).test_client(), site_key)
+        worker = worker_factory(1, "--no-beat", redis_url=redis.url).start()
+        first = site.post_comment(CLEAN).get_json()["id"]
+        wait_until(lambda: site.status(first) != "pending", 30, what="the first comment to be decided")
+        # Comments keep coming, so the flush timer is running when Redis dies.
+        killed = threading.Event()
+
+        def post_steadily() -> None:
+            n = 0
+            while not killed.is_set():
+                site.post_comment(f"Comment {n} of a steady stream about the new bus routes.")
+                n += 1
+                time.sleep(0.05)
+
+        poster = threading.Thread(target=post_steadily)
+        poster.start()
+        time.sleep(1)
+        os.kill(redis.process.pid, signal.SIGKILL)
+        redis.process.wait()
+        killed.set()
+        poster.join(30)
+        time.sleep(1)
+        redis = EmbeddedRedis(redis.folder, redis.port).start()
+        offset = worker.log.stat().st_size
+        wait_until(
+            lambda: b"Connected to" in worker.log.read_bytes()[offset:], 60, what="the worker to reconnect"
+        )
+        after = site.post_comment("The second comment, after the broker came back.").get_json()["id"]
+        wait_until(lambda: site.status(after) != "pending", 15, what="the comment after the restart")
+    finally:
+        redis.stop()

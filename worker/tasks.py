@@ -49,6 +49,18 @@ class ScoringTask(Batches):
     flush_interval = BATCH_WAIT
     _pipeline: Pipeline | None = None
 
+    def Strategy(self, task: Any, app: Any, consumer: Any) -> Any:  # noqa: N802 - Celery's name
+        """celery-batches' strategy, with a fresh flush timer for each consumer start.
+
+        When the connection to the broker drops, Celery empties its event loop's timers
+        (``celery.worker.loops``) and starts the consumer again, which asks for the strategy again;
+        celery-batches still held its dropped flush timer and started no new one, so a batch
+        smaller than ``flush_every`` waited for more messages or the sweep (90 s after a Redis
+        restart in the fault suite).
+        """
+        self._tref = None
+        return super().Strategy(task, app, consumer)
+
     @property
     def pipeline(self) -> Pipeline:
         if ScoringTask._pipeline is None:
