@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from service import accounts, moderation
+from service.api import limits as api_limits
 from service.app import create_app
 from service.config import Settings
 from service.db import Database, ProcessCache
@@ -175,6 +176,7 @@ def app_factory(settings: Settings) -> Iterator[Callable[..., Any]]:
         # An app built on a dead Redis marks its storage dead, and the next app would count in
         # memory until a backed-off probe finds Redis again, mid-test: start each app afresh.
         limiter._storage_dead = False
+        api_limits._redis_away_until = 0.0  # the comment route's own note that Redis was away
         apps.append(app)
         return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.api.limits import site_key
+from tests.conftest import SiteClient
 from tests.test_api_errors import assert_error
 
 
@@ -68,3 +69,16 @@ def test_posting_past_the_reader_address_limit_is_429(app_factory, site_key):
     ]
     assert answers == [202, 202, 429]
     assert site.post_comment("Another address", ip="198.51.100.8").status_code == 202
+
+
+def test_with_redis_away_posting_is_still_limited_in_memory(app_factory, site_key, monkeypatch):
+    """Flask-Limiter counts in memory while its Redis is away; so does the comment route's one-trip
+    count, and it leaves Redis alone for a few seconds rather than waiting on it at every post."""
+    from service.api import limits
+
+    monkeypatch.setattr(limits, "_redis_away_until", 0.0)
+    offline = app_factory(redis_url="redis://127.0.0.1:1/0", rate_limit_author="2/minute")
+    site = SiteClient(offline.test_client(), site_key)
+    answers = [site.post_comment(f"Comment {n} while Redis is away").status_code for n in range(3)]
+    assert answers == [202, 202, 429]
+    assert limits._redis_away_until > 0

@@ -76,8 +76,11 @@ end
 return {0, '0'}
 """
 
-# Where the budgets are counted while Redis is away, as Flask-Limiter's in-memory fallback does.
+# Where the budgets are counted while Redis is away, as Flask-Limiter's in-memory fallback does; Redis
+# is tried again after REDIS_RETRY seconds, so a Redis that hangs costs one request a wait, not all.
 _memory = MovingWindowRateLimiter(MemoryStorage())
+REDIS_RETRY = 5.0
+_redis_away_until = 0.0
 
 
 @cache
@@ -102,11 +105,12 @@ def count_new_comment() -> None:
     ):
         if posted != "-":
             budgets += [(item, ("stet-limits", site, scope, posted), scope) for item in _items(limit)]
+    global _redis_away_until
     now = time.time()
     storage = limiter.storage
     full: tuple[int, float] | None = None
     try:
-        if not isinstance(storage, RedisStorage):
+        if not isinstance(storage, RedisStorage) or time.monotonic() < _redis_away_until:
             raise redis.ConnectionError("no Redis storage")
         keys = [storage.prefixed_key(item.key_for(*ids)) for item, ids, _ in budgets]
         args: list[float | int] = [now]
@@ -116,7 +120,9 @@ def count_new_comment() -> None:
         if number:
             full = (int(number) - 1, float(until))
     except redis.RedisError as error:
-        log.debug("rate limits counted in memory: %s", error)
+        if time.monotonic() >= _redis_away_until:
+            log.warning("rate limits counted in this process's memory for %.0f s: %s", REDIS_RETRY, error)
+            _redis_away_until = time.monotonic() + REDIS_RETRY
         for n, (item, ids, _scope) in enumerate(budgets):
             if not _memory.hit(item, *ids):
                 full = (n, _memory.get_window_stats(item, *ids).reset_time)
