@@ -246,6 +246,8 @@ def _decide(
         )
     if review_reason:
         return Outcome(Status.QUEUED, review_reason, "premoderation")
+    if ReasonCode.NOT_SCORED in by_code:  # nothing was checked: not even a trusted author's is approved
+        return Outcome(Status.QUEUED, by_code[ReasonCode.NOT_SCORED][0].detail, "unscored")
     if ReasonCode.SUSPECT_WORD in by_code:
         return Outcome(
             Status.QUEUED,

@@ -37,10 +37,14 @@ class ReasonCode(enum.StrEnum):
     IP_BURST = "ip_burst"
     # Akismet's verdict (worker/scorers/spam/akismet.py)
     AKISMET = "akismet"
+    # the worker failed to score the comment, time after time (worker/tasks.py): a person decides
+    NOT_SCORED = "not_scored"
 
 
 # Not spam signals: word-list hits and toxic spans are weighed by the policy on their own.
-NOT_SPAM_SIGNALS = frozenset({ReasonCode.BANNED_WORD, ReasonCode.SUSPECT_WORD, ReasonCode.TOXIC_SPAN})
+NOT_SPAM_SIGNALS = frozenset(
+    {ReasonCode.BANNED_WORD, ReasonCode.SUSPECT_WORD, ReasonCode.TOXIC_SPAN, ReasonCode.NOT_SCORED}
+)
 # Readers link to sources; links alone make a comment look like spam to the content model, so
 # they may queue it for a person but never reject it on their own.
 LINK_REASONS = frozenset(

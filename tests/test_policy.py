@@ -168,3 +168,11 @@ def test_abuse_outranks_a_suspect_word():
 def test_defaults_favour_queueing():
     defaults = Settings()
     assert defaults.approve_below < 0.5 < defaults.reject_above
+
+
+def test_a_comment_the_worker_could_not_score_waits_for_a_person_even_from_a_trusted_author():
+    why = "could not be scored automatically (3 attempts failed, the last with ValueError): a person decides"
+    unscored = Reason(ReasonCode.NOT_SCORED, 0.0, why, [])
+    for trusted in (False, True):
+        outcome = decide({}, T, [unscored], trusted=trusted)
+        assert (outcome.status, outcome.reason, outcome.category) == (Status.QUEUED, why, "unscored")

@@ -143,6 +143,42 @@ def test_a_comment_the_pipeline_cannot_take_does_not_hold_up_its_batch(
     assert [site.status(i) for i in ids] == ["approved", "pending", "approved"]
 
 
+def test_a_comment_the_pipeline_keeps_failing_on_goes_to_a_person_unscored(
+    site, db, settings, broker, monkeypatch
+):
+    """Retried by the sweep, a comment that makes scoring fail, or run out of time, would stay
+    pending for ever and slow every batch it joins. Once it has failed, it is tried after the
+    others, alone; at the third failure a person decides it, told why."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from worker import tasks
+    from worker.pipeline import Pipeline
+
+    class Hanging(Pipeline):
+        def score_batch(self, bodies, contexts):
+            if "poison" in bodies:  # what Celery raises in the task when its soft time limit passes
+                raise SoftTimeLimitExceeded()
+            return super().score_batch(bodies, contexts)
+
+    monkeypatch.setattr(tasks, "worker_database", lambda: db)
+    monkeypatch.setattr(tasks, "worker_settings", lambda: settings)
+    pipeline = Hanging(settings, broker)
+    ids = [site.post_comment(body).get_json()["id"] for body in ("Fine work.", "poison", "Thanks!")]
+
+    assert tasks.decide_batch(ids, pipeline) == 0  # the batch ran out of time: all three wait
+    assert [site.status(i) for i in ids] == ["pending"] * 3
+    assert tasks.decide_batch(ids, pipeline) == 1  # one by one, until the poison runs out of time
+    assert [site.status(i) for i in ids] == ["approved", "pending", "pending"]
+    assert tasks.decide_batch(ids, pipeline) == 2  # "Thanks!" failed less often: it goes first
+    body = site.get_comment(ids[1]).get_json()
+    assert body["status"] == "queued"
+    assert body["decision"]["reason"] == (
+        "could not be scored automatically (3 attempts failed, the last with SoftTimeLimitExceeded): "
+        "a person decides"
+    )
+    assert [r["code"] for r in body["reasons"]] == ["not_scored"]
+
+
 def test_the_sweep_leaves_comments_waiting_in_a_long_queue_alone(db, settings, broker, monkeypatch, site):
     """Under a backlog a pending comment is most likely still queued: re-enqueueing it lengthens
     the queue (950 messages grew to 1,526). Only once the queue drains is it sent again."""

@@ -68,6 +68,7 @@ def _word_reasons(code: str, label: str, matches: Iterable[WordMatch]) -> list[R
 
 class Pipeline:
     def __init__(self, settings: Settings, client: redis.Redis):
+        self.client = client
         self.toxicity = load_scorer(settings.scorers)
         # A site may approve below a lower threshold than the installation's; its comments between the
         # two are still queued, just without highlighted spans.
@@ -208,14 +209,23 @@ def decide_pending(
     return len(todo)
 
 
-def _decide(session: Session, comment_id: int, found: list[ScorerResult], settings: Settings) -> None:
+def hold_unscored(db: Database, settings: Settings, comment_id: int, why: str) -> bool:
+    """Queue a pending comment the pipeline keeps failing on for a person, without scores, saying
+    ``why``; False when it was no longer pending."""
+    found = [ScorerResult("pipeline", "-", {}, [Reason(ReasonCode.NOT_SCORED, 0.0, why, [])])]
+    with db.session() as session:
+        return _decide(session, comment_id, found, settings)
+
+
+def _decide(session: Session, comment_id: int, found: list[ScorerResult], settings: Settings) -> bool:
     comment = moderation.record_scores(session, comment_id, found, settings)
     if comment is None:
-        return  # decided already (a second delivery of its message)
+        return False  # decided already (a second delivery of its message)
     metrics().comments_decided.labels(site=str(comment.site_id), by="auto", status=comment.status).inc()
     metrics().decision_seconds.observe((utcnow() - comment.created_at).total_seconds())
     extra = {"comment_id": comment_id, "site_id": comment.site_id}
     log.info("comment %d %s", comment_id, comment.status, extra=extra)
+    return True
 
 
 def _compile(lists: dict[WordKind, list[str]]) -> WordLists:

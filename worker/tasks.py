@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery_batches import Batches
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -28,13 +29,20 @@ from worker.enqueue import (
     SWEEP_TASK,
     enqueue_scoring,
 )
-from worker.pipeline import Pipeline, decide_pending
+from worker.pipeline import Pipeline, decide_pending, hold_unscored
 from worker.scorers.spam.akismet import Akismet
 
 log = logging.getLogger(__name__)
 
 
 BATCH_WAIT = 0.2  # seconds a comment waits for others before a smaller batch runs
+# A batch runs for seconds at most (a first batch loads the models too); past SOFT_LIMIT its comments
+# are left to the sweep, past HARD_LIMIT the process is replaced and its messages delivered again.
+SOFT_LIMIT, HARD_LIMIT = 60, 90
+# A comment the pipeline failed on this many times (each attempt a sweep apart) is queued for a
+# person without scores, instead of being retried for ever (and holding up the batches it joins).
+MAX_FAILURES = 3
+FAILURES = "stet:scoring-failures:{}"  # a Redis counter per comment
 
 
 class ScoringTask(Batches):
@@ -69,7 +77,15 @@ class ScoringTask(Batches):
         return ScoringTask._pipeline
 
 
-@shared_task(bind=True, base=ScoringTask, name=SCORE_TASK, acks_late=True, ignore_result=True)
+@shared_task(
+    bind=True,
+    base=ScoringTask,
+    name=SCORE_TASK,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=SOFT_LIMIT,
+    time_limit=HARD_LIMIT,
+)
 def score_comments(self: ScoringTask, requests: list[Any]) -> None:
     """Score and decide the batch's comments (each message carries one comment id, and the id of the
     request that posted it in its ``REQUEST_ID_HEADER`` header)."""
@@ -85,25 +101,67 @@ def score_comments(self: ScoringTask, requests: list[Any]) -> None:
 
 def decide_batch(ids: Sequence[int], pipeline: Pipeline, request_ids: Mapping[int, str] | None = None) -> int:
     """``decide_comments``, falling back to one comment at a time when the batch fails on something
-    other than the database or the broker being away (those leave the batch to the sweep)."""
+    other than the database or the broker being away (those leave the batch to the sweep).
+
+    Comments the pipeline failed on before are decided after the batch, one by one, those with
+    the most failures last; so a comment that makes the pipeline fail or hang holds up no other
+    for long, and at its ``MAX_FAILURES``-th failure it is queued for a person unscored."""
+    failures = _failures(pipeline, ids)
+    fresh = [i for i in ids if not failures.get(i)]
+    suspects = sorted((i for i in ids if failures.get(i)), key=lambda i: (failures[i], i))
+    decided, trying = 0, fresh
     try:
-        return decide_comments(ids, pipeline, request_ids)
+        if fresh:
+            try:
+                decided += decide_comments(fresh, pipeline, request_ids)
+            except (SoftTimeLimitExceeded, OperationalError, RedisError, ConnectionError):
+                raise
+            except Exception:  # noqa: BLE001 - one comment the pipeline cannot take must not hold up the others
+                log.exception("a batch of %d comments failed; deciding them one by one", len(fresh))
+                suspects = fresh + suspects
+        for comment_id in suspects:
+            trying = [comment_id]
+            try:
+                decided += decide_comments(trying, pipeline, request_ids)
+            except (SoftTimeLimitExceeded, OperationalError, RedisError, ConnectionError):
+                raise
+            except Exception as error:  # noqa: BLE001 - counted; held for a person in the end
+                with logs.bound((request_ids or {}).get(comment_id)):
+                    log.exception("comment %d could not be scored", comment_id)
+                decided += _failed(pipeline, comment_id, error)
+    except SoftTimeLimitExceeded as error:
+        log.error("scoring %d comments ran out of time; the sweep will re-enqueue them", len(trying))
+        decided += sum(_failed(pipeline, comment_id, error) for comment_id in trying)
     except (OperationalError, RedisError, ConnectionError):
         log.warning("scoring %d comments failed; the sweep will re-enqueue them", len(ids), exc_info=True)
-        return 0
-    except Exception:  # noqa: BLE001 - one comment the pipeline cannot take must not hold up the others
-        log.exception("a batch of %d comments failed; deciding them one by one", len(ids))
-        return sum(_decide_alone(comment_id, pipeline, request_ids) for comment_id in ids)
+    return decided
 
 
-def _decide_alone(comment_id: int, pipeline: Pipeline, request_ids: Mapping[int, str] | None) -> int:
-    """One comment of a failed batch; one that fails alone stays pending and is logged."""
+def _failures(pipeline: Pipeline, ids: Sequence[int]) -> dict[int, int]:
+    """How often the pipeline failed on each of ``ids`` lately (none known while Redis is away)."""
     try:
-        return decide_comments([comment_id], pipeline, request_ids)
-    except Exception:  # noqa: BLE001 - logged; the sweep retries it later
-        with logs.bound((request_ids or {}).get(comment_id)):
-            log.exception("comment %d could not be scored; it stays pending", comment_id)
+        counts = pipeline.client.mget([FAILURES.format(i) for i in ids])
+    except RedisError:
+        return {}
+    return {i: int(c) for i, c in zip(ids, counts, strict=True) if c}
+
+
+def _failed(pipeline: Pipeline, comment_id: int, error: BaseException) -> int:
+    """Count one failure on ``comment_id``; at the ``MAX_FAILURES``-th, queue it for a person
+    without scores. Returns 1 when that decided it."""
+    key = FAILURES.format(comment_id)
+    try:
+        failures = int(pipeline.client.incr(key))
+        pipeline.client.expire(key, 86_400)
+    except RedisError:
+        return 0  # the sweep brings it back; counting starts again when Redis does
+    if failures < MAX_FAILURES:
         return 0
+    why = (
+        f"could not be scored automatically ({failures} attempts failed, the last with "
+        f"{type(error).__name__}): a person decides"
+    )
+    return int(hold_unscored(worker_database(), worker_settings(), comment_id, why))
 
 
 def decide_comments(
