@@ -27,6 +27,11 @@ from worker.enqueue import (
 )
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Seconds a task may run: past the soft limit it is told (worker.tasks leaves a scoring run's
+# comments to the sweep), past the hard one its process is replaced. These are the worker's
+# defaults because celery-batches hands its runs to the pool without the task's own limits; tasks
+# that need longer (the report rollups) or less (webhooks, Akismet) set their own.
+SOFT_LIMIT, HARD_LIMIT = 60, 90
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -35,6 +40,8 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        task_soft_time_limit=SOFT_LIMIT,
+        task_time_limit=HARD_LIMIT,
         # Scoring collects up to settings.score_batch comments per run: each process may hold
         # one batch running and one filling (celery-batches needs them reserved, unacknowledged).
         worker_prefetch_multiplier=2 * max(1, settings.score_batch),

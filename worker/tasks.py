@@ -36,9 +36,6 @@ log = logging.getLogger(__name__)
 
 
 BATCH_WAIT = 0.2  # seconds a comment waits for others before a smaller batch runs
-# A batch runs for seconds at most (a first batch loads the models too); past SOFT_LIMIT its comments
-# are left to the sweep, past HARD_LIMIT the process is replaced and its messages delivered again.
-SOFT_LIMIT, HARD_LIMIT = 60, 90
 # A comment the pipeline failed on this many times (each attempt a sweep apart) is queued for a
 # person without scores, instead of being retried for ever (and holding up the batches it joins).
 MAX_FAILURES = 3
@@ -77,15 +74,9 @@ class ScoringTask(Batches):
         return ScoringTask._pipeline
 
 
-@shared_task(
-    bind=True,
-    base=ScoringTask,
-    name=SCORE_TASK,
-    acks_late=True,
-    ignore_result=True,
-    soft_time_limit=SOFT_LIMIT,
-    time_limit=HARD_LIMIT,
-)
+# A run's time limits are the worker's defaults (worker.celery_app.SOFT_LIMIT): celery-batches passes
+# none of the task's own to the pool.
+@shared_task(bind=True, base=ScoringTask, name=SCORE_TASK, acks_late=True, ignore_result=True)
 def score_comments(self: ScoringTask, requests: list[Any]) -> None:
     """Score and decide the batch's comments (each message carries one comment id, and the id of the
     request that posted it in its ``REQUEST_ID_HEADER`` header)."""
@@ -202,7 +193,7 @@ def sweep_pending() -> int:
     return len(ids)
 
 
-@shared_task(name=REPORTS_FILL_TASK, ignore_result=True)
+@shared_task(name=REPORTS_FILL_TASK, ignore_result=True, soft_time_limit=1800, time_limit=1860)
 def fill_report_rollups() -> int:
     """Keep every site's report rollup filled, so a report page computes only the last hour live."""
     with worker_database().session() as session:
