@@ -97,14 +97,14 @@ def count_new_comment() -> None:
     """Count a posted comment against its site's, its author's and its reader address's limits
     (the last two when the body names them), or answer 429 naming the limit, with Retry-After."""
     settings = current_app.config["STET_SETTINGS"]
-    site = site_key()
-    budgets = [(item, ("stet-limits", site, "site"), "site") for item in _items(settings.rate_limit_site)]
+    prefix, site = current_app.config["RATELIMIT_KEY_PREFIX"], site_key()  # Flask-Limiter's key parts
+    budgets = [(item, (prefix, site, "site"), "site") for item in _items(settings.rate_limit_site)]
     for scope, posted, limit in (
         ("author", _posted("author", "id"), settings.rate_limit_author),
         ("ip", _posted("ip"), settings.rate_limit_ip),
     ):
         if posted != "-":
-            budgets += [(item, ("stet-limits", site, scope, posted), scope) for item in _items(limit)]
+            budgets += [(item, (prefix, site, scope, posted), scope) for item in _items(limit)]
     global _redis_away_until
     now = time.time()
     storage = limiter.storage
