@@ -15,7 +15,7 @@ prints POST latency p50/p99, refusals, and how long after the last post the last
 decided; "lost" counts acknowledged comments that are not stored.
 
     python -m benchmarks.burst [--comments 100]
-    python -m benchmarks.burst --rate 200 --seconds 30 [--copies]
+    python -m benchmarks.burst --rate 200 --seconds 30 [--copies] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -110,8 +110,11 @@ def post(base: str, key: str, i: int) -> float:
 
 
 @contextmanager
-def home_with_site(scorer: str) -> Iterator[tuple[dict[str, str], str, Path]]:
-    """A fresh STET_HOME with its database, one site and a private Redis: (env, site key, home)."""
+def home_with_site(
+    scorer: str, database_url: str | None = None
+) -> Iterator[tuple[dict[str, str], str, Path]]:
+    """A fresh STET_HOME with its database (SQLite there, or ``database_url``), one site and a
+    private Redis: (env, site key, home)."""
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as redis:
         home = Path(tmp) / "home"
         env = {
@@ -120,6 +123,7 @@ def home_with_site(scorer: str) -> Iterator[tuple[dict[str, str], str, Path]]:
             "STET_REDIS_URL": redis.url,
             "STET_PORT": str(free_port()),
             "STET_SCORERS": scorer,
+            **({"STET_DATABASE_URL": database_url} if database_url else {}),
         }
         run = {"env": env, "cwd": ROOT, "check": True, "capture_output": True, "text": True}
         subprocess.run([sys.executable, "-m", "service.app.cli", "db", "upgrade"], **run)
@@ -166,11 +170,14 @@ def scenario(name: str, scorer: str, kill: bool, n: int) -> dict[str, float]:
     }
 
 
-def paced(scorer: str, rate: float, seconds: float, copies: bool = False) -> dict[str, float]:
+def paced(
+    scorer: str, rate: float, seconds: float, copies: bool = False, database_url: str | None = None
+) -> dict[str, float]:
     """``rate`` comments/s for ``seconds`` from 32 keep-alive clients, on schedule (open loop):
     news-site comments (Toxic Spans, cycled), or with ``copies`` one text with its number changed,
     as a copy-paste campaign posts."""
     import httpx
+    from sqlalchemy import create_engine, text
 
     from benchmarks.worker import texts
 
@@ -180,8 +187,14 @@ def paced(scorer: str, rate: float, seconds: float, copies: bool = False) -> dic
         else [text[:10_000] for text in texts()]
     )
 
-    with home_with_site(scorer) as (env, key, home):
+    with home_with_site(scorer, database_url) as (env, key, home):
         base = f"http://127.0.0.1:{env['STET_PORT']}"
+        engine = create_engine(database_url or f"sqlite:///{home / 'stet.db'}")
+
+        def count(where: str = "") -> int:
+            with engine.connect() as conn:
+                return int(conn.execute(text(f"SELECT count(*) FROM comments {where}")).scalar_one())
+
         api, worker = stet(env, "api"), stet(env, "worker", "-c", "2")
         try:
             wait_http(f"{base}/readyz", 60)
@@ -227,12 +240,12 @@ def paced(scorer: str, rate: float, seconds: float, copies: bool = False) -> dic
                 bar.update(n - bar.n)
             last_post = time.perf_counter()
             acknowledged = statuses[202] + statuses[200]
-            while count_pending(home / "stet.db") and time.perf_counter() - last_post < 600:
+            while count("WHERE status = 'pending'") and time.perf_counter() - last_post < 600:
                 time.sleep(0.1)
             decided_after = time.perf_counter() - last_post
-            with sqlite3.connect(home / "stet.db", timeout=30) as conn:
-                stored = conn.execute("SELECT count(*) FROM comments").fetchone()[0]
+            stored = count()
         finally:
+            engine.dispose()
             for proc in (api, worker):
                 if proc.poll() is None:
                     os.killpg(proc.pid, signal.SIGTERM)
@@ -255,15 +268,21 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="comments per second (a paced burst)")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--copies", action="store_true", help="one text, as a copy-paste campaign")
+    parser.add_argument("--postgres", help="a PostgreSQL server URL (SQLAlchemy form) instead of SQLite")
     args = parser.parse_args()
     if args.rate:
-        rows = {"null scorer (baseline)": paced("null", args.rate, args.seconds, args.copies)}
-        rows["default scorer"] = paced("ensemble", args.rate, args.seconds, args.copies)
+        from benchmarks.ingest import postgres_database
+
+        rows = {}
+        for name, scorer in (("null scorer (baseline)", "null"), ("default scorer", "ensemble")):
+            if args.postgres:
+                with postgres_database(args.postgres) as url:
+                    rows[name] = paced(scorer, args.rate, args.seconds, args.copies, url)
+            else:
+                rows[name] = paced(scorer, args.rate, args.seconds, args.copies)
         texts = "one text copied" if args.copies else "news comments"
-        print(
-            f"\n{args.rate:g} comments/s for {args.seconds:g} s ({texts}); "
-            "embedded SQLite + Redis, worker -c 2\n"
-        )
+        database = "PostgreSQL" if args.postgres else "embedded SQLite"
+        print(f"\n{args.rate:g} comments/s for {args.seconds:g} s ({texts}); {database} + Redis, -c 2\n")
         columns = f"{'POST p50 ms':>12} {'p99 ms':>8} {'refused':>8} {'decided s after':>16} {'lost':>5}"
         print(f"{'scorer':24} {columns}")
         for name, r in rows.items():
