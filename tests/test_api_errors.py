@@ -214,3 +214,31 @@ def test_the_api_and_the_dashboard_can_be_served_apart(app_factory):
     assert dashboard.get("/dashboard/login").status_code == 200
     assert dashboard.get("/api/v1/comments/1").status_code == 404
     assert dashboard.get("/healthz").status_code == 200
+
+
+def test_a_pooled_connection_the_database_dropped_while_idle_is_replaced_unseen(database_url, monkeypatch):
+    """After a database restart, idle pooled connections are dead; one idle a while is pinged before
+    it is handed out and replaced if dead, so the first request after the restart does not fail.
+    (One in use moments ago is not pinged: a ping per request cost 6% of ingest's CPU.)"""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server connection to drop")
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    from service import db as db_module
+
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE", 0.2)
+    database = db_module.Database(database_url)
+    admin = create_engine(database_url)
+    try:
+        with database.engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        time.sleep(0.4)
+        with database.engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
+    finally:
+        database.engine.dispose()
+        admin.dispose()
