@@ -29,19 +29,14 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
-
-from service.embedded import EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,30 +104,10 @@ def post(base: str, key: str, i: int) -> float:
     return time.perf_counter() - started
 
 
-@contextmanager
-def home_with_site(
-    scorer: str, database_url: str | None = None
-) -> Iterator[tuple[dict[str, str], str, Path]]:
-    """A fresh STET_HOME with its database (SQLite there, or ``database_url``), one site and a
-    private Redis: (env, site key, home)."""
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis") as redis:
-        home = Path(tmp) / "home"
-        env = {
-            **os.environ,
-            "STET_HOME": str(home),
-            "STET_REDIS_URL": redis.url,
-            "STET_PORT": str(free_port()),
-            "STET_SCORERS": scorer,
-            **({"STET_DATABASE_URL": database_url} if database_url else {}),
-        }
-        run = {"env": env, "cwd": ROOT, "check": True, "capture_output": True, "text": True}
-        subprocess.run([sys.executable, "-m", "service.app.cli", "db", "upgrade"], **run)
-        key = subprocess.run([sys.executable, "-m", "service.app.cli", "site", "create", "bench"], **run)
-        yield env, key.stdout.strip(), home
-
-
 def scenario(name: str, scorer: str, kill: bool, n: int) -> dict[str, float]:
-    with home_with_site(scorer) as (env, key, home):
+    from benchmarks.worker import installation
+
+    with installation(scorer, limits={}) as (env, key, db):
         port = int(env["STET_PORT"])
         api = stet(env, "api")
         worker = stet(env, "worker", "-c", "2")
@@ -146,7 +121,7 @@ def scenario(name: str, scorer: str, kill: bool, n: int) -> dict[str, float]:
             posted = time.perf_counter() - started
             killed = False
             with tqdm(total=n, desc=name, unit="comment", file=sys.stderr) as bar:
-                while (pending := count_pending(home / "stet.db")) > 0:
+                while (pending := count_pending(db)) > 0:
                     bar.update(n - pending - bar.n)
                     if kill and not killed and n - pending >= n // 5:
                         os.killpg(worker.pid, signal.SIGKILL)
@@ -179,7 +154,7 @@ def paced(
     import httpx
     from sqlalchemy import create_engine, text
 
-    from benchmarks.worker import texts
+    from benchmarks.worker import installation, texts
 
     bodies = (
         ["Reader comment {}: the council should publish the budget figures."]
@@ -187,9 +162,10 @@ def paced(
         else [text[:10_000] for text in texts()]
     )
 
-    with home_with_site(scorer, database_url) as (env, key, home):
+    extra = {"STET_DATABASE_URL": database_url} if database_url else {}
+    with installation(scorer, limits={}, **extra) as (env, key, db):
         base = f"http://127.0.0.1:{env['STET_PORT']}"
-        engine = create_engine(database_url or f"sqlite:///{home / 'stet.db'}")
+        engine = create_engine(database_url or f"sqlite:///{db}")
 
         def count(where: str = "") -> int:
             with engine.connect() as conn:
