@@ -41,7 +41,11 @@ def detect(text: str, expected: str = "en") -> str | None:
     text = _NOISE.sub(" ", text)
     if len(_WORD.findall(text)) < MIN_WORDS:
         return None
-    ranked = _identifier().rank(text)
+    identifier = _identifier()
+    code, confidence = identifier.classify(text)
+    if code == expected and confidence >= SITE_PRIOR:  # most comments: no need to rank them all
+        return expected
+    ranked = identifier.rank(text)
     probability = dict(ranked)
     if probability.get(expected, 0.0) >= SITE_PRIOR:
         return expected
