@@ -10,14 +10,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from service.identity import IDENTITY_TERMS, MENTION
+from service.identity import IDENTITY_TERMS, MENTION, mentions
 
 __all__ = ["IDENTITY_TERMS", "flag_rates", "mentions_identity", "terms_in"]
 
 
 def mentions_identity(texts: Sequence[str]) -> np.ndarray:
     """A boolean array: which texts name at least one identity group."""
-    return np.fromiter((MENTION.search(text) is not None for text in texts), dtype=bool, count=len(texts))
+    return np.fromiter((mentions(text) for text in texts), dtype=bool, count=len(texts))
 
 
 def terms_in(text: str) -> set[str]:
