@@ -10,6 +10,7 @@ from dashboard import charts
 from dashboard.auth import roles_required
 from service import reporting
 from service.models import Role, Site
+from service.policy import DANGEROUS
 from service.reporting.period import PRESETS, PeriodError
 from service.web import get_session
 
@@ -58,13 +59,14 @@ def prepare(name: str):  # type: ignore[no-untyped-def]
         "report": None,
         "error": None,
         "scope": None,
+        "dangerous": DANGEROUS,
     }
     if site is None:
         context["error"] = "There is no site yet: create one with `stet site create NAME`."
         return context
     try:
         scope = reporting.scope_from(session, site, current_app.config["STET_SETTINGS"], request.args)
-        options = reporting.simulator_options(request.args) if name == "model" else {}
+        options = reporting.simulator_options(request.args, scope.thresholds) if name == "model" else {}
     except PeriodError as exc:
         context["error"] = str(exc)
         return context

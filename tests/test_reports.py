@@ -523,6 +523,43 @@ def test_threshold_simulator(dashboard, client, history):
     assert "auto-reject at 0.45 instead of 0.97" in fragment
 
 
+def test_threshold_simulator_for_a_dangerous_attribute(dashboard, client, history, db):
+    """Moving a threat rule: the comments the model held for a threat, approved or queued on either
+    side of the new score, and what the moderators later did with them."""
+    with db.session() as session:  # threat scores: comment 1 approved, 2 queued (approved later),
+        for cid, threat in ((1, 0.02), (2, 0.03), (4, 0.6)):  # 4 held for a threat, rejected later
+            scored = session.get(Comment, cid).created_at + timedelta(seconds=5)
+            session.add(
+                Score(comment_id=cid, scorer="linear", model_version="1", label="threat", value=threat,
+                      created_at=scored)
+            )  # fmt: skip
+        session.commit()
+    held = api(client, history, "model", threat_queue_at="0.01", threat_reject_at="0.5")
+    assert held["tables"]["simulation"]["rows"] == [
+        ["hold for threat from 0.01 instead of 0.05", "more queued", 1, 0.2, None, ""],  # comment 1
+        ["reject for threat at 0.5 instead of 0.9", "fewer queued", 1, 0.2, 0, "approved by your moderators"],
+    ]
+    looser = dashboard.table("model", "simulation", threat_queue_at="0.7", threat_reject_at="")
+    assert looser[1:] == [
+        [
+            "hold for threat from 0.7 instead of 0.05",
+            "fewer held for threat (the other rules decide them)",
+            "1",
+            "0.2",
+            "1",  # the moderators rejected comment 4
+            "rejected by your moderators",
+        ]
+    ]
+    page = dashboard.client.get("/dashboard/reports/model", query_string=RANGE).get_data(as_text=True)
+    assert 'name="threat_queue_at"' in page and 'name="identity_attack_reject_at"' in page
+    bad = client.get(
+        "/api/v1/reports/model",
+        query_string={**RANGE, "threat_queue_at": "0.95"},  # above its reject_at (0.9)
+        headers={"Authorization": f"Bearer {history}"},
+    )
+    assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "threat_queue_at", bad.get_json()
+
+
 def test_identity_monitor(dashboard):
     assert dashboard.table("model", "identity") == [
         [

@@ -58,5 +58,8 @@ def test_editor_runs_the_threshold_simulator(page, history, dialogs):  # noqa: F
     row = page.locator("#simulation-table tbody tr").first
     row.wait_for()
     assert "auto-reject at 0.45 instead of 0.97" in row.inner_text()
+    page.fill("input[name=threat_reject_at]", "0.5")  # a dangerous attribute's rule, beside toxicity's
+    page.click("button:has-text('Simulate')")
+    page.locator("#simulation-table", has_text="reject for threat at 0.5 instead of 0.9").wait_for()
     screenshot(page, "reports-simulator")
     assert dialogs == []

@@ -2,7 +2,8 @@
 
 Arguments: ``range`` (today, 7d, 30d) or ``from``/``to`` (local dates, inclusive), ``bucket``
 (hour, day, week), ``section``, ``article`` (the site's article id); the model report also takes
-``approve_below``/``reject_above`` for its threshold simulator. The moderators report is for
+``approve_below``/``reject_above`` and ``<attribute>_queue_at``/``<attribute>_reject_at`` (threat,
+identity_attack, severe_toxicity, sexual_explicit) for its threshold simulator. The moderators report is for
 dashboard admins only and is not served here.
 """
 
@@ -37,6 +38,14 @@ class EditorReportQuery(BaseModel):
     article: str | None = Field(None, description="the site's article id")
     approve_below: str | None = Field(None, description="model report: simulated threshold, 0..1")
     reject_above: str | None = Field(None, description="model report: simulated threshold, 0..1")
+    threat_queue_at: str | None = Field(None, description="model report: simulated queue_at")
+    threat_reject_at: str | None = Field(None, description="model report: simulated reject_at")
+    identity_attack_queue_at: str | None = Field(None, description="model report: simulated queue_at")
+    identity_attack_reject_at: str | None = Field(None, description="model report: simulated reject_at")
+    severe_toxicity_queue_at: str | None = Field(None, description="model report: simulated queue_at")
+    severe_toxicity_reject_at: str | None = Field(None, description="model report: simulated reject_at")
+    sexual_explicit_queue_at: str | None = Field(None, description="model report: simulated queue_at")
+    sexual_explicit_reject_at: str | None = Field(None, description="model report: simulated reject_at")
 
 
 class EditorReportsOut(BaseModel):
@@ -82,7 +91,7 @@ def show(name: str) -> Any:
     session = get_session()
     try:
         scope = reporting.scope_from(session, site, current_app.config["STET_SETTINGS"], request.args)
-        options = reporting.simulator_options(request.args) if name == "model" else {}
+        options = reporting.simulator_options(request.args, scope.thresholds) if name == "model" else {}
     except PeriodError as exc:
         raise APIError(422, "validation_error", str(exc), field=exc.field) from None
     report = reporting.build(name, session, scope, **options)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.models import Article, Comment, Site, utcnow
+from service.policy import DANGEROUS, Thresholds, merge_rules
 from service.reporting import articles, model, moderation, moderators, queue, readers, volume
 from service.reporting.period import PeriodError, parse_period, zone_of
 from service.reporting.result import EditorReport
@@ -63,17 +64,35 @@ def build(name: str, session: Session, scope: Scope, **options: Any) -> EditorRe
     return REPORTS[name][1](session, scope, **options)
 
 
-def simulator_options(args: Mapping[str, str]) -> dict[str, float]:
-    """``approve_below``/``reject_above`` as floats in 0..1 (absent ones are left out)."""
-    options = {}
-    for name in ("approve_below", "reject_above"):
+def simulator_options(args: Mapping[str, str], thresholds: Thresholds) -> dict[str, Any]:
+    """The threshold simulator's inputs: ``approve_below``/``reject_above`` as floats in 0..1, and
+    ``attributes``, each dangerous attribute whose ``<label>_queue_at`` or ``<label>_reject_at`` was
+    given, as its rule in ``thresholds`` with those laid over it (absent inputs are left out)."""
+    options: dict[str, Any] = {}
+    changed: dict[str, dict[str, float]] = {}
+    fields: list[tuple[str, str, str]] = [(name, "", "") for name in ("approve_below", "reject_above")] + [
+        (f"{label}_{part}", label, part) for label in DANGEROUS for part in ("queue_at", "reject_at")
+    ]
+    for name, label, part in fields:
         raw = (args.get(name) or "").strip()
-        if raw:
-            try:
-                value = float(raw)
-            except ValueError:
-                raise PeriodError(f"{name} must be a number between 0 and 1", name) from None
-            if not 0.0 <= value <= 1.0:
-                raise PeriodError(f"{name} must be a number between 0 and 1", name)
+        if not raw:
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            raise PeriodError(f"{name} must be a number between 0 and 1", name) from None
+        if not 0.0 <= value <= 1.0:
+            raise PeriodError(f"{name} must be a number between 0 and 1", name)
+        if not label:
             options[name] = value
+        else:
+            changed.setdefault(label, {})[part] = value
+    if changed:
+        merged = {}
+        for label, parts in changed.items():
+            try:
+                merged[label] = merge_rules(thresholds.attributes, {label: parts})[label]
+            except ValueError as exc:
+                raise PeriodError(str(exc), f"{label}_{next(iter(parts))}") from None
+        options["attributes"] = merged
     return options

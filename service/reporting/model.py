@@ -1,6 +1,6 @@
 """The model against the moderators: on comments a person decided, what the model would have
 auto-decided at the current thresholds (precision and recall per label and section), and what a
-change of the toxicity thresholds would have done to the queue.
+change of the toxicity thresholds, or of a dangerous attribute's rule, would have done to the queue.
 
 A toxicity-family label (toxicity, insult, threat, ...) "would reject" at the toxicity reject
 threshold and "would approve" below the approve threshold (the article's own thresholds where it
@@ -12,20 +12,22 @@ of 0.01. The threshold simulator likewise reads the rollup's ``simulation`` hist
 or a section), or the decisions (for an article, or thresholds off the 0.01 steps). It follows the
 policy: a lower toxicity reject threshold rejects only comments the model queued for a dangerous
 attribute (threat, identity attack, ...), since toxicity alone never rejects; and where the site
-publishes rude comments, a lower approve threshold changes nothing.
+publishes rude comments, a lower approve threshold changes nothing. A dangerous attribute's rule
+(hold from ``queue_at``, reject from ``reject_at``) is simulated from the decisions and their
+comments' scores for that attribute.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from service.models import Article, Comment, Decision, Score, Status
 from service.moderation import thresholds_for
-from service.policy import DANGEROUS, Thresholds
+from service.policy import DANGEROUS, AttributeRule, Thresholds
 from service.reporting import identity, rollup
 from service.reporting.period import SLOT_SECONDS
 from service.reporting.result import Cell, Chart, EditorReport, Table, share
@@ -36,11 +38,15 @@ ALL = "all sections"
 
 
 def build(
-    session: Session, scope: Scope, approve_below: float | None = None, reject_above: float | None = None
+    session: Session,
+    scope: Scope,
+    approve_below: float | None = None,
+    reject_above: float | None = None,
+    attributes: Mapping[str, AttributeRule] | None = None,
 ) -> EditorReport:
     agreement = agreement_table(session, scope)
     overall = next((row for row in agreement.rows if row[0] == "toxicity" and row[1] == ALL), None)
-    simulation = simulate(session, scope, approve_below, reject_above)
+    simulation = simulate(session, scope, approve_below, reject_above, attributes)
     monitor = identity.monitor(session, scope)
     # Per label over all sections, the part of the agreement table its chart draws.
     outcomes = Table(
@@ -146,9 +152,14 @@ def agreement_table(session: Session, scope: Scope) -> Table:
 
 
 def simulate(
-    session: Session, scope: Scope, approve_below: float | None = None, reject_above: float | None = None
+    session: Session,
+    scope: Scope,
+    approve_below: float | None = None,
+    reject_above: float | None = None,
+    attributes: Mapping[str, AttributeRule] | None = None,
 ) -> Table:
-    """What other toxicity thresholds would have done to the comments the model saw in the period."""
+    """What other toxicity thresholds, and other rules for the dangerous ``attributes``, would have
+    done to the comments the model saw in the period."""
     t = scope.thresholds
     new_approve = t.approve_below if approve_below is None else approve_below
     new_reject = t.reject_above if reject_above is None else reject_above
@@ -217,12 +228,67 @@ def simulate(
                 "",
             ]
         )
+    for label, rule in (attributes or {}).items():
+        rows += _attribute_rows(session, scope, label, t.attributes.get(label, AttributeRule(1.0)), rule)
     return Table(
         "simulation",
-        "Threshold simulator (toxicity)",
+        "Threshold simulator",
         ["Change", "Effect", "Comments", "Per day", "Moderators disagreed", "How"],
         rows,
     )
+
+
+def _attribute_rows(
+    session: Session, scope: Scope, label: str, old: AttributeRule, new: AttributeRule
+) -> list[list[Cell]]:
+    """What another rule for one dangerous attribute would have done, from the decisions and their
+    comments' scores for it (no rollup keeps these): from ``queue_at`` a comment is never
+    published automatically, from ``reject_at`` it is rejected."""
+    affected = _live(session, scope, label)
+    name, days = DANGEROUS[label], scope.period.days
+    rows: list[list[Cell]] = []
+    if new.queue_at < old.queue_at:
+        count, _ = affected(APPROVED, None, new.queue_at, old.queue_at, REJECTED)
+        change = f"hold for {name} from {new.queue_at:g} instead of {old.queue_at:g}"
+        rows.append([change, "more queued", count, round(count / days, 1), None, ""])
+    elif new.queue_at > old.queue_at:
+        count, rejected = affected(QUEUED, (label,), old.queue_at, new.queue_at, REJECTED)
+        rows.append(
+            [
+                f"hold for {name} from {new.queue_at:g} instead of {old.queue_at:g}",
+                f"fewer held for {name} (the other rules decide them)",
+                count,
+                round(count / days, 1),
+                rejected,
+                "rejected by your moderators",
+            ]
+        )
+    # No reject_at: never rejected for it, as if only a score above any real one were.
+    old_reject, new_reject = (NEVER if r.reject_at is None else r.reject_at for r in (old, new))
+    if new_reject < old_reject:
+        count, approved = affected(QUEUED, None, new_reject, old_reject, APPROVED)
+        rows.append(
+            [
+                f"reject for {name} at {new_reject:g} instead of {_cut(old_reject)}",
+                "fewer queued",
+                count,
+                round(count / days, 1),
+                approved,
+                "approved by your moderators",
+            ]
+        )
+    elif new_reject > old_reject:
+        count, _ = affected(REJECTED, (label,), old_reject, new_reject, APPROVED)
+        change = f"reject for {name} at {_cut(new_reject)} instead of {old_reject:g}"
+        rows.append([change, "more queued", count, round(count / days, 1), None, ""])
+    return rows
+
+
+NEVER = 2.0  # above every score
+
+
+def _cut(value: float) -> str:
+    return "never" if value >= NEVER else f"{value:g}"
 
 
 Affected = Callable[[str, Collection[str] | None, float, float, str], tuple[int, int]]
@@ -252,8 +318,9 @@ def _rolled_up(session: Session, scope: Scope) -> Affected:
     return affected
 
 
-def _live(session: Session, scope: Scope) -> Affected:
-    """``affected`` from the period's model decisions and their comments' toxicity scores."""
+def _live(session: Session, scope: Scope, label: str = "toxicity") -> Affected:
+    """``affected`` from the period's model decisions and their comments' scores for ``label``
+    (toxicity, or a dangerous attribute)."""
     category = Decision.details["category"].as_string()
     seen = (
         scope.during(
@@ -262,10 +329,10 @@ def _live(session: Session, scope: Scope) -> Affected:
                     Decision.status.label("auto"),
                     category.label("category"),
                     Comment.status.label("now"),
-                    func.max(Score.value).label("toxicity"),
+                    func.max(Score.value).label("score"),
                 )
                 .join(Comment, Comment.id == Decision.comment_id)
-                .join(Score, and_(Score.comment_id == Comment.id, Score.label == "toxicity"))
+                .join(Score, and_(Score.comment_id == Comment.id, Score.label == label))
                 .where(Decision.by == "auto")
             ),
             Decision.created_at,
@@ -280,7 +347,7 @@ def _live(session: Session, scope: Scope) -> Affected:
         which = [seen.c.auto == auto] + ([seen.c.category.in_(categories)] if categories else [])
         count, against = session.execute(
             select(func.count(), func.sum(case((seen.c.now == disagreed, 1), else_=0))).where(
-                *which, seen.c.toxicity >= low, seen.c.toxicity < high
+                *which, seen.c.score >= low, seen.c.score < high
             )
         ).one()
         return count, int(against or 0)
