@@ -193,9 +193,7 @@ def submit_comment(session: Session, site: Site, data: CommentIn) -> Submission:
         "enqueued_at": now,
         "hidden": False,
     }
-    comment_id = session.execute(
-        _INSERT_COMMENT[session.get_bind().dialect.name], values
-    ).scalar_one_or_none()
+    comment_id = connection.execute(_INSERT_COMMENT[connection.dialect.name], values).scalar_one_or_none()
     if comment_id is None:  # its external_id was saved before: this is a retry
         return Submission(_existing(session, site, data.external_id or ""), created=False)
     metrics().comments_received.labels(site=str(site.id)).inc()
