@@ -41,7 +41,10 @@ TASKS = click.Choice(["toxicity", "spam"])
 @click.option("--out", type=click.Path(path_type=Path), help="Artifact folder (default: the shipped models).")
 @click.option("--steps", default=220, show_default=True, help="transformer: optimiser steps (resumable).")
 @click.option("--minutes", type=float, help="transformer: stop training after this long (rerun to continue).")
-def model_train(task: str, data: Path | None, out: Path | None, steps: int, minutes: float | None) -> None:
+@click.option("--device", help="transformer: cuda, cpu, ... (default: a GPU when torch sees one).")
+def model_train(
+    task: str, data: Path | None, out: Path | None, steps: int, minutes: float | None, device: str | None
+) -> None:
     """Train a model and report its held-out metrics (transformer: data is the shared data folder)."""
     require_train_extra()
     from worker import training
@@ -54,7 +57,7 @@ def model_train(task: str, data: Path | None, out: Path | None, steps: int, minu
     elif task == "transformer":
         from worker.training.transformer import train_transformer
 
-        result = train_transformer(data, out, steps=steps, minutes=minutes, progress=True)
+        result = train_transformer(data, out, steps=steps, minutes=minutes, progress=True, device=device)
     elif task == "spam":
         result = spam_training.train_spam(data, out, progress=True)
     else:

@@ -125,8 +125,13 @@ def train_transformer(
     seed: int = 0,
     minutes: float | None = None,
     progress: bool = True,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Fine-tune (or continue fine-tuning) and write the checkpoint, config folder and model card.
+
+    ``device``: where to train (``"cuda"``, ``"cpu"``, …; by default a GPU when torch sees one).
+    The recipe, the batches and the artifacts are the same on either, and a state saved on one
+    continues on the other.
 
     ``minutes`` bounds this run's training time: when it is up the state is saved and the model
     as trained so far is written and evaluated (the card says how many steps it had); running
@@ -143,14 +148,15 @@ def train_transformer(
     torch.manual_seed(seed)
     random.seed(seed)
     base = base_model_dir()
+    where = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     tokenizer = transformers.BertTokenizer.from_pretrained(base)
-    model = transformers.BertForSequenceClassification.from_pretrained(base, num_labels=len(LABELS))
+    model = transformers.BertForSequenceClassification.from_pretrained(base, num_labels=len(LABELS)).to(where)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
     schedule = transformers.get_linear_schedule_with_warmup(optimizer, int(WARMUP * steps), steps)
     plan = {"steps": steps, "batch_size": batch_size, "seed": seed, "max_length": MAX_LENGTH}
     step, seconds = 0, 0.0
     if state_path.exists():
-        state = torch.load(state_path, weights_only=True)
+        state = torch.load(state_path, weights_only=True, map_location=where)
         if state["plan"] != plan:
             raise ValueError(
                 f"{state_path} is from a run with {state['plan']}; delete it or use those options"
@@ -170,11 +176,12 @@ def train_transformer(
     ) as bar:
         while step < steps and time.perf_counter() < deadline:
             ids, targets, mask = batches[step]
-            logits = model(**_pad(ids)).logits
+            logits = model(**{name: tensor.to(where) for name, tensor in _pad(ids).items()}).logits
             losses = torch.nn.functional.binary_cross_entropy_with_logits(
-                logits, torch.from_numpy(targets), reduction="none"
+                logits, torch.from_numpy(targets).to(where), reduction="none"
             )
-            loss = (losses * torch.from_numpy(mask)).sum() / torch.from_numpy(mask).sum()
+            weights = torch.from_numpy(mask).to(where)
+            loss = (losses * weights).sum() / weights.sum()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -199,6 +206,7 @@ def train_transformer(
 
     checkpoint = out_dir / f"{STEM}.ckpt"
     config_dir = out_dir / STEM
+    model.to("cpu")  # the checkpoint loads anywhere; the card's figures are CPU inference, as in service
     model.config.id2label = dict(enumerate(LABELS))
     model.config.label2id = {label: i for i, label in enumerate(LABELS)}
     model.config.save_pretrained(config_dir)
@@ -213,6 +221,7 @@ def train_transformer(
             "steps_done": step,
             "examples": step * batch_size,
             "seconds": round(seconds),
+            "device": where.type,
         },
     }
     save_checkpoint(checkpoint, model, LABELS, model_type=HUB_NAME, tokenizer_name="BertTokenizer", stet=stet)
