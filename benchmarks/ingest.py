@@ -39,7 +39,7 @@ from benchmarks.burst import cpu_seconds, wait_http
 from benchmarks.worker import ROOT, installation, stet, stop
 from service.embedded import free_port
 
-WORKERS, THREADS = 2, 8  # stet api's defaults (service/app/cli.py)
+WORKERS, THREADS = 2, 4  # stet api's defaults (service/app/cli.py)
 
 
 def load(url: str, key: str, connections: int, seconds: float) -> tuple[list[float], Counter[int]]:

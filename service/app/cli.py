@@ -58,7 +58,7 @@ def observe(settings: Settings, metrics_kind: str | None = None) -> None:
 
 @cli.command()
 @click.option("--workers", default=2, show_default=True, help="Server processes.")
-@click.option("--threads", default=8, show_default=True, help="Request threads per process.")
+@click.option("--threads", default=4, show_default=True, help="Request threads per process.")
 def api(workers: int, threads: int) -> None:
     """Serve the HTTP API (/api/v1) and the dashboard (/dashboard)."""
     from service.app.server import serve
