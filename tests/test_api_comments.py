@@ -46,8 +46,16 @@ def test_articles_and_authors_are_created_on_first_sight_and_reused(site, db):
     with db.session() as session:
         comments = session.query(Comment).order_by(Comment.id).all()
         assert comments[0].article_id == comments[1].article_id
-        assert comments[0].article.title == "Budget"
+        assert comments[0].article.title == "Budget"  # a comment without a title leaves it alone
         assert comments[1].author.name == "Lois"
+    # a later comment carrying new details updates them
+    site.post_comment(
+        "three", article={"id": 42, "title": "Budget passed"}, author={"id": "reader-1", "name": "L. Lane"}
+    )
+    with db.session() as session:
+        third = session.query(Comment).order_by(Comment.id.desc()).first()
+        assert (third.article.title, third.article.url) == ("Budget passed", "https://news.example/budget")
+        assert third.author.name == "L. Lane" and third.author_id == comments[1].author_id
 
 
 def test_reply_links_to_its_parent(site):
