@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -121,14 +122,17 @@ class ProcessCache:
     webhooks), reused for ``ttl`` seconds instead of a query per request (benchmarks/ingest.py).
 
     A change to one of ``models`` flushed by this process clears it at once; a change made by
-    another process is seen here within ``ttl`` seconds. Keys include the database's URL, so two
-    databases in one process (the tests) never share an entry."""
+    another process is seen here within ``ttl`` seconds. Entries are kept per engine (not per URL:
+    rendering a URL as text cost more than the rest of a lookup), so two databases in one process
+    (the tests) never share one."""
 
     _all: list[ProcessCache] = []
 
     def __init__(self, ttl: float, *models: type) -> None:
         self.ttl, self.models = ttl, models
-        self._entries: dict[tuple[str, Any], tuple[Any, float]] = {}
+        self._entries: weakref.WeakKeyDictionary[Engine, dict[Any, tuple[Any, float]]] = (
+            weakref.WeakKeyDictionary()
+        )
         event.listen(Session, "after_flush", self._changed)
         ProcessCache._all.append(self)
 
@@ -139,11 +143,12 @@ class ProcessCache:
             cache._entries.clear()
 
     def get(self, session: Session, key: Any) -> Any | None:
-        entry = self._entries.get((str(session.get_bind().engine.url), key))
+        entry = self._entries.get(session.get_bind().engine, {}).get(key)
         return entry[0] if entry is not None and entry[1] > time.monotonic() else None
 
     def put(self, session: Session, key: Any, value: Any) -> None:
-        self._entries[(str(session.get_bind().engine.url), key)] = (value, time.monotonic() + self.ttl)
+        engine = session.get_bind().engine
+        self._entries.setdefault(engine, {})[key] = (value, time.monotonic() + self.ttl)
 
     def _changed(self, session: Session, _context: Any) -> None:
         if self._entries and any(

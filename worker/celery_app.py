@@ -15,7 +15,7 @@ from celery import Celery
 from service import events
 from service.config import Settings
 from service.db import Database
-from worker import observability
+from worker import observability, transport
 from worker.enqueue import (
     QUEUE,
     REPORTS_FILL_INTERVAL,
@@ -35,7 +35,10 @@ SOFT_LIMIT, HARD_LIMIT = 60, 90
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("stet", broker=settings.redis_url or DEFAULT_REDIS_URL)
+    broker = settings.redis_url or DEFAULT_REDIS_URL
+    app = Celery("stet", broker=broker)
+    if broker.startswith("redis://"):  # TLS, sockets and Sentinel keep kombu's transport as it is
+        app.conf.broker_transport = transport.TRANSPORT
     app.conf.update(
         task_ignore_result=True,
         task_acks_late=True,
