@@ -30,20 +30,30 @@ TASKS = click.Choice(["toxicity", "spam"])
 @model.command("train")
 @click.option(
     "--task",
-    type=click.Choice([*TASKS.choices, "attributes", "transformer"]),
+    type=click.Choice([*TASKS.choices, "attributes", "transformer", "minilm"]),
     default="toxicity",
     show_default=True,
-    help="attributes: the default scorer's seven heads (data: the shared data folder).",
+    help="attributes: the default scorer's seven heads (data: the shared data folder); minilm: the "
+    "seven-attribute MiniLM on the same data (resumable; a GPU when torch sees one).",
 )
 @click.option(
     "--data", type=click.Path(exists=True, path_type=Path), help="Training data (default: the shared set)."
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Artifact folder (default: the shipped models).")
 @click.option("--steps", default=220, show_default=True, help="transformer: optimiser steps (resumable).")
-@click.option("--minutes", type=float, help="transformer: stop training after this long (rerun to continue).")
-@click.option("--device", help="transformer: cuda, cpu, ... (default: a GPU when torch sees one).")
+@click.option("--epochs", default=3, show_default=True, help="minilm: passes over the training rows.")
+@click.option(
+    "--minutes", type=float, help="transformer, minilm: stop training after this long (rerun to continue)."
+)
+@click.option("--device", help="transformer, minilm: cuda, cpu, ... (default: a GPU when torch sees one).")
 def model_train(
-    task: str, data: Path | None, out: Path | None, steps: int, minutes: float | None, device: str | None
+    task: str,
+    data: Path | None,
+    out: Path | None,
+    steps: int,
+    epochs: int,
+    minutes: float | None,
+    device: str | None,
 ) -> None:
     """Train a model and report its held-out metrics (transformer: data is the shared data folder)."""
     require_train_extra()
@@ -58,6 +68,10 @@ def model_train(
         from worker.training.transformer import train_transformer
 
         result = train_transformer(data, out, steps=steps, minutes=minutes, progress=True, device=device)
+    elif task == "minilm":
+        from worker.training.transformer import train_minilm
+
+        result = train_minilm(data, out, epochs=epochs, minutes=minutes, device=device, progress=True)
     elif task == "spam":
         result = spam_training.train_spam(data, out, progress=True)
     else:

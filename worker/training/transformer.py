@@ -231,3 +231,113 @@ def train_transformer(
     card["training"]["wall_seconds"] = round(time.perf_counter() - started)
     checkpoint.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return {"checkpoint": str(checkpoint), "config_dir": str(config_dir), **card}
+
+
+PACK_MAX_LENGTH = 128  # tokens the seven-attribute recipe reads (longer comments are cut)
+PARTS = {"train": 0, "validation": 1, "test": 2, "eval": 3}  # transformer_fit's part codes
+
+
+def build_pack(root: Path, path: Path, *, progress: bool = True) -> dict[str, Any]:
+    """The seven-attribute training pack ``transformer_fit`` reads: every row of ``attribute_data``
+    (training sets with their splits, then the evaluation-only sets), prepared as in service,
+    tokenised with the base model's tokenizer, with the default scorer's per-row weights."""
+    from worker.scorers.ensemble import prepare
+    from worker.training import attribute_data as ad
+    from worker.training.attributes import training_weights
+
+    data = ad.load(root, jigsaw_negative_share=1.0)
+    evaluation = ad.load(root, use="eval")
+    rows = data.rows + evaluation.rows
+    y = np.vstack([data.matrix(), evaluation.matrix()])
+    sources = np.array([r.source for r in rows])
+    languages = np.array([r.language for r in rows])
+    part = np.array(
+        [PARTS[r.part] for r in data.rows] + [PARTS["eval"]] * len(evaluation.rows), dtype=np.uint8
+    )
+    train = np.flatnonzero(part == PARTS["train"])
+    w = np.ones(y.shape, dtype=np.float32)
+    w[train] = training_weights([rows[i].text for i in train], y[train], sources[train], languages[train])
+    tokenizer = transformers.BertTokenizerFast.from_pretrained(base_model_dir())
+    texts = [prepare(r.text) for r in rows]
+    ids: list[list[int]] = []
+    for start in tqdm(range(0, len(texts), 4096), desc="tokenising", disable=not progress, file=sys.stderr):
+        ids.extend(
+            tokenizer(texts[start : start + 4096], truncation=True, max_length=PACK_MAX_LENGTH)["input_ids"]
+        )
+    names = sorted(set(sources.tolist()))
+    np.savez_compressed(
+        path,
+        ids=np.concatenate([np.asarray(r, dtype=np.uint16) for r in ids]),
+        offsets=np.concatenate([[0], np.cumsum([len(r) for r in ids])]).astype(np.int64),
+        y=y.astype(np.int8),
+        w=w.astype(np.float16),
+        part=part,
+        source=np.array([names.index(s) for s in sources], dtype=np.int16),
+        sources=np.array(names),
+        language=languages,
+        labels=np.array(ad.ATTRIBUTES),
+    )
+    return {"rows": len(rows), "train": len(train), "bytes": path.stat().st_size}
+
+
+ATTRIBUTE_STEM = "minilm-attributes-1"
+
+
+def held_out_report(pack: dict[str, np.ndarray], logits: np.ndarray) -> list[dict[str, Any]]:
+    """ROC AUC per source and attribute on the test and evaluation-only rows of a pack."""
+    from sklearn.metrics import roc_auc_score
+
+    report = []
+    names, labels = pack["sources"], [str(x) for x in pack["labels"]]
+    for code in (PARTS["test"], PARTS["eval"]):
+        part = np.flatnonzero(pack["part"] == code)
+        for s in np.unique(pack["source"][part]):
+            rows = part[pack["source"][part] == s]
+            for j, label in enumerate(labels):
+                y = pack["y"][rows, j]
+                keep = y >= 0
+                positives = int((y[keep] == 1).sum())
+                if positives >= 5 and keep.sum() - positives >= 5:
+                    report.append({
+                        "source": str(names[s]), "attribute": label, "evaluation_only": code == PARTS["eval"],
+                        "rows": int(keep.sum()), "positives": positives,
+                        "roc_auc": round(float(roc_auc_score(y[keep], logits[rows[keep], j])), 4),
+                    })  # fmt: skip
+    return report
+
+
+def train_minilm(
+    data_dir: Path | None,
+    out_dir: Path | None,
+    *,
+    epochs: int = 3,
+    minutes: float | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The seven-attribute MiniLM (``stet model train --task minilm``): build the pack once, fine-tune
+    (resumable; ``worker/training/transformer_fit.py``), and write the held-out report beside it.
+
+    On a machine with a GPU but without the data, copy ``pack.npz`` and the base model there and run
+    ``transformer_fit.py`` as a script: it writes the same files.
+    """
+    from worker.training.transformer_fit import fit
+
+    root = Path(data_dir) if data_dir is not None else training.data_root()
+    if out_dir is None:
+        from service.config import Settings
+
+        out_dir = Settings.from_env().home / "models"
+    out = Path(out_dir) / ATTRIBUTE_STEM
+    out.mkdir(parents=True, exist_ok=True)
+    pack_path = out / "pack.npz"
+    if not pack_path.exists():
+        build_pack(root, pack_path, progress=progress)
+    summary = fit(
+        pack_path, base_model_dir(), out, epochs=epochs, minutes=minutes, device=device, progress=progress
+    )
+    with np.load(pack_path, allow_pickle=False) as npz:
+        pack = {k: npz[k] for k in npz.files}
+    summary["held_out"] = held_out_report(pack, np.load(out / "logits.npy").astype(np.float32))
+    (out / "card.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return {k: v for k, v in summary.items() if k != "history"}

@@ -1,0 +1,99 @@
+"""The seven-attribute fine-tuning loop (``worker/training/transformer_fit.py``) on a tiny BERT and a
+synthetic pack: it learns, keeps the best validation state, and continues where it stopped."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from worker.training import transformer_fit  # noqa: E402
+
+LABELS = ("toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack", "sexual_explicit")
+
+
+@pytest.fixture
+def tiny_base(tmp_path):
+    config = transformers.BertConfig(
+        vocab_size=40, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=32,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(tmp_path / "base")
+    return tmp_path / "base"
+
+
+def synthetic_pack(path, rows=240):
+    """Token 7 marks toxic rows, token 9 threats; a second source labels toxicity only."""
+    rng = np.random.default_rng(0)
+    toxic = rng.random(rows) < 0.4
+    threat = toxic & (rng.random(rows) < 0.5)
+    ids, offsets = [], [0]
+    for t, h in zip(toxic, threat, strict=True):
+        body = list(rng.integers(10, 40, size=rng.integers(3, 12)))
+        body[rng.integers(len(body))] = 7 if t else 8
+        if h:
+            body.append(9)
+        row = [1, *body, 2]
+        ids.extend(row)
+        offsets.append(len(ids))
+    y = np.full((rows, len(LABELS)), -1, dtype=np.int8)
+    y[:, 0] = toxic
+    source = (np.arange(rows) % 2).astype(np.int16)
+    y[source == 0, 3] = threat[source == 0]  # only source 0 labels threats
+    part = np.zeros(rows, dtype=np.uint8)
+    part[rows * 6 // 10 : rows * 8 // 10] = 1
+    part[rows * 8 // 10 :] = 2
+    np.savez_compressed(
+        path, ids=np.array(ids, dtype=np.uint16), offsets=np.array(offsets, dtype=np.int64), y=y,
+        w=np.ones(y.shape, dtype=np.float16), part=part, source=source, sources=np.array(["a", "b"]),
+        language=np.array(["en"] * rows), labels=np.array(LABELS),
+    )  # fmt: skip
+    return y, part
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    monkeypatch.setattr(transformer_fit, "LEARNING_RATE", 3e-3)
+    monkeypatch.setattr(transformer_fit, "BATCH", 16)
+    monkeypatch.setattr(transformer_fit, "MIN_POSITIVES", 3)
+
+
+def test_it_learns_every_labelled_attribute_and_keeps_the_best_state(tmp_path, tiny_base, quick):
+    from sklearn.metrics import roc_auc_score
+
+    y, part = synthetic_pack(tmp_path / "pack.npz")
+    summary = transformer_fit.fit(
+        tmp_path / "pack.npz", tiny_base, tmp_path / "out", epochs=10, device="cpu", progress=False
+    )
+    logits = np.load(tmp_path / "out" / "logits.npy").astype(np.float32)
+    assert logits.shape == (len(y), len(LABELS))
+    test = np.flatnonzero(part == 2)
+    assert roc_auc_score(y[test, 0], logits[test, 0]) > 0.9
+    threat = test[y[test, 3] >= 0]
+    assert roc_auc_score(y[threat, 3], logits[threat, 3]) > 0.9
+    history = json.loads((tmp_path / "out" / "history.json").read_text())
+    best = max(h["validation_auc"] for h in history["history"])
+    assert summary["best_validation_auc"] == pytest.approx(best)
+    assert {"a/toxicity", "a/threat", "b/toxicity"} <= set(history["history"][-1]["pairs"])
+    weights = torch.load(tmp_path / "out" / "best.pt")
+    assert all(t.dtype == torch.float16 for t in weights.values() if t.is_floating_point())
+
+
+def test_a_stopped_run_continues_where_it_stopped(tmp_path, tiny_base, quick):
+    synthetic_pack(tmp_path / "pack.npz")
+    out = tmp_path / "out"
+    first = transformer_fit.fit(
+        tmp_path / "pack.npz", tiny_base, out, epochs=4, minutes=1e-9, device="cpu", progress=False
+    )
+    assert 0 < first["steps_done"] < first["steps"]
+    second = transformer_fit.fit(
+        tmp_path / "pack.npz", tiny_base, out, epochs=4, device="cpu", progress=False
+    )
+    assert second["steps_done"] == second["steps"]
+    with pytest.raises(ValueError, match="delete it or use those options"):
+        transformer_fit.fit(tmp_path / "pack.npz", tiny_base, out, epochs=5, device="cpu", progress=False)

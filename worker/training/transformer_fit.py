@@ -1,0 +1,255 @@
+"""Fine-tune MiniLM-L6 for the seven attributes from a *training pack*: the GPU-portable half of the recipe.
+
+``worker/training/transformer.py`` builds the pack on the machine that has the data (every set of
+``attribute_data`` as the default scorer sees it: the same texts, splits, labels and per-row
+weights, tokenised), and this module trains on it. It needs only numpy, torch, transformers,
+scikit-learn and tqdm, not Stet itself, so the same file runs as a script on an accelerator machine
+that has the pack and the base weights and nothing else::
+
+    python worker/training/transformer_fit.py PACK BASE_DIR OUT_DIR [--epochs 3] [--minutes M]
+
+One loss per attribute (binary cross-entropy), masked to the rows whose set labels it and weighted
+per row and attribute (source caps, identity re-weighting). Every ``EVAL_EVERY`` of an epoch the
+validation rows are scored; the state with the best mean ROC AUC over (source, attribute) pairs is
+kept. Training saves its state every ``SAVE_SECONDS`` and at each evaluation, and continues from it
+when rerun with the same plan. The output is ``best.pt`` (float16 weights of the best evaluation),
+``logits.npy`` (that model's logits for every row of the pack, float16) and ``history.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import transformers
+from sklearn.metrics import roc_auc_score
+from tqdm import tqdm
+
+TRAIN, VALIDATION = 0, 1  # pack "part" codes; 2 is test and 3 the evaluation-only sets
+LEARNING_RATE = 6e-5
+WARMUP = 0.06
+BATCH = 64
+EVAL_EVERY = 0.5  # of an epoch
+SAVE_SECONDS = 300
+MIN_POSITIVES = 10  # a (source, attribute) pair counts in the validation mean from this many positives
+
+
+def rows_tokens(pack: dict[str, np.ndarray]) -> list[np.ndarray]:
+    offsets = pack["offsets"]
+    return [pack["ids"][offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def batches(tokens: list[np.ndarray], rows: np.ndarray, size: int, seed: int) -> list[np.ndarray]:
+    """Rows in batches of similar length (little padding), in an order that is a function of the seed."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(rows)
+    chunk = size * 50
+    out = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: len(tokens[i]))
+        out.extend(np.array(part[b : b + size]) for b in range(0, len(part), size))
+    rng.shuffle(out)  # type: ignore[arg-type]
+    return out
+
+
+def pad(tokens: list[np.ndarray], rows: np.ndarray, where: torch.device) -> dict[str, torch.Tensor]:
+    width = max(len(tokens[i]) for i in rows)
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    attention = np.zeros_like(ids)
+    for r, i in enumerate(rows):
+        ids[r, : len(tokens[i])] = tokens[i]
+        attention[r, : len(tokens[i])] = 1
+    return {
+        "input_ids": torch.from_numpy(ids).to(where, non_blocking=True),
+        "attention_mask": torch.from_numpy(attention).to(where, non_blocking=True),
+    }
+
+
+@torch.no_grad()
+def logits_for(
+    model: Any, tokens: list[np.ndarray], rows: np.ndarray, where: torch.device, progress: bool = False
+) -> np.ndarray:
+    model.eval()
+    order = np.asarray(rows)[np.argsort([len(tokens[i]) for i in rows], kind="stable")]
+    out = np.zeros((len(tokens), model.config.num_labels), dtype=np.float32)
+    size = 512 if where.type == "cuda" else 64
+    for start in tqdm(range(0, len(order), size), desc="scoring", disable=not progress, file=sys.stderr):
+        part = order[start : start + size]
+        with torch.autocast(where.type, dtype=torch.bfloat16, enabled=where.type == "cuda"):
+            out[part] = model(**pad(tokens, part, where)).logits.float().cpu().numpy()
+    model.train()
+    return out
+
+
+def validation_auc(pack: dict[str, np.ndarray], logits: np.ndarray) -> tuple[float, dict[str, float]]:
+    """Mean ROC AUC over the (source, attribute) pairs of the validation rows with enough of each class."""
+    val = np.flatnonzero(pack["part"] == VALIDATION)
+    sources, labels = pack["sources"], [str(x) for x in pack["labels"]]
+    pairs = {}
+    for s in np.unique(pack["source"][val]):
+        rows = val[pack["source"][val] == s]
+        for j, label in enumerate(labels):
+            y = pack["y"][rows, j]
+            keep = y >= 0
+            positives = int((y[keep] == 1).sum())
+            if positives >= MIN_POSITIVES and keep.sum() - positives >= MIN_POSITIVES:
+                pairs[f"{sources[s]}/{label}"] = float(roc_auc_score(y[keep], logits[rows[keep], j]))
+    return float(np.mean(list(pairs.values()))), pairs
+
+
+def fit(
+    pack_path: Path,
+    base: Path,
+    out: Path,
+    *,
+    epochs: int = 3,
+    seed: int = 0,
+    minutes: float | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train (or continue training) and write ``best.pt``, ``logits.npy`` and ``history.json`` to ``out``."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    with np.load(pack_path, allow_pickle=False) as npz:
+        pack = {k: npz[k] for k in npz.files}
+    tokens = rows_tokens(pack)
+    labels = [str(x) for x in pack["labels"]]
+    where = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.manual_seed(seed)
+    model = transformers.BertForSequenceClassification.from_pretrained(base, num_labels=len(labels))
+    model = model.float().to(where)
+    train = np.flatnonzero(pack["part"] == TRAIN)
+    per_epoch = math.ceil(len(train) / BATCH)
+    steps = epochs * per_epoch
+    evaluate_every = max(1, int(per_epoch * EVAL_EVERY))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+    schedule = transformers.get_linear_schedule_with_warmup(optimizer, int(WARMUP * steps), steps)
+    plan = {"epochs": epochs, "batch": BATCH, "seed": seed, "rows": len(train), "lr": LEARNING_RATE}
+    state_path = out / "state.pt"
+    step, seconds, history, best = 0, 0.0, [], -1.0
+    if state_path.exists():
+        state = torch.load(state_path, weights_only=False, map_location=where)
+        if state["plan"] != plan:
+            raise ValueError(
+                f"{state_path} is from a run with {state['plan']}; delete it or use those options"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        step, seconds, history, best = state["step"], state["seconds"], state["history"], state["best"]
+
+    y = torch.from_numpy(np.maximum(pack["y"], 0).astype(np.float32))
+    weight = torch.from_numpy((pack["w"].astype(np.float32)) * (pack["y"] >= 0))
+    deadline = started + minutes * 60 if minutes else float("inf")
+    clock = last_save = time.perf_counter()
+
+    def save() -> None:
+        nonlocal seconds, clock, last_save
+        now = time.perf_counter()
+        seconds, clock, last_save = seconds + now - clock, now, now
+        state = {
+            "plan": plan, "step": step, "seconds": seconds, "history": history, "best": best,
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
+        }  # fmt: skip
+        torch.save(state, out / "state.tmp")
+        os.replace(out / "state.tmp", state_path)  # a kill never leaves half a state
+
+    model.train()
+    planned: tuple[int, list[np.ndarray]] = (-1, [])
+    with tqdm(
+        total=steps, initial=step, desc="fine-tuning", unit="step", disable=not progress, file=sys.stderr
+    ) as bar:
+        while step < steps:  # at least one step per run, so every run makes progress
+            epoch, within = divmod(step, per_epoch)
+            if planned[0] != epoch:
+                planned = (epoch, batches(tokens, train, BATCH, seed + epoch))
+            rows = planned[1][within]
+            with torch.autocast(where.type, dtype=torch.bfloat16, enabled=where.type == "cuda"):
+                logits = model(**pad(tokens, rows, where)).logits.float()
+            losses = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, y[rows].to(where), reduction="none"
+            )
+            w = weight[rows].to(where)
+            loss = (losses * w).sum() / w.sum().clamp(min=1e-6)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            bar.update()
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}", epoch=epoch + 1)
+            if step % evaluate_every == 0 or step == steps:
+                val = np.flatnonzero(pack["part"] == VALIDATION)
+                mean, pairs = validation_auc(pack, logits_for(model, tokens, val, where))
+                history.append(
+                    {
+                        "step": step,
+                        "epoch": round(step / per_epoch, 2),
+                        "validation_auc": mean,
+                        "pairs": pairs,
+                    }
+                )
+                print(
+                    f"step {step} (epoch {step / per_epoch:.2f}): validation mean AUC {mean:.4f}",
+                    file=sys.stderr,
+                )
+                if mean > best:
+                    best = mean
+                    torch.save({k: v.half().cpu() for k, v in model.state_dict().items()}, out / "best.pt")
+                save()
+            elif time.perf_counter() - last_save > SAVE_SECONDS:
+                save()
+            if time.perf_counter() >= deadline:
+                break
+    save()
+    if not (out / "best.pt").exists():  # stopped by --minutes before the first evaluation
+        torch.save({k: v.half().cpu() for k, v in model.state_dict().items()}, out / "best.pt")
+    model.load_state_dict({k: v.float() for k, v in torch.load(out / "best.pt", map_location=where).items()})
+    logits = logits_for(model, tokens, np.arange(len(tokens)), where, progress)
+    np.save(out / "logits.npy", logits.astype(np.float16))
+    summary = {
+        "plan": plan, "steps_done": step, "steps": steps, "device": where.type,
+        "gpu": torch.cuda.get_device_name(where) if where.type == "cuda" else None,
+        "train_seconds": round(seconds), "wall_seconds": round(time.perf_counter() - started),
+        "best_validation_auc": best, "history": history, "labels": labels,
+    }  # fmt: skip
+    (out / "history.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("pack", type=Path)
+    parser.add_argument("base", type=Path, help="folder of the base model (config.json + weights)")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--minutes", type=float, default=None)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    summary = fit(
+        args.pack,
+        args.base,
+        args.out,
+        epochs=args.epochs,
+        seed=args.seed,
+        minutes=args.minutes,
+        device=args.device,
+    )
+    print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
