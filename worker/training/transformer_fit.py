@@ -42,6 +42,10 @@ SAVE_SECONDS = 300
 MIN_POSITIVES = 10  # a (source, attribute) pair counts in the validation mean from this many positives
 
 
+def _half(model: Any) -> dict[str, torch.Tensor]:
+    return {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
+
+
 def rows_tokens(pack: dict[str, np.ndarray]) -> list[np.ndarray]:
     offsets = pack["offsets"]
     return [pack["ids"][offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
@@ -207,7 +211,7 @@ def fit(
                 )
                 if mean > best:
                     best = mean
-                    torch.save({k: v.half().cpu() for k, v in model.state_dict().items()}, out / "best.pt")
+                    torch.save(_half(model), out / "best.pt")
                 save()
             elif time.perf_counter() - last_save > SAVE_SECONDS:
                 save()
@@ -215,7 +219,7 @@ def fit(
                 break
     save()
     if not (out / "best.pt").exists():  # stopped by --minutes before the first evaluation
-        torch.save({k: v.half().cpu() for k, v in model.state_dict().items()}, out / "best.pt")
+        torch.save(_half(model), out / "best.pt")
     model.load_state_dict({k: v.float() for k, v in torch.load(out / "best.pt", map_location=where).items()})
     logits = logits_for(model, tokens, np.arange(len(tokens)), where, progress)
     np.save(out / "logits.npy", logits.astype(np.float16))
