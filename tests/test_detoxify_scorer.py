@@ -170,3 +170,61 @@ def test_onnx_exports_score_like_torch_without_torch_in_the_scorer(tiny, tmp_pat
         assert diff < tolerance  # float32: the same model; int8 weights: close, not equal
     assert scorer.version == "tiny-1+onnx-int8"
     assert diff == pytest.approx(report["int8"]["max_abs_diff"], abs=1e-6)
+
+
+def test_onnx_scores_like_torch_when_the_saved_tokenizer_pads_to_a_fixed_length(tiny, tmp_path: Path) -> None:
+    """all-MiniLM-L6-v2's tokenizer.json pads every text to 128 tokens; the ONNX scorer must not
+    attend to that padding (it once did, moving scores by up to 0.67)."""
+    pytest.importorskip("onnxruntime", reason=EXTRA)
+    import shutil
+
+    from worker.scorers.onnx_scorer import OnnxScorer
+    from worker.training.transformer_card import export_onnx
+
+    checkpoint, config_dir, _model = tiny
+    padded = tmp_path / "padded"
+    shutil.copytree(config_dir, padded)
+    spec = json.loads((padded / "tokenizer.json").read_text())
+    spec["padding"] = {
+        "strategy": {"Fixed": 32}, "direction": "Right", "pad_to_multiple_of": None,
+        "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]",
+    }  # fmt: skip
+    (padded / "tokenizer.json").write_text(json.dumps(spec))
+    copy = tmp_path / "tiny.ckpt"
+    copy.write_bytes(checkpoint.read_bytes())
+    export_onnx(copy, config_dir, TEXTS[:2])
+    labels = ["toxicity", "severe_toxicity", "identity_attack"]
+    card = {"version": "tiny-1", "labels": labels, "max_length": 32}
+    got = OnnxScorer(tmp_path / "tiny.onnx", padded, card).score_batch(TEXTS)
+    want = DetoxifyScorer.load(copy, config_dir).score_batch(TEXTS)
+    assert max(abs(g[k] - w[k]) for g, w in zip(got, want, strict=True) for k in w) < 1e-4
+
+
+def test_blend_is_the_mean_of_the_ensemble_and_the_transformer_in_log_odds(tiny, monkeypatch) -> None:
+    """STET_SCORERS=blend: attributes both models give are averaged in log-odds; the others, the
+    spans and the validated languages are the ensemble's."""
+    from worker.scorers import load_scorer
+    from worker.scorers.ensemble import EnsembleScorer
+
+    checkpoint, config_dir, _model = tiny
+    monkeypatch.setenv("STET_DETOXIFY_CHECKPOINT", str(checkpoint))
+    monkeypatch.setenv("STET_DETOXIFY_CONFIG_DIR", str(config_dir))
+    blend = load_scorer("blend")
+    ensemble, transformer = EnsembleScorer.load(), DetoxifyScorer.load(checkpoint, config_dir)
+    texts = ["Thanks for the article", "you are an idiot", "As a gay man, thanks"]
+    got, ours, theirs = blend.score_batch(texts), ensemble.score_batch(texts), transformer.score_batch(texts)
+
+    def log_odds(p: float) -> float:
+        return float(torch.logit(torch.tensor(p, dtype=torch.float64), eps=1e-6))
+
+    for g, e, t in zip(got, ours, theirs, strict=True):
+        assert set(g) == set(ensemble.labels)
+        for label in ("toxicity", "severe_toxicity", "identity_attack"):
+            mean = (log_odds(e[label]) + log_odds(t[label])) / 2
+            assert g[label] == pytest.approx(float(torch.sigmoid(torch.tensor(mean))), abs=1e-6)
+            assert min(e[label], t[label]) - 1e-9 <= g[label] <= max(e[label], t[label]) + 1e-9
+        for label in ("obscene", "threat", "insult", "sexual_explicit"):
+            assert g[label] == e[label]
+    assert blend.version == f"{ensemble.version}+{transformer.version}"
+    assert blend.explain(texts) == ensemble.explain(texts)
+    assert blend.languages == ensemble.languages

@@ -9,10 +9,13 @@ comment can be re-scored when a model changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from service.config import Settings
 
 # Every scorer ``load_scorer`` knows, in the order ``stet model eval`` and the benchmark report them.
-SCORER_NAMES = ("ensemble", "linear", "detoxify", "cascade", "null")
+SCORER_NAMES = ("ensemble", "blend", "linear", "detoxify", "cascade", "null")
 TEST_ONLY = frozenset({"null"})  # scores nothing: never evaluated or benchmarked
 ENGLISH = frozenset({"en"})
 
@@ -48,7 +51,7 @@ class Explainer(Protocol):
 
 def validated_languages(name: str) -> frozenset[str]:
     """The languages scorer ``name`` is validated for, read from its model card without loading it."""
-    if name == "ensemble":
+    if name in ("ensemble", "blend"):
         from worker.scorers.ensemble import validated_languages as from_card
 
         return from_card()
@@ -69,19 +72,33 @@ def load_scorer(name: str) -> Scorer:
         from worker.scorers.null import NullScorer
 
         return NullScorer()
-    if name in ("detoxify", "cascade"):
+    if name in ("detoxify", "cascade", "blend"):
         from service.config import Settings
-        from worker.scorers.cascade import CascadeScorer
 
         settings = Settings.from_env()
-        extra = "onnx" if settings.detoxify_runtime == "onnx" else "transformer"
-        try:
-            if extra == "onnx":
-                from worker.scorers.onnx_scorer import OnnxScorer as Transformer
-            else:
-                from worker.scorers.detoxify_scorer import DetoxifyScorer as Transformer
-        except ImportError as exc:
-            raise RuntimeError(f"the {name} scorer needs: pip install 'stet[{extra}]' ({exc})") from exc
-        transformer = Transformer.from_settings(settings)
-        return transformer if name == "detoxify" else CascadeScorer.from_settings(settings, transformer)
+        transformer = _transformer(name, settings)
+        if name == "blend":
+            from worker.scorers.blend import BlendScorer
+            from worker.scorers.ensemble import EnsembleScorer
+
+            return BlendScorer(EnsembleScorer.load(), transformer)
+        if name == "cascade":
+            from worker.scorers.cascade import CascadeScorer
+
+            return CascadeScorer.from_settings(settings, transformer)
+        return transformer
     raise ValueError(f"unknown scorer {name!r} (known: {', '.join(SCORER_NAMES)})")
+
+
+def _transformer(name: str, settings: Settings) -> Scorer:
+    """The ``STET_DETOXIFY_CHECKPOINT`` transformer, run by torch or by ONNX Runtime
+    (``STET_DETOXIFY_RUNTIME``)."""
+    extra = "onnx" if settings.detoxify_runtime == "onnx" else "transformer"
+    try:
+        if extra == "onnx":
+            from worker.scorers.onnx_scorer import OnnxScorer as Transformer
+        else:
+            from worker.scorers.detoxify_scorer import DetoxifyScorer as Transformer
+    except ImportError as exc:
+        raise RuntimeError(f"the {name} scorer needs: pip install 'stet[{extra}]' ({exc})") from exc
+    return Transformer.from_settings(settings)

