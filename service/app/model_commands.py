@@ -93,7 +93,12 @@ def model_train(
 @click.option(
     "--model", "model_path", type=click.Path(exists=True, path_type=Path), help="Artifact (default: shipped)."
 )
-@click.option("--scorer", "scorers", multiple=True, help="toxicity: only this scorer (repeatable).")
+@click.option(
+    "--scorer",
+    "scorers",
+    multiple=True,
+    help="toxicity: only this scorer (repeatable); attributes: this one, not the ensemble (e.g. blend).",
+)
 @click.option("--out", type=click.Path(path_type=Path), default="model-eval", show_default=True)
 @click.option("--limit", type=int, help="toxicity: score at most this many toxicity test comments.")
 def model_eval(
@@ -113,6 +118,11 @@ def model_eval(
     elif task == "attributes":
         from worker.training.attribute_eval import evaluate_attributes, markdown
 
-        click.echo(markdown(evaluate_attributes(data, out, model=model_path, progress=True)))
+        if len(scorers) > 1:
+            raise click.UsageError("--task attributes evaluates one --scorer at a time")
+        report = evaluate_attributes(
+            data, out, model=model_path, scorer_name=scorers[0] if scorers else None, progress=True
+        )
+        click.echo(markdown(report))
     else:
         scoring_commands.model_eval(scorers, model_path, data, out, limit)

@@ -31,7 +31,9 @@ from service.config import Settings
 from service.identity import MENTION
 from service.models import Status
 from worker.identity import mentions_identity, terms_in
+from worker.scorers import Scorer, load_scorer
 from worker.scorers.ensemble import EnsembleScorer
+from worker.scorers.linear import LinearToxicityScorer
 from worker.training import attribute_data as ad
 from worker.training.attribute_metrics import evaluate, language_validation
 
@@ -40,15 +42,17 @@ DANGEROUS = tuple(policy.DANGEROUS)
 OLD_APPROVE_BELOW, OLD_REJECT_AT = 0.08, 0.97  # the linear model's policy before this one
 
 
-def _score(scorer: EnsembleScorer, texts: list[str], progress: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The ensemble's seven probabilities and the linear model's toxicity, obscene, insult, identity."""
+def _score(
+    scorer: Scorer, linear: LinearToxicityScorer, texts: list[str], progress: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scorer's seven probabilities and the linear model's toxicity, obscene, insult, identity."""
     ours, theirs = [], []
     for start in tqdm(range(0, len(texts), BATCH), desc="scoring", disable=not progress, file=sys.stderr):
         batch = texts[start : start + BATCH]
         ours += [[s[label] for label in ad.ATTRIBUTES] for s in scorer.score_batch(batch)]
         theirs += [
             [s[label] for label in ("toxicity", "obscene", "insult", "identity_attack")]
-            for s in scorer.linear.score_batch(batch)
+            for s in linear.score_batch(batch)
         ]
     return np.array(ours), np.array(theirs)
 
@@ -79,7 +83,7 @@ def decision_mix(
     return out
 
 
-def identity_spans(scorer: EnsembleScorer, texts: list[str]) -> dict[str, Any]:
+def identity_spans(scorer: Any, linear: LinearToxicityScorer, texts: list[str]) -> dict[str, Any]:
     """Of held-out comments that name a group, how many get a highlighted span made of identity
     terms alone ("Black"): the ensemble's spans against the linear model's own."""
     counts = {"comments": len(texts), "ensemble_marks_a_term": 0, "linear_marks_a_term": 0}
@@ -87,7 +91,7 @@ def identity_spans(scorer: EnsembleScorer, texts: list[str]) -> dict[str, Any]:
         batch = texts[start : start + BATCH]
         for key, found in (
             ("ensemble_marks_a_term", scorer.explain(batch)),
-            ("linear_marks_a_term", scorer.linear.explain(batch)),
+            ("linear_marks_a_term", linear.explain(batch)),
         ):
             counts[key] += sum(
                 any(_only_identity(text[a:b]) for a, b, _ in spans)
@@ -105,9 +109,11 @@ def evaluate_attributes(
     out_dir: Path = Path("model-eval"),
     *,
     model: Path | None = None,
+    scorer_name: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Everything above for the artifact ``model`` (default: the shipped one)."""
+    """Everything above for the artifact ``model`` (default: the shipped one), or for the scorer
+    ``scorer_name`` as ``load_scorer`` builds it (``blend``: the ensemble with a transformer)."""
     from worker.training import data_root
 
     root = Path(root) if root is not None else data_root()
@@ -117,8 +123,9 @@ def evaluate_attributes(
     n_test = len(rows) - len(evaluation.rows)
     y = np.vstack([ad.Dataset(rows[:n_test]).matrix(), evaluation.matrix()])
     texts = [r.text for r in rows]
-    scorer = EnsembleScorer.load(model, threads=2)
-    p, linear = _score(scorer, texts, progress)
+    scorer: Any = load_scorer(scorer_name) if scorer_name else EnsembleScorer.load(model, threads=2)
+    linear_model = LinearToxicityScorer.load()
+    p, linear = _score(scorer, linear_model, texts, progress)
 
     settings = Settings.from_env()
     thresholds = policy.Thresholds(
@@ -141,7 +148,8 @@ def evaluate_attributes(
             else Status.QUEUED
         )
 
-    spans = identity_spans(scorer, [t for t, m in zip(texts, mentions_identity(texts), strict=True) if m])
+    named = [t for t, m in zip(texts, mentions_identity(texts), strict=True) if m]
+    spans = identity_spans(scorer, linear_model, named)
     linear_as_scores = np.zeros_like(p)
     linear_as_scores[:, 0] = linear[:, 0]
     test = np.arange(n_test)
@@ -159,7 +167,7 @@ def evaluate_attributes(
         "evaluation_only": evaluate(rows, y, p, linear, np.arange(n_test, len(rows))),
         "identity_spans": spans,
         "decisions": {
-            "ensemble, this policy": decision_mix(y[test], texts[:n_test], ours, p[test]),
+            f"{scorer.name}, this policy": decision_mix(y[test], texts[:n_test], ours, p[test]),
             "linear, the policy it shipped with": decision_mix(
                 y[test], texts[:n_test], old, linear_as_scores[test]
             ),
@@ -178,7 +186,7 @@ def _fmt(value: float | None) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"# Default scorer, every attribute per source ({report['scorer']}, {report['date']})",
+        f"# Every attribute per source ({report['scorer']}, {report['date']})",
         "",
         "Held-out rows only; the linear model (`tfidf-lr-2`) on the same rows where it has the label.",
         "",
@@ -232,7 +240,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Spans on {spans['comments']:,} held-out comments that name an identity group: "
         f"{spans['ensemble_marks_a_term']:,} have a highlighted span that is only an identity term with the "
-        f"default scorer, {spans['linear_marks_a_term']:,} with the linear model's own spans.",
+        f"scorer, {spans['linear_marks_a_term']:,} with the linear model's own spans.",
         "",
         "![AUC per source and attribute](attributes.png)",
         "",
@@ -250,7 +258,7 @@ def _chart(report: dict[str, Any], path: Path) -> None:
     names = [f"{e['source']} / {e['attribute']}" for e in entries]
     fig, ax = plt.subplots(figsize=(8, 0.28 * len(entries) + 1.2))
     at = np.arange(len(entries))
-    ax.barh(at + 0.2, [e["roc_auc"] for e in entries], height=0.4, label="ensemble (default)")
+    ax.barh(at + 0.2, [e["roc_auc"] for e in entries], height=0.4, label=report["scorer"])
     ax.barh(at - 0.2, [e.get("linear_roc_auc", np.nan) for e in entries], height=0.4, label="linear")
     ax.set_yticks(at, names, fontsize=7)
     ax.invert_yaxis()
