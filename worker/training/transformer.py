@@ -20,6 +20,11 @@ pure function of the seed). The result is ``<stem>.ckpt`` (detoxify format, floa
 ``<stem>/`` (config.json + tokenizer: what detoxify needs to load it offline), ``<stem>.onnx`` and
 ``<stem>.int8.onnx`` (ONNX Runtime exports) and ``<stem>.json`` (the model card: data, held-out
 metrics, cascade band, ONNX differences from torch; ``worker/training/transformer_card.py``).
+
+``stet model train --task minilm`` (``train_minilm``, below) is the seven-attribute recipe: the
+default scorer's rows, splits and weights (``attribute_data``) in a tokenised *pack*
+(``build_pack``), fine-tuned by ``transformer_fit.py``, which needs no Stet and so runs as a script
+on a GPU machine that has only the pack and the base weights.
 """
 
 from __future__ import annotations
