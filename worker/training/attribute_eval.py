@@ -17,14 +17,12 @@ Nothing here was trained or tuned on these rows (``worker.training.attribute_dat
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from service import policy
 from service.config import Settings
@@ -36,6 +34,7 @@ from worker.scorers.ensemble import EnsembleScorer
 from worker.scorers.linear import LinearToxicityScorer
 from worker.training import attribute_data as ad
 from worker.training.attribute_metrics import evaluate, language_validation
+from worker.training.evaluation import score_texts
 
 BATCH = 256
 DANGEROUS = tuple(policy.DANGEROUS)
@@ -44,17 +43,31 @@ OLD_APPROVE_BELOW, OLD_REJECT_AT = 0.08, 0.97  # the linear model's policy befor
 
 def _score(
     scorer: Scorer, linear: LinearToxicityScorer, texts: list[str], progress: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """The scorer's seven probabilities and the linear model's toxicity, obscene, insult, identity."""
-    ours, theirs = [], []
-    for start in tqdm(range(0, len(texts), BATCH), desc="scoring", disable=not progress, file=sys.stderr):
-        batch = texts[start : start + BATCH]
-        ours += [[s[label] for label in ad.ATTRIBUTES] for s in scorer.score_batch(batch)]
-        theirs += [
-            [s[label] for label in ("toxicity", "obscene", "insult", "identity_attack")]
-            for s in linear.score_batch(batch)
-        ]
-    return np.array(ours), np.array(theirs)
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The scorer's seven probabilities, the linear model's toxicity, obscene, insult and identity
+    attack, and the scorer's comments per second (in batches, as the worker runs it)."""
+    ours, per_s = score_texts(scorer, texts, "scoring", progress)
+    theirs, _ = score_texts(linear, texts, "linear", progress)
+    return (
+        np.array([[s[label] for label in ad.ATTRIBUTES] for s in ours]),
+        np.array(
+            [[s[label] for label in ("toxicity", "obscene", "insult", "identity_attack")] for s in theirs]
+        ),
+        per_s,
+    )
+
+
+def span_f1(scorer: Any, linear: LinearToxicityScorer, root: Path) -> dict[str, float]:
+    """Character F1 of the scorer's spans and of the linear model's own on the Toxic Spans trial set."""
+    from worker import spans
+    from worker.training import SPANS_TRIAL
+
+    texts, gold = spans.load_toxic_spans(root / SPANS_TRIAL)
+    found: dict[str, list[Any]] = {"scorer": [], "linear": []}
+    for start in range(0, len(texts), BATCH):
+        found["scorer"] += scorer.explain(texts[start : start + BATCH])
+        found["linear"] += linear.explain(texts[start : start + BATCH])
+    return {name: spans.span_f1(predicted, gold) for name, predicted in found.items()}
 
 
 def decision_mix(
@@ -125,7 +138,7 @@ def evaluate_attributes(
     texts = [r.text for r in rows]
     scorer: Any = load_scorer(scorer_name) if scorer_name else EnsembleScorer.load(model, threads=2)
     linear_model = LinearToxicityScorer.load()
-    p, linear = _score(scorer, linear_model, texts, progress)
+    p, linear, per_s = _score(scorer, linear_model, texts, progress)
 
     settings = Settings.from_env()
     thresholds = policy.Thresholds(
@@ -166,6 +179,8 @@ def evaluate_attributes(
         "languages": language_validation(rows, y, p, test),
         "evaluation_only": evaluate(rows, y, p, linear, np.arange(n_test, len(rows))),
         "identity_spans": spans,
+        "span_f1": span_f1(scorer, linear_model, root),
+        "comments_per_s": round(per_s, 1),
         "decisions": {
             f"{scorer.name}, this policy": decision_mix(y[test], texts[:n_test], ours, p[test]),
             "linear, the policy it shipped with": decision_mix(
@@ -240,7 +255,10 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Spans on {spans['comments']:,} held-out comments that name an identity group: "
         f"{spans['ensemble_marks_a_term']:,} have a highlighted span that is only an identity term with the "
-        f"scorer, {spans['linear_marks_a_term']:,} with the linear model's own spans.",
+        f"scorer, {spans['linear_marks_a_term']:,} with the linear model's own spans. Span F1 on the Toxic "
+        f"Spans trial set: {report['span_f1']['scorer']:.3f} (the linear model's own "
+        f"{report['span_f1']['linear']:.3f}). Comments scored per second, in batches of {BATCH}: "
+        f"{report['comments_per_s']:,.0f}.",
         "",
         "![AUC per source and attribute](attributes.png)",
         "",
