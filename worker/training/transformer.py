@@ -45,6 +45,7 @@ from tqdm import tqdm
 
 from worker import training
 from worker.scorers.detoxify_scorer import save_checkpoint
+from worker.training.transformer_fit import resume
 
 MODEL_VERSION = "minilm-l6-tox-1"
 STEM = "toxicity-minilm-1"
@@ -160,15 +161,7 @@ def train_transformer(
     schedule = transformers.get_linear_schedule_with_warmup(optimizer, int(WARMUP * steps), steps)
     plan = {"steps": steps, "batch_size": batch_size, "seed": seed, "max_length": MAX_LENGTH}
     step, seconds = 0, 0.0
-    if state_path.exists():
-        state = torch.load(state_path, weights_only=True, map_location=where)
-        if state["plan"] != plan:
-            raise ValueError(
-                f"{state_path} is from a run with {state['plan']}; delete it or use those options"
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
+    if state := resume(state_path, plan, where, model, optimizer, schedule):
         step, seconds = state["step"], state["seconds"]
 
     data = splits(data_dir, seed)
@@ -291,24 +284,15 @@ MINILM_VERSION = "minilm-l6-attributes-1"
 
 def held_out_report(pack: dict[str, np.ndarray], logits: np.ndarray) -> list[dict[str, Any]]:
     """ROC AUC per source and attribute on the test and evaluation-only rows of a pack."""
-    from sklearn.metrics import roc_auc_score
+    from worker.training.transformer_fit import auc_pairs
 
     report = []
-    names, labels = pack["sources"], [str(x) for x in pack["labels"]]
     for code in (PARTS["test"], PARTS["eval"]):
-        part = np.flatnonzero(pack["part"] == code)
-        for s in np.unique(pack["source"][part]):
-            rows = part[pack["source"][part] == s]
-            for j, label in enumerate(labels):
-                y = pack["y"][rows, j]
-                keep = y >= 0
-                positives = int((y[keep] == 1).sum())
-                if positives >= 5 and keep.sum() - positives >= 5:
-                    report.append({
-                        "source": str(names[s]), "attribute": label, "evaluation_only": code == PARTS["eval"],
-                        "rows": int(keep.sum()), "positives": positives,
-                        "roc_auc": round(float(roc_auc_score(y[keep], logits[rows[keep], j])), 4),
-                    })  # fmt: skip
+        rows = np.flatnonzero(pack["part"] == code)
+        report += [
+            {**e, "roc_auc": round(e["roc_auc"], 4), "evaluation_only": code == PARTS["eval"]}
+            for e in auc_pairs(pack, logits, rows, min_positives=5)
+        ]
     return report
 
 

@@ -93,20 +93,45 @@ def logits_for(
     return out
 
 
-def validation_auc(pack: dict[str, np.ndarray], logits: np.ndarray) -> tuple[float, dict[str, float]]:
-    """Mean ROC AUC over the (source, attribute) pairs of the validation rows with enough of each class."""
-    val = np.flatnonzero(pack["part"] == VALIDATION)
-    sources, labels = pack["sources"], [str(x) for x in pack["labels"]]
-    pairs = {}
-    for s in np.unique(pack["source"][val]):
-        rows = val[pack["source"][val] == s]
+def auc_pairs(
+    pack: dict[str, np.ndarray], logits: np.ndarray, rows: np.ndarray, min_positives: int | None = None
+) -> list[dict[str, Any]]:
+    """ROC AUC per (source, attribute) over ``rows``, for the pairs with at least ``min_positives``
+    (default ``MIN_POSITIVES``) rows of each class."""
+    least = MIN_POSITIVES if min_positives is None else min_positives
+    names, labels = pack["sources"], [str(x) for x in pack["labels"]]
+    out = []
+    for s in np.unique(pack["source"][rows]):
+        these = rows[pack["source"][rows] == s]
         for j, label in enumerate(labels):
-            y = pack["y"][rows, j]
+            y = pack["y"][these, j]
             keep = y >= 0
             positives = int((y[keep] == 1).sum())
-            if positives >= MIN_POSITIVES and keep.sum() - positives >= MIN_POSITIVES:
-                pairs[f"{sources[s]}/{label}"] = float(roc_auc_score(y[keep], logits[rows[keep], j]))
-    return float(np.mean(list(pairs.values()))), pairs
+            if positives >= least and keep.sum() - positives >= least:
+                auc = float(roc_auc_score(y[keep], logits[these[keep], j]))
+                out.append({"source": str(names[s]), "attribute": label, "rows": int(keep.sum()),
+                            "positives": positives, "roc_auc": auc})  # fmt: skip
+    return out
+
+
+def validation_auc(pack: dict[str, np.ndarray], logits: np.ndarray) -> tuple[float, dict[str, float]]:
+    """Mean ROC AUC over the (source, attribute) pairs of the validation rows with enough of each class."""
+    pairs = auc_pairs(pack, logits, np.flatnonzero(pack["part"] == VALIDATION))
+    by_pair = {f"{e['source']}/{e['attribute']}": e["roc_auc"] for e in pairs}
+    return float(np.mean(list(by_pair.values()))), by_pair
+
+
+def resume(state_path: Path, plan: dict[str, Any], where: torch.device, *parts: Any) -> dict[str, Any] | None:
+    """The state a run with this ``plan`` saved at ``state_path``, loaded into ``parts`` (model,
+    optimiser, schedule), or None when there is none; a state from another plan is refused."""
+    if not state_path.exists():
+        return None
+    state: dict[str, Any] = torch.load(state_path, weights_only=True, map_location=where)
+    if state["plan"] != plan:
+        raise ValueError(f"{state_path} is from a run with {state['plan']}; delete it or use those options")
+    for part, key in zip(parts, ("model", "optimizer", "schedule"), strict=False):
+        part.load_state_dict(state[key])
+    return state
 
 
 def fit(
@@ -140,15 +165,7 @@ def fit(
     plan = {"epochs": epochs, "batch": BATCH, "seed": seed, "rows": len(train), "lr": LEARNING_RATE}
     state_path = out / "state.pt"
     step, seconds, history, best = 0, 0.0, [], -1.0
-    if state_path.exists():
-        state = torch.load(state_path, weights_only=False, map_location=where)
-        if state["plan"] != plan:
-            raise ValueError(
-                f"{state_path} is from a run with {state['plan']}; delete it or use those options"
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
+    if state := resume(state_path, plan, where, model, optimizer, schedule):
         step, seconds, history, best = state["step"], state["seconds"], state["history"], state["best"]
 
     y = torch.from_numpy(np.maximum(pack["y"], 0).astype(np.float32))
