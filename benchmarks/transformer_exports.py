@@ -6,11 +6,9 @@ each through ONNX Runtime on one thread: size, the largest and 99th-percentile c
 against the float32 export (the baseline, in the same run), the share of comments whose every score
 moved less than 0.01, and comments per second.
 
-The weight-only variants quantise the matrix products with ONNX Runtime's ``MatMulNBitsQuantizer``
-(needs ``onnx-ir``, in the ``transformer`` extra); ONNX Runtime has no weight-only quantiser for the
-word-embedding table, so ``_embeddings`` below stores it as int8 or int4 rows with per-row (or
-per-block) scales behind a ``DequantizeLinear``: the table is half the model, and
-``quantize_dynamic``'s per-tensor int8 is what moves scores most.
+The weight-only variants are ``worker.training.transformer_card``'s (``quantise_weights`` and
+``quantise_embeddings``: ONNX Runtime's ``MatMulNBitsQuantizer`` for the matrix products and int8 or
+int4 rows for the word-embedding table, half the model); the recipe ships the 8-bit one.
 
     python -m benchmarks.transformer_exports CHECKPOINT [--rows 1500] [--out DIR]
 """
@@ -25,53 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-BLOCK = 128
-
-
-def _embeddings(src: Path, dst: Path, bits: int) -> None:
-    """Store the word-embedding table of ``src`` as ``bits``-bit integers (symmetric, scale per row
-    for 8 bits, per block of 32 for 4) dequantised at load; everything else unchanged."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    model = onnx.load(str(src))
-    graph = model.graph
-    for init in list(graph.initializer):
-        if "word_embeddings" not in init.name:
-            continue
-        w = numpy_helper.to_array(init)
-        graph.initializer.remove(init)
-        if bits == 8:
-            scale = (np.abs(w).max(axis=1) / 127).astype(np.float32)
-            q = np.round(w / scale[:, None]).astype(np.int8)
-            graph.initializer.extend([numpy_helper.from_array(q, f"{init.name}_q")])
-            attributes = {"axis": 0}
-        else:
-            blocks = w.reshape(w.shape[0], -1, 32)
-            scale = (np.abs(blocks).max(axis=2) / 7).astype(np.float32)
-            q = np.clip(np.round(blocks / scale[:, :, None]), -8, 7).astype(np.int8).reshape(w.shape)
-            graph.initializer.extend(
-                [helper.make_tensor(f"{init.name}_q", TensorProto.INT4, list(w.shape), q.flatten().tolist())]
-            )
-            attributes = {"axis": 1, "block_size": 32}
-            for opset in model.opset_import:
-                if opset.domain in ("", "ai.onnx"):
-                    opset.version = max(opset.version, 21)  # blocked int4 DequantizeLinear
-        graph.initializer.extend([numpy_helper.from_array(scale, f"{init.name}_s")])
-        node = helper.make_node(
-            "DequantizeLinear", [f"{init.name}_q", f"{init.name}_s"], [init.name], **attributes
-        )
-        graph.node.insert(0, node)
-    onnx.save(model, str(dst))
-
-
-def _weights(src: Path, dst: Path, bits: int, block: int) -> None:
-    import onnx
-    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-
-    quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), bits=bits, block_size=block, accuracy_level=0)
-    quantizer.process()
-    quantizer.model.save_model_to_file(str(dst), False)
+from worker.training.transformer_card import BLOCK, quantise_embeddings, quantise_weights
 
 
 def variants(fp32: Path, out: Path) -> dict[str, Path]:
@@ -83,9 +35,9 @@ def variants(fp32: Path, out: Path) -> dict[str, Path]:
         quantize_dynamic(str(fp32), str(made[name]), weight_type=QuantType.QInt8, per_channel=per_channel)
     for bits, block, emb in ((8, BLOCK, 8), (4, 32, 8), (8, BLOCK, 4)):
         name = f"{bits}-bit weights (blocks of {block}) + int{emb} word embeddings"
-        _weights(fp32, out / "weights.onnx", bits, block)
+        quantise_weights(fp32, out / "weights.onnx", bits, block)
         made[name] = out / f"w{bits}-{block}-e{emb}.onnx"
-        _embeddings(out / "weights.onnx", made[name], emb)
+        quantise_embeddings(out / "weights.onnx", made[name], emb)
     (out / "weights.onnx").unlink()
     return made
 

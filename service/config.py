@@ -59,9 +59,9 @@ class Settings:
     # ("original", downloaded once) or a checkpoint file; with a config/tokenizer folder, fully offline.
     detoxify_checkpoint: str = "original"
     detoxify_config_dir: str = ""
-    detoxify_runtime: Literal["torch", "onnx"] = (
-        "torch"  # or "onnx": <checkpoint stem>.int8.onnx, no torch needed
-    )
+    # "onnx": <checkpoint stem>.onnx (float32), "onnx-w8": <stem>.w8.onnx (8-bit weights, a quarter
+    # of the size), both run by ONNX Runtime without torch.
+    detoxify_runtime: Literal["torch", "onnx", "onnx-w8"] = "torch"
     cascade_band: str = ""  # "low,high" of the linear score; empty: the band in the checkpoint's card
     # The worker scores up to this many waiting comments in one run (1: one comment per run).
     score_batch: Annotated[int, Field(ge=1, le=1000)] = 32

@@ -1,5 +1,6 @@
 """The seven-attribute fine-tuning loop (``worker/training/transformer_fit.py``) on a tiny BERT and a
-synthetic pack: it learns, keeps the best validation state, and continues where it stopped."""
+synthetic pack: it learns, keeps the best validation state, continues where it stopped, and trains a
+smaller student from a portable base."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ LABELS = ("toxicity", "severe_toxicity", "obscene", "threat", "insult", "identit
 @pytest.fixture
 def tiny_base(tmp_path):
     config = transformers.BertConfig(
-        vocab_size=40, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=32,
     )  # fmt: skip
     torch.manual_seed(0)
@@ -72,6 +73,7 @@ def test_it_learns_every_labelled_attribute_and_keeps_the_best_state(tmp_path, t
     )
     logits = np.load(tmp_path / "out" / "logits.npy").astype(np.float32)
     assert logits.shape == (len(y), len(LABELS))
+    assert np.isnan(logits[part == 0]).all() and not np.isnan(logits[part != 0]).any()
     test = np.flatnonzero(part == 2)
     assert roc_auc_score(y[test, 0], logits[test, 0]) > 0.9
     threat = test[y[test, 3] >= 0]
@@ -97,3 +99,30 @@ def test_a_stopped_run_continues_where_it_stopped(tmp_path, tiny_base, quick):
     assert second["steps_done"] == second["steps"]
     with pytest.raises(ValueError, match="delete it or use those options"):
         transformer_fit.fit(tmp_path / "pack.npz", tiny_base, out, epochs=5, device="cpu", progress=False)
+
+
+def test_a_portable_base_carries_the_bottom_layers_and_a_student_learns_from_it(tmp_path, tiny_base, quick):
+    from sklearn.metrics import roc_auc_score
+
+    path = transformer_fit.portable_base(tiny_base, tmp_path / "base.npz", layers=1)
+    student = transformer_fit.base_model(path, len(LABELS))
+    reference = transformers.BertModel.from_pretrained(tiny_base)
+    assert student.config.num_hidden_layers == 1 and len(student.bert.encoder.layer) == 1
+    mine, theirs = student.bert.state_dict(), reference.state_dict()
+    embeddings = "embeddings.word_embeddings.weight"
+    row_max = theirs[embeddings].abs().max(dim=1, keepdim=True).values
+    assert ((mine[embeddings] - theirs[embeddings]).abs() <= row_max / 254 + 1e-6).all()
+    layer = "encoder.layer.0.attention.self.query.weight"
+    assert torch.allclose(mine[layer], theirs[layer], atol=1e-3)
+    assert "encoder.layer.1.attention.self.query.weight" not in mine
+
+    y, part = synthetic_pack(tmp_path / "pack.npz")
+    summary = transformer_fit.fit(
+        tmp_path / "pack.npz", path, tmp_path / "out", epochs=10, device="cpu", layers=1, progress=False
+    )
+    assert summary["plan"]["layers"] == 1
+    logits = np.load(tmp_path / "out" / "logits.npy").astype(np.float32)
+    test = np.flatnonzero(part == 2)
+    assert roc_auc_score(y[test, 0], logits[test, 0]) > 0.9
+    weights = torch.load(tmp_path / "out" / "best.pt")
+    assert not any(name.startswith("bert.encoder.layer.1.") for name in weights)

@@ -43,9 +43,18 @@ TASKS = click.Choice(["toxicity", "spam"])
 @click.option("--steps", default=220, show_default=True, help="transformer: optimiser steps (resumable).")
 @click.option("--epochs", default=3, show_default=True, help="minilm: passes over the training rows.")
 @click.option(
-    "--minutes", type=float, help="transformer, minilm: stop training after this long (rerun to continue)."
+    "--minutes",
+    type=float,
+    help="transformer, minilm: stop training after this long (rerun to continue); minilm 0: no training, "
+    "export what a run left in --out.",
 )
 @click.option("--device", help="transformer, minilm: cuda, cpu, ... (default: a GPU when torch sees one).")
+@click.option("--layers", type=int, help="minilm: keep the base's bottom N layers (a smaller, faster model).")
+@click.option(
+    "--portable",
+    is_flag=True,
+    help="minilm: write only the pack and a portable base for a GPU machine, and say what to run there.",
+)
 def model_train(
     task: str,
     data: Path | None,
@@ -54,6 +63,8 @@ def model_train(
     epochs: int,
     minutes: float | None,
     device: str | None,
+    layers: int | None,
+    portable: bool,
 ) -> None:
     """Train a model and report its held-out metrics (transformer: data is the shared data folder)."""
     require_train_extra()
@@ -71,7 +82,9 @@ def model_train(
     elif task == "minilm":
         from worker.training.transformer import train_minilm
 
-        result = train_minilm(data, out, epochs=epochs, minutes=minutes, device=device, progress=True)
+        result = train_minilm(
+            data, out, epochs=epochs, minutes=minutes, device=device, layers=layers, portable=portable
+        )
     elif task == "spam":
         result = spam_training.train_spam(data, out, progress=True)
     else:

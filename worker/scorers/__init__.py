@@ -93,7 +93,7 @@ def load_scorer(name: str) -> Scorer:
 def _transformer(name: str, settings: Settings) -> Scorer:
     """The ``STET_DETOXIFY_CHECKPOINT`` transformer, run by torch or by ONNX Runtime
     (``STET_DETOXIFY_RUNTIME``)."""
-    extra = "onnx" if settings.detoxify_runtime == "onnx" else "transformer"
+    extra = "transformer" if settings.detoxify_runtime == "torch" else "onnx"
     try:
         if extra == "onnx":
             from worker.scorers.onnx_scorer import OnnxScorer as Transformer

@@ -1,13 +1,13 @@
 """A Stet transformer run by ONNX Runtime, without torch, transformers or detoxify.
 
-``stet model train --task transformer`` exports ``<stem>.onnx`` (float32) and ``<stem>.int8.onnx``
-(dynamic int8 quantisation) beside the detoxify checkpoint and measures both against torch in the
-model card. ``STET_DETOXIFY_RUNTIME=onnx`` uses the float32 export: the int8 one moved scores by
-up to 0.19 on held-out comments (more than the 0.01 we allow), so it is measured, not used. This
-scorer needs only ``onnxruntime`` and ``tokenizers`` (``pip install 'stet[onnx]'``), reads the
-tokenizer from the checkpoint's config folder and the labels and ``max_length`` from its model card
-(``<stem>.json``). Its version is the checkpoint's plus ``+onnx`` (``+onnx-int8``), so its scores
-are stored apart from the torch path's.
+``stet model train --task minilm`` (and ``--task transformer``) exports ``<stem>.onnx`` (float32)
+and ``<stem>.w8.onnx`` (8-bit weights and word embeddings, a quarter of the size) beside the
+detoxify checkpoint and measures both against torch in the model card.
+``STET_DETOXIFY_RUNTIME=onnx`` runs the float32 export, ``onnx-w8`` the compact one. This scorer
+needs only ``onnxruntime`` and ``tokenizers`` (``pip install 'stet[onnx]'``), reads the tokenizer
+from the checkpoint's config folder and the labels and ``max_length`` from its model card
+(``<stem>.json``). Its version is the checkpoint's plus ``+onnx`` (``+onnx-w8``), so its scores are
+stored apart from the torch path's.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class OnnxScorer:
 
     def __init__(self, model_path: Path, config_dir: Path, card: dict[str, Any]) -> None:
         self.labels: tuple[str, ...] = tuple(card["labels"])  # in the model's output order
-        self.version = f"{card['version']}+onnx" + ("-int8" if model_path.name.endswith(".int8.onnx") else "")
+        self.version = f"{card['version']}+onnx" + ("-w8" if model_path.name.endswith(".w8.onnx") else "")
         self.tokenizer = Tokenizer.from_file(str(config_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(int(card.get("max_length", 512)))
         self.tokenizer.no_padding()  # a saved tokenizer.json may pad to a fixed length; batches pad here
@@ -48,11 +48,13 @@ class OnnxScorer:
 
     @classmethod
     def from_settings(cls, settings: Any) -> OnnxScorer:
-        """``<checkpoint stem>.onnx``, the ``<stem>/`` config folder and the ``<stem>.json`` card."""
+        """``<checkpoint stem>.onnx`` (``.w8.onnx`` for the ``onnx-w8`` runtime), the ``<stem>/`` config
+        folder and the ``<stem>.json`` card."""
         checkpoint = Path(settings.detoxify_checkpoint)
         config_dir = Path(settings.detoxify_config_dir or checkpoint.with_suffix(""))
         card = json.loads(checkpoint.with_suffix(".json").read_text(encoding="utf-8"))
-        return cls(checkpoint.with_suffix(".onnx"), config_dir, card)
+        suffix = ".w8.onnx" if settings.detoxify_runtime == "onnx-w8" else ".onnx"
+        return cls(checkpoint.with_suffix(suffix), config_dir, card)
 
     def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
         results: list[dict[str, float]] = [{} for _ in texts]

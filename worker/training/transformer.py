@@ -18,7 +18,7 @@ Training is resumable: every ``SAVE_EVERY`` steps the model, optimiser, schedule
 ``<out>/<stem>.state.pt``; rerunning the same command continues from there (the batch order is a
 pure function of the seed). The result is ``<stem>.ckpt`` (detoxify format, float16 weights),
 ``<stem>/`` (config.json + tokenizer: what detoxify needs to load it offline), ``<stem>.onnx`` and
-``<stem>.int8.onnx`` (ONNX Runtime exports) and ``<stem>.json`` (the model card: data, held-out
+``<stem>.w8.onnx`` (ONNX Runtime exports) and ``<stem>.json`` (the model card: data, held-out
 metrics, cascade band, ONNX differences from torch; ``worker/training/transformer_card.py``).
 
 ``stet model train --task minilm`` (``train_minilm``, below) is the seven-attribute recipe: the
@@ -303,17 +303,21 @@ def train_minilm(
     epochs: int = 3,
     minutes: float | None = None,
     device: str | None = None,
+    layers: int | None = None,
+    portable: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """The seven-attribute MiniLM (``stet model train --task minilm``): build the pack once, fine-tune
     (resumable; ``worker/training/transformer_fit.py``), then write ``<stem>.ckpt`` (detoxify format)
     with its config folder, the ONNX exports and ``<stem>.json`` (the card: the held-out report per
-    source, the training history, ONNX against torch).
+    source, the training history, ONNX against torch). ``layers`` keeps the base's bottom layers.
 
-    On a machine with a GPU but without the data, copy ``pack.npz`` and the base model there and run
-    ``transformer_fit.py`` as a script: it writes the same files.
+    For a machine with a GPU but neither the data nor the base package, ``portable`` writes only the
+    pack and ``base.npz`` (``transformer_fit.portable_base``) and says what to run there; bring its
+    output folder's files back into the same folder and finish with ``minutes=0`` (no training: the
+    export and the card from what the run left).
     """
-    from worker.training.transformer_fit import fit
+    from worker.training.transformer_fit import fit, portable_base
 
     root = Path(data_dir) if data_dir is not None else training.data_root()
     if out_dir is None:
@@ -325,9 +329,26 @@ def train_minilm(
     pack_path = out / "pack.npz"
     if not pack_path.exists():
         build_pack(root, pack_path, progress=progress)
-    summary = fit(
-        pack_path, base_model_dir(), out, epochs=epochs, minutes=minutes, device=device, progress=progress
-    )
+    if portable:
+        base = portable_base(base_model_dir(), out / "base.npz", layers)
+        layered = f" --layers {layers}" if layers else ""
+        return {
+            "pack": str(pack_path),
+            "base": str(base),
+            "megabytes": round((pack_path.stat().st_size + base.stat().st_size) / 1e6, 1),
+            "run there": f"python worker/training/transformer_fit.py pack.npz base.npz OUT --epochs {epochs}"
+            f"{layered} [--minutes M]",
+            "then here": f"copy OUT's files into {out}; stet model train --task minilm --minutes 0{layered}",
+        }
+    if minutes == 0:
+        summary = json.loads((out / "history.json").read_text(encoding="utf-8"))
+        if summary["plan"].get("layers") != layers:
+            raise ValueError(f"{out} holds a run with {summary['plan']}; pass its --layers")
+    else:
+        summary = fit(
+            pack_path, base_model_dir(), out, epochs=epochs, minutes=minutes, device=device,
+            layers=layers, progress=progress,
+        )  # fmt: skip
     with np.load(pack_path, allow_pickle=False) as npz:
         pack = {k: npz[k] for k in npz.files}
     summary["held_out"] = held_out_report(pack, np.load(out / "logits.npy").astype(np.float32))
@@ -355,9 +376,10 @@ def rows_tokens(pack: dict[str, np.ndarray], rows: np.ndarray) -> list[list[int]
 def export_minilm(out: Path, summary: dict[str, Any]) -> Path:
     """``best.pt`` as a detoxify checkpoint (``<out>/<stem>.ckpt``) with its config and tokenizer folder
     beside it, so ``STET_SCORERS=detoxify`` (and ``cascade``, and the ONNX runtime) score with it offline."""
+    from worker.training.transformer_fit import base_model
+
     labels = summary["labels"]
-    base = base_model_dir()
-    model = transformers.BertForSequenceClassification.from_pretrained(base, num_labels=len(labels))
+    model = base_model(base_model_dir(), len(labels), summary["plan"].get("layers"))
     model.load_state_dict({k: v.float() for k, v in torch.load(out / "best.pt", map_location="cpu").items()})
     model.config.id2label = dict(enumerate(labels))
     model.config.label2id = {label: i for i, label in enumerate(labels)}
