@@ -139,15 +139,16 @@ BLOCK = 128  # weights per quantisation block of a matrix product
 
 
 def quantise_embeddings(src: Path, dst: Path, bits: int = 8) -> None:
-    """Store the word-embedding table of ``src`` as ``bits``-bit integers (symmetric, scale per row
-    for 8 bits, per block of 32 for 4) dequantised at load; everything else unchanged."""
+    """Store the embedding tables of ``src`` (words and positions) as ``bits``-bit integers
+    (symmetric, scale per row for 8 bits, per block of 32 for 4) dequantised at load; everything
+    else unchanged."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     model = onnx.load(str(src))
     graph = model.graph
     for init in list(graph.initializer):
-        if "word_embeddings" not in init.name:
+        if not init.name.endswith(("word_embeddings.weight", "position_embeddings.weight")):
             continue
         w = numpy_helper.to_array(init)
         graph.initializer.remove(init)
@@ -176,13 +177,49 @@ def quantise_embeddings(src: Path, dst: Path, bits: int = 8) -> None:
     onnx.save(model, str(dst))
 
 
+def _gemm_as_matmul(model: Any) -> None:
+    """Rewrite each ``Gemm`` with a constant weight (the pooler and the classifier, which the exporter
+    writes as Gemm) as MatMul + Add, the form ``MatMulNBits`` quantises."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    weights = {init.name: init for init in graph.initializer}
+    for index, node in reversed(list(enumerate(graph.node))):
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type != "Gemm" or node.input[1] not in weights or attrs.get("transA", 0):
+            continue
+        if attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
+            continue
+        w = numpy_helper.to_array(weights[node.input[1]])
+        if attrs.get("transB", 0):
+            w = w.T
+        name = f"{node.input[1]}_matmul"
+        graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(w), name))
+        product = f"{node.output[0]}_product"
+        replacement = [
+            helper.make_node(
+                "MatMul", [node.input[0], name], [product if len(node.input) > 2 else node.output[0]]
+            )
+        ]
+        if len(node.input) > 2:
+            replacement.append(helper.make_node("Add", [product, node.input[2]], [node.output[0]]))
+        graph.node.remove(node)
+        for offset, new in enumerate(replacement):
+            graph.node.insert(index + offset, new)
+    used = {name for node in graph.node for name in node.input}
+    for init in [init for init in graph.initializer if init.name not in used]:
+        graph.initializer.remove(init)
+
+
 def quantise_weights(src: Path, dst: Path, bits: int = 8, block: int = BLOCK) -> None:
     """Quantise the matrix products of ``src`` to ``bits``-bit weights in blocks (ONNX Runtime's
     ``MatMulNBits``, needs ``onnx-ir``); activations stay float32, unlike ``quantize_dynamic``."""
     import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), bits=bits, block_size=block, accuracy_level=0)
+    model = onnx.load(str(src))
+    _gemm_as_matmul(model)
+    quantizer = MatMulNBitsQuantizer(model, bits=bits, block_size=block, accuracy_level=0)
     quantizer.process()
     quantizer.model.save_model_to_file(str(dst), False)
 
