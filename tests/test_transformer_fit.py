@@ -5,6 +5,7 @@ smaller student from a portable base."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,3 +127,39 @@ def test_a_portable_base_carries_the_bottom_layers_and_a_student_learns_from_it(
     assert roc_auc_score(y[test, 0], logits[test, 0]) > 0.9
     weights = torch.load(tmp_path / "out" / "best.pt")
     assert not any(name.startswith("bert.encoder.layer.1.") for name in weights)
+
+
+def test_a_portable_run_on_another_machine_finishes_here_with_its_report_and_exports(
+    tmp_path, tiny_base, quick, monkeypatch
+):
+    """``--portable`` here, ``transformer_fit.py`` there (only the pack and base.npz), its files
+    back, ``--minutes 0`` here: the checkpoint, the exports and the held-out report."""
+    import shutil
+
+    from worker.training import transformer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *(f"w{i}" for i in range(5, 40))]
+    (tiny_base / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    transformers.BertTokenizer(str(tiny_base / "vocab.txt")).save_pretrained(tiny_base)
+    monkeypatch.setattr(transformer, "base_model_dir", lambda: tiny_base)
+    here = tmp_path / "models" / transformer.ATTRIBUTE_STEM
+    here.mkdir(parents=True)
+    synthetic_pack(here / "pack.npz")
+
+    plan = transformer.train_minilm(tmp_path / "data", here.parent, layers=1, portable=True, progress=False)
+    assert "--layers 1" in plan["run there"] and not (here / "best.pt").exists()
+    there = tmp_path / "gpu"
+    options = ["--epochs", "6", "--layers", "1", "--device", "cpu"]
+    transformer_fit.main([str(here / "pack.npz"), plan["base"], str(there), *options])
+    for path in there.iterdir():
+        shutil.copy(path, here)
+
+    card = transformer.train_minilm(tmp_path / "data", here.parent, minutes=0, layers=1, progress=False)
+    assert card["steps_done"] == card["steps"]  # the run's, not a new one
+    assert {(e["source"], e["attribute"]) for e in card["held_out"]} >= {("a", "toxicity"), ("b", "toxicity")}
+    assert card["onnx"]["w8"]["max_abs_diff"] < 0.01
+    checkpoint = Path(card["checkpoint"])
+    assert checkpoint.with_suffix(".w8.onnx").exists()
+    assert json.loads((checkpoint.with_suffix("") / "config.json").read_text())["num_hidden_layers"] == 1
+    with pytest.raises(ValueError, match="pass its --layers"):
+        transformer.train_minilm(tmp_path / "data", here.parent, minutes=0, layers=2, progress=False)
