@@ -146,20 +146,39 @@ def test_a_portable_run_on_another_machine_finishes_here_with_its_report_and_exp
     here.mkdir(parents=True)
     synthetic_pack(here / "pack.npz")
 
-    plan = transformer.train_minilm(tmp_path / "data", here.parent, layers=1, portable=True, progress=False)
-    assert "--layers 1" in plan["run there"] and not (here / "best.pt").exists()
+    plan = transformer.train_minilm(
+        tmp_path / "data", here.parent, layers=1, embedding_bits=4, portable=True, progress=False
+    )
+    assert "--layers 1 --embedding-bits 4" in plan["run there"] and not (here / "best.pt").exists()
     there = tmp_path / "gpu"
-    options = ["--epochs", "6", "--layers", "1", "--device", "cpu"]
+    options = ["--epochs", "6", "--layers", "1", "--embedding-bits", "4", "--device", "cpu"]
     transformer_fit.main([str(here / "pack.npz"), plan["base"], str(there), *options])
     for path in there.iterdir():
         shutil.copy(path, here)
 
-    card = transformer.train_minilm(tmp_path / "data", here.parent, minutes=0, layers=1, progress=False)
+    card = transformer.train_minilm(tmp_path / "data", here.parent, minutes=0, progress=False)
     assert card["steps_done"] == card["steps"]  # the run's, not a new one
+    assert card["plan"]["layers"] == 1 and card["plan"]["embedding_bits"] == 4
     assert {(e["source"], e["attribute"]) for e in card["held_out"]} >= {("a", "toxicity"), ("b", "toxicity")}
-    assert card["onnx"]["w8"]["max_abs_diff"] < 0.01
+    assert card["onnx"]["w8"]["max_abs_diff"] < 0.01  # the int4 embeddings stored exactly as trained
     checkpoint = Path(card["checkpoint"])
     assert checkpoint.with_suffix(".w8.onnx").exists()
     assert json.loads((checkpoint.with_suffix("") / "config.json").read_text())["num_hidden_layers"] == 1
-    with pytest.raises(ValueError, match="pass its --layers"):
-        transformer.train_minilm(tmp_path / "data", here.parent, minutes=0, layers=2, progress=False)
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_embeddings_trained_at_the_export_s_precision_stay_there_and_round_again_to_the_same_integers(
+    tmp_path, tiny_base, quick, bits
+):
+    synthetic_pack(tmp_path / "pack.npz")
+    transformer_fit.fit(
+        tmp_path / "pack.npz", tiny_base, tmp_path / "out", epochs=2, device="cpu", embedding_bits=bits,
+        progress=False,
+    )  # fmt: skip
+    table = torch.load(tmp_path / "out" / "best.pt")["bert.embeddings.word_embeddings.weight"].float().numpy()
+    q, scale = transformer_fit.quantise_rows(table, bits)
+    assert np.abs(transformer_fit.dequantise(q, scale) - table).max() < 1e-3 * np.abs(table).max()
+    assert q.min() >= -(2 ** (bits - 1)) and q.max() < 2 ** (bits - 1)
+    reference = transformers.BertModel.from_pretrained(tiny_base).embeddings.word_embeddings.weight
+    again, _ = transformer_fit.quantise_rows(reference.detach().numpy(), bits)
+    assert (again == q).all()  # frozen: the base's table on the grid, not trained away from it

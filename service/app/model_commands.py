@@ -46,10 +46,15 @@ TASKS = click.Choice(["toxicity", "spam"])
     "--minutes",
     type=float,
     help="transformer, minilm: stop training after this long (rerun to continue); minilm 0: no training, "
-    "export what a run left in --out.",
+    "export what a run left in --out (with that run's options).",
 )
 @click.option("--device", help="transformer, minilm: cuda, cpu, ... (default: a GPU when torch sees one).")
 @click.option("--layers", type=int, help="minilm: keep the base's bottom N layers (a smaller, faster model).")
+@click.option(
+    "--embedding-bits",
+    type=click.Choice(["8", "4"]),
+    help="minilm: train on word embeddings rounded to 8 or 4 bits and frozen, as the export stores them.",
+)
 @click.option(
     "--portable",
     is_flag=True,
@@ -64,6 +69,7 @@ def model_train(
     minutes: float | None,
     device: str | None,
     layers: int | None,
+    embedding_bits: str | None,
     portable: bool,
 ) -> None:
     """Train a model and report its held-out metrics (transformer: data is the shared data folder)."""
@@ -83,8 +89,9 @@ def model_train(
         from worker.training.transformer import train_minilm
 
         result = train_minilm(
-            data, out, epochs=epochs, minutes=minutes, device=device, layers=layers, portable=portable
-        )
+            data, out, epochs=epochs, minutes=minutes, device=device, layers=layers, portable=portable,
+            embedding_bits=int(embedding_bits) if embedding_bits else None,
+        )  # fmt: skip
     elif task == "spam":
         result = spam_training.train_spam(data, out, progress=True)
     else:

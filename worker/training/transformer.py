@@ -304,18 +304,21 @@ def train_minilm(
     minutes: float | None = None,
     device: str | None = None,
     layers: int | None = None,
+    embedding_bits: int | None = None,
     portable: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """The seven-attribute MiniLM (``stet model train --task minilm``): build the pack once, fine-tune
     (resumable; ``worker/training/transformer_fit.py``), then write ``<stem>.ckpt`` (detoxify format)
     with its config folder, the ONNX exports and ``<stem>.json`` (the card: the held-out report per
-    source, the training history, ONNX against torch). ``layers`` keeps the base's bottom layers.
+    source, the training history, ONNX against torch). ``layers`` keeps the base's bottom layers;
+    ``embedding_bits`` trains on word embeddings rounded to what the export stores (see
+    ``transformer_fit``).
 
     For a machine with a GPU but neither the data nor the base package, ``portable`` writes only the
     pack and ``base.npz`` (``transformer_fit.portable_base``) and says what to run there; bring its
     output folder's files back into the same folder and finish with ``minutes=0`` (no training: the
-    export and the card from what the run left).
+    export and the card from what the run left, with that run's options).
     """
     from worker.training.transformer_fit import fit, portable_base
 
@@ -331,23 +334,23 @@ def train_minilm(
         build_pack(root, pack_path, progress=progress)
     if portable:
         base = portable_base(base_model_dir(), out / "base.npz", layers)
-        layered = f" --layers {layers}" if layers else ""
+        options = f" --layers {layers}" if layers else ""
+        options += f" --embedding-bits {embedding_bits}" if embedding_bits else ""
         return {
             "pack": str(pack_path),
             "base": str(base),
             "megabytes": round((pack_path.stat().st_size + base.stat().st_size) / 1e6, 1),
             "run there": f"python worker/training/transformer_fit.py pack.npz base.npz OUT --epochs {epochs}"
-            f"{layered} [--minutes M]",
-            "then here": f"copy OUT's files into {out}; stet model train --task minilm --minutes 0{layered}",
+            f"{options} [--minutes M]",
+            "then here": f"copy OUT's files into {out}; stet model train --task minilm --out {out.parent} "
+            "--minutes 0",
         }
-    if minutes == 0:
+    if minutes == 0:  # what a run (here, or on another machine) left in ``out``
         summary = json.loads((out / "history.json").read_text(encoding="utf-8"))
-        if summary["plan"].get("layers") != layers:
-            raise ValueError(f"{out} holds a run with {summary['plan']}; pass its --layers")
     else:
         summary = fit(
             pack_path, base_model_dir(), out, epochs=epochs, minutes=minutes, device=device,
-            layers=layers, progress=progress,
+            layers=layers, embedding_bits=embedding_bits, progress=progress,
         )  # fmt: skip
     with np.load(pack_path, allow_pickle=False) as npz:
         pack = {k: npz[k] for k in npz.files}
@@ -363,7 +366,9 @@ def train_minilm(
         "labels": summary["labels"],
         "max_length": PACK_MAX_LENGTH,
         **summary,
-        "onnx": export_onnx(checkpoint, checkpoint.with_suffix(""), texts),
+        "onnx": export_onnx(
+            checkpoint, checkpoint.with_suffix(""), texts, summary["plan"].get("embedding_bits", 8)
+        ),
     }
     checkpoint.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     return {"checkpoint": str(checkpoint), **{k: v for k, v in card.items() if k != "history"}}

@@ -139,33 +139,34 @@ BLOCK = 128  # weights per quantisation block of a matrix product
 
 
 def quantise_embeddings(src: Path, dst: Path, bits: int = 8) -> None:
-    """Store the embedding tables of ``src`` (words and positions) as ``bits``-bit integers
-    (symmetric, scale per row for 8 bits, per block of 32 for 4) dequantised at load; everything
-    else unchanged."""
+    """Store the word-embedding table of ``src`` as ``bits``-bit integers and the position table as
+    int8 (``transformer_fit.quantise_rows``: a scale per row, or per block of 32 for 4 bits),
+    dequantised at load; everything else unchanged. A model trained with ``--embedding-bits`` has
+    its table already on that grid, so this stores it exactly."""
+    import ml_dtypes  # onnx's own dependency
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
+
+    from worker.training.transformer_fit import EMBEDDING_BLOCK, quantise_rows
 
     model = onnx.load(str(src))
     graph = model.graph
     for init in list(graph.initializer):
-        if not init.name.endswith(("word_embeddings.weight", "position_embeddings.weight")):
+        if init.name.endswith("word_embeddings.weight"):
+            width = bits
+        elif init.name.endswith("position_embeddings.weight"):
+            width = 8
+        else:
             continue
-        w = numpy_helper.to_array(init)
+        q, scale = quantise_rows(numpy_helper.to_array(init), width)
         graph.initializer.remove(init)
-        if bits == 8:
-            scale = np.where(np.abs(w).max(axis=1) > 0, np.abs(w).max(axis=1) / 127, 1).astype(np.float32)
-            q = np.round(w / scale[:, None]).astype(np.int8)
+        if width == 8:
             graph.initializer.extend([numpy_helper.from_array(q, f"{init.name}_q")])
             attributes = {"axis": 0}
         else:
-            blocks = w.reshape(w.shape[0], -1, 32)
-            peak = np.abs(blocks).max(axis=2)
-            scale = np.where(peak > 0, peak / 7, 1).astype(np.float32)  # a zero row (padding) stays zero
-            q = np.clip(np.round(blocks / scale[:, :, None]), -8, 7).astype(np.int8).reshape(w.shape)
-            graph.initializer.extend(
-                [helper.make_tensor(f"{init.name}_q", TensorProto.INT4, list(w.shape), q.flatten().tolist())]
-            )
-            attributes = {"axis": 1, "block_size": 32}
+            packed = numpy_helper.from_array(q.astype(ml_dtypes.int4), f"{init.name}_q")  # 2 per byte
+            graph.initializer.extend([packed])
+            attributes = {"axis": 1, "block_size": EMBEDDING_BLOCK}
             for opset in model.opset_import:
                 if opset.domain in ("", "ai.onnx"):
                     opset.version = max(opset.version, 21)  # blocked int4 DequantizeLinear
@@ -224,9 +225,11 @@ def quantise_weights(src: Path, dst: Path, bits: int = 8, block: int = BLOCK) ->
     quantizer.model.save_model_to_file(str(dst), False)
 
 
-def export_onnx(checkpoint: Path, config_dir: Path, texts: list[str]) -> dict[str, Any]:
-    """Write ``<stem>.onnx`` (float32) and ``<stem>.w8.onnx`` (8-bit weights, int8 word embeddings:
-    a quarter of the size) and compare both with torch on ``texts``.
+def export_onnx(
+    checkpoint: Path, config_dir: Path, texts: list[str], embedding_bits: int = 8
+) -> dict[str, Any]:
+    """Write ``<stem>.onnx`` (float32) and ``<stem>.w8.onnx`` (8-bit weights, word embeddings in
+    ``embedding_bits``: a quarter of the size or less) and compare both with torch on ``texts``.
 
     Not ``quantize_dynamic``'s int8, which also quantises the activations: on the seven-attribute
     MiniLM it moved scores by up to 0.41, the 8-bit weights by 0.023 (``benchmarks/transformer_exports.py``).
@@ -254,7 +257,7 @@ def export_onnx(checkpoint: Path, config_dir: Path, texts: list[str]) -> dict[st
             dynamo=False,  # the TorchScript exporter: no onnxscript needed, dynamic axes supported
         )
     quantise_weights(fp32, compact)
-    quantise_embeddings(compact, compact)
+    quantise_embeddings(compact, compact, embedding_bits)
     card = {
         "version": torch_scorer.version,
         "labels": torch_scorer.labels,
