@@ -16,7 +16,7 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 
 from service.policy import ATTRIBUTES
 from worker import training
-from worker.scorers import load_scorer
+from worker.scorers import load_scorer, packing
 from worker.scorers.linear import DEFAULT_MODEL, LinearToxicityScorer, save_artifact
 from worker.training import default_data_path
 from worker.training.vectorizer import make_vectorizer
@@ -119,7 +119,9 @@ def _sample_rows(n: int) -> tuple[list[str], np.ndarray]:
 
 
 def test_numpy_inference_equals_sklearn_pipeline(tmp_path: Path) -> None:
-    """An artifact written from a freshly fitted scikit-learn pipeline scores exactly like it."""
+    """The numpy scorer on a freshly fitted scikit-learn pipeline's weights scores exactly like it, and
+    the artifact written from them (weights rounded to multiples of ``packing.STEP``) within
+    ``packing.TOLERANCE``."""
     texts, y = _sample_rows(3000)
     train_texts, train_y, test_texts = texts[:2500], y[:2500], texts[2500:]
     blocks = [
@@ -141,22 +143,40 @@ def test_numpy_inference_equals_sklearn_pipeline(tmp_path: Path) -> None:
     head = LogisticRegression(C=1.0, max_iter=1000).fit(
         union.transform(train_texts), ["?" in text for text in train_texts]
     )
+    idf = [union.named_transformers[b["name"]].steps[-1][1].idf_.astype(np.float32) for b in blocks]
+    metadata = {"version": "test-1", "labels": ["toxicity", "question"]}
     model_path = tmp_path / "tiny.npz"
     save_artifact(
         model_path,
         blocks=blocks,
-        idf=[union.named_transformers[b["name"]].steps[-1][1].idf_ for b in blocks],
+        idf=idf,
         coef=model.coef_,
         intercept=float(model.intercept_[0]),
-        metadata={"version": "test-1", "labels": ["toxicity", "question"]},
+        metadata=metadata,
         heads={"question": (head.coef_, float(head.intercept_[0]))},
+    )
+    head_index = np.flatnonzero(head.coef_)
+    in_memory = LinearToxicityScorer(
+        {**metadata, "features": {"blocks": blocks}},
+        idf,
+        np.split(model.coef_.ravel(), [2**16]),
+        float(model.intercept_[0]),
+        {"question": (head_index, head.coef_.ravel()[head_index], float(head.intercept_[0]))},
     )
 
     scorer = LinearToxicityScorer.load(model_path)
     assert scorer.version == "test-1" and scorer.labels == ("toxicity", "question")
+    assert scorer.metadata["storage"]["step"] == packing.STEP
     probe = test_texts + ["", "ünïcödé 🎉", "idiot idiot idiot"]
     expected = pipeline.predict_proba(probe)[:, 1]
-    got = scorer.score_batch(probe)
-    np.testing.assert_allclose([s["toxicity"] for s in got], expected, rtol=0, atol=1e-4)
-    expected_head = expected * head.predict_proba(union.transform(probe))[:, 1]
-    np.testing.assert_allclose([s["question"] for s in got], expected_head, rtol=0, atol=1e-4)
+    expected = np.column_stack([expected, expected * head.predict_proba(union.transform(probe))[:, 1]])
+    exact = np.array([[s["toxicity"], s["question"]] for s in in_memory.score_batch(probe)])
+    np.testing.assert_allclose(exact, expected, rtol=0, atol=1e-4)
+    stored = np.array([[s["toxicity"], s["question"]] for s in scorer.score_batch(probe)])
+    np.testing.assert_allclose(stored, exact, rtol=0, atol=packing.TOLERANCE)
+    # The weights were rounded (each by half a step at most), and nothing else: the IDF is exact.
+    assert 0 < np.abs(stored - exact).max()
+    for stored_idf, exact_idf in zip(scorer.idf, in_memory.idf, strict=True):
+        np.testing.assert_array_equal(stored_idf, exact_idf)
+    for stored_coef, exact_coef in zip(scorer.coef, in_memory.coef, strict=True):
+        assert np.abs(stored_coef - exact_coef).max() <= packing.STEP / 2

@@ -8,7 +8,9 @@ For each comment (``prepare``d: mentions and links removed) three views are stac
   logistic regression per attribute trained on the per-attribute sets: the words it uses;
 * a small network, (512 + 4 + 7) → 256 → 7, turns them into one probability per attribute.
 
-Training is ``worker/training/attributes.py``. All numpy: no torch, no download. ``explain``
+Training is ``worker/training/attributes.py``; ``save_artifact`` writes what it trained: the network
+in float32, the n-gram heads (mostly zeros) compactly as multiples of a small step (``packing.py``).
+All numpy: no torch, no download. ``explain``
 gives the linear model's spans without those that are only identity terms ("Black" in "Black
 residents deserve answers" names a group; it is not abuse).
 """
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from worker.identity import terms_in
-from worker.scorers import ENGLISH
+from worker.scorers import ENGLISH, packing
 from worker.scorers.encoder import READS, Encoder
 from worker.scorers.hashing import SparseWeights, sigmoid
 from worker.scorers.linear import MODELS_DIR, LinearToxicityScorer
@@ -41,6 +43,29 @@ _PLACEHOLDER = re.compile(r"\bURL\b")  # OLID's and others' stand-in for a link
 def prepare(text: str) -> str:
     """The text the models read: HTML entities decoded, mentions, links and "RT" removed."""
     return " ".join(_PLACEHOLDER.sub(" ", _NOISE.sub(" ", html.unescape(text))).split())
+
+
+def save_artifact(
+    path: Path,
+    card: dict[str, Any],
+    state: dict[str, np.ndarray],
+    sparse: np.ndarray,
+    sparse_intercept: np.ndarray,
+) -> None:
+    """Write ``path`` (.npz) and its card (.json, with the storage format added): the network's
+    ``state`` (w1, b1, w2, b2), the n-gram heads' weights ``sparse`` (features × labels; 0 where
+    none is kept) and their intercepts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        path,
+        **{k: np.asarray(v, dtype=np.float32) for k, v in state.items()},
+        sparse=packing.pack(np.asarray(sparse).T),  # labels × features: each label's run of zeros together
+        sparse_intercept=np.asarray(sparse_intercept, dtype=np.float32),
+        step=np.array(packing.STEP),
+    )
+    network = "float32 (w1, b1, w2, b2); the weights are the n-gram heads' (sparse, labels x features)"
+    card = {**card, "storage": {**packing.STORAGE, "network": network}}
+    path.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
 
 
 def validated_languages(card: dict[str, Any] | None = None) -> frozenset[str]:
@@ -67,20 +92,27 @@ class EnsembleScorer:
         self.reads = READS
         self.version = f"{card['version']}+{linear.version}"
         self.state = {k: arrays[k] for k in ("w1", "b1", "w2", "b2")}
+        # The n-gram heads' weights, (features, labels) and mostly zeros, scored sparse.
+        sparse = np.ascontiguousarray(arrays["sparse"])
+        kept = np.flatnonzero(sparse)  # by feature, then label (much faster than a 2-D nonzero)
+        feature, label = np.divmod(kept, sparse.shape[1])
         self.sparse = SparseWeights.from_entries(
-            arrays["sparse_index"],
-            arrays["sparse_label"],
-            arrays["sparse_coef"].astype(np.float32),
+            feature,
+            label.astype(np.int8),
+            sparse.ravel()[kept].astype(np.float32),
             (sum(c.size for c in linear.coef), len(self.labels)),
         )
         self.sparse_intercept = arrays["sparse_intercept"].astype(np.float32)
 
     @classmethod
     def load(cls, path: Path | None = None, threads: int = 1) -> EnsembleScorer:
+        """Load an artifact ``save_artifact`` wrote (default: the shipped one), decoding it once."""
         path = Path(path) if path is not None else DEFAULT_MODEL
         card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
+        sparse = packing.unpack(arrays["sparse"], float(arrays["step"]), np.float32)
+        arrays["sparse"] = sparse.reshape(len(card["labels"]), -1).T
         return cls(card, arrays, LinearToxicityScorer.load(), Encoder(threads=threads))
 
     @staticmethod

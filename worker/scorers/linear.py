@@ -3,10 +3,11 @@
 The artifact is deliberately not a pickle (unsafe to load, and tied to one scikit-learn version).
 It is a pair of files with the same stem:
 
-* ``<stem>.npz`` - plain arrays: per feature block ``idf_<block>`` and ``coef_<block>`` (float32,
-  one value per hashed feature), and ``intercept``;
-* ``<stem>.json`` - metadata: ``version``, the feature configuration, the training data, the date
-  and the held-out metrics.
+* ``<stem>.npz`` - plain arrays, stored compactly (``packing.py``): per feature block ``idf_<block>``
+  (a table: ``idf_<block>_values`` and each hashed feature's position among them, lossless) and
+  ``coef_<block>`` (one weight per hashed feature, multiples of ``step``), and ``intercept``;
+* ``<stem>.json`` - metadata: ``version``, the feature configuration, the storage format, the
+  training data, the date and the held-out metrics.
 
 Features are hashed, so the artifact needs no vocabulary: training uses scikit-learn's stateless
 ``HashingVectorizer`` and inference makes the same features with numpy and mmh3 (``hashing.py``).
@@ -19,8 +20,8 @@ equivalent scikit-learn pipeline (a ``FeatureUnion`` of one ``HashingVectorizer`
 Labels beyond ``toxicity`` are *heads* on the same features: a head for label ``L`` is a logistic
 regression ``q_L`` trained on the few comments labelled with types of toxicity, and the score is
 ``P(toxicity) * q_L``, so the large toxicity model decides *whether* a comment is toxic and the
-small head *which kind*. Heads are stored sparse: ``head_<label>_index`` (int32 positions in the
-blocks' features laid end to end), ``head_<label>_coef`` (float32) and ``head_<label>_intercept``.
+small head *which kind*. A head is stored as ``head_<label>`` (one weight per feature of the
+blocks laid end to end, mostly 0) and ``head_<label>_intercept``; it is scored sparse.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from worker import spans
-from worker.scorers import ENGLISH
+from worker.scorers import ENGLISH, packing
 from worker.scorers.hashing import SparseRows, SparseWeights, hashed_counts, sigmoid
 from worker.spans import SpanRule
 
@@ -86,25 +87,37 @@ def save_artifact(
     ``idf`` holds one array per block; ``coef`` is the logistic regression's coefficient vector
     over the blocks' features laid end to end, in block order; ``heads`` maps a label to its
     head's (coefficients in the same layout, intercept). ``metadata`` must contain ``version``;
-    the feature configuration is added here.
+    the feature configuration and the storage format are added here. Weights are rounded to
+    multiples of ``packing.STEP`` (scores move by less than ``packing.TOLERANCE``); IDF is stored
+    exactly (as float32).
     """
     sizes = [block["hashing"]["n_features"] for block in blocks]
     coef = np.asarray(coef).ravel()
     if coef.size != sum(sizes) or [w.size for w in idf] != sizes:
         raise ValueError("idf/coef sizes do not match the feature blocks")
-    arrays: dict[str, np.ndarray] = {"intercept": np.array([intercept], dtype=np.float64)}
+    arrays: dict[str, np.ndarray] = {
+        "intercept": np.array([intercept], dtype=np.float64),
+        "step": np.array(packing.STEP),
+    }
     for block, block_idf, block_coef in zip(blocks, idf, np.split(coef, np.cumsum(sizes)[:-1]), strict=True):
-        arrays[f"idf_{block['name']}"] = np.asarray(block_idf, dtype=np.float32)
-        arrays[f"coef_{block['name']}"] = block_coef.astype(np.float32)
+        name = block["name"]
+        arrays[f"idf_{name}_values"], arrays[f"idf_{name}"] = packing.pack_table(
+            np.asarray(block_idf, dtype=np.float32)
+        )
+        arrays[f"coef_{name}"] = packing.pack(block_coef)
     for label, (head_coef, head_intercept) in (heads or {}).items():
-        head_coef = np.asarray(head_coef).ravel()
-        index = np.flatnonzero(head_coef)
-        arrays[f"head_{label}_index"] = index.astype(np.int32)
-        arrays[f"head_{label}_coef"] = head_coef[index].astype(np.float32)
+        arrays[f"head_{label}"] = packing.pack(head_coef)
         arrays[f"head_{label}_intercept"] = np.array([head_intercept], dtype=np.float64)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(model_path, **arrays)
-    meta = {**metadata, "features": {"blocks": list(blocks), "sublinear_tf": True, "norm": "l2 per block"}}
+    meta = {
+        **metadata,
+        "features": {"blocks": list(blocks), "sublinear_tf": True, "norm": "l2 per block"},
+        "storage": {
+            **packing.STORAGE,
+            "idf": "lossless: the distinct float32 values and each feature's position among them",
+        },
+    }
     metadata_path(model_path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
@@ -143,22 +156,21 @@ class LinearToxicityScorer:
 
     @classmethod
     def load(cls, path: Path | None = None) -> LinearToxicityScorer:
-        """Load an ``.npz`` artifact and its JSON metadata (default: the shipped model)."""
+        """Load an ``.npz`` artifact and its JSON metadata (default: the shipped model), decoding
+        its weights (``packing``) once."""
         path = Path(path) if path is not None else DEFAULT_MODEL
         metadata = json.loads(metadata_path(path).read_text(encoding="utf-8"))
         names = [block["name"] for block in metadata["features"]["blocks"]]
         with np.load(path, allow_pickle=False) as arrays:
-            idf = [arrays[f"idf_{n}"] for n in names]
-            coef = [arrays[f"coef_{n}"] for n in names]
+            step = float(arrays["step"])
+            idf = [packing.unpack_table(arrays[f"idf_{n}_values"], arrays[f"idf_{n}"]) for n in names]
+            coef = [packing.unpack(arrays[f"coef_{n}"], step) for n in names]
             intercept = float(arrays["intercept"][0])
-            heads = {
-                label: (
-                    arrays[f"head_{label}_index"],
-                    arrays[f"head_{label}_coef"],
-                    float(arrays[f"head_{label}_intercept"][0]),
-                )
-                for label in metadata.get("labels", ["toxicity"])[1:]
-            }
+            heads: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+            for label in metadata.get("labels", ["toxicity"])[1:]:
+                weights = packing.unpack(arrays[f"head_{label}"], step)
+                index = np.flatnonzero(weights)
+                heads[label] = (index, weights[index], float(arrays[f"head_{label}_intercept"][0]))
         return cls(metadata, idf, coef, intercept, heads)
 
     def features(self, texts: Sequence[str]) -> SparseRows:

@@ -20,12 +20,13 @@ Recipe (``stet model train --task attributes``; every step shows progress, the s
    evaluation-only sets; suggest policy thresholds from validation rows.
 
 Training needs torch (the ``transformer`` extra; it uses a GPU when torch sees one); the artifact is
-plain arrays (``.npz``) and a JSON card, and scoring needs numpy only (``worker.scorers.ensemble``).
+plain arrays (``.npz``, the n-gram heads rounded to multiples of ``packing.STEP``: the card's figures
+are the float model's, the stored one's scores are within ``packing.TOLERANCE``) and a JSON card,
+and scoring needs numpy only (``worker.scorers.ensemble``).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter
@@ -42,7 +43,7 @@ from tqdm import tqdm
 
 from worker.identity import mentions_identity
 from worker.scorers.encoder import Encoder
-from worker.scorers.ensemble import DEFAULT_MODEL, SPARSE_KEEP, EnsembleScorer, prepare
+from worker.scorers.ensemble import DEFAULT_MODEL, SPARSE_KEEP, EnsembleScorer, prepare, save_artifact
 from worker.scorers.linear import LinearToxicityScorer
 from worker.training import attribute_data as ad
 from worker.training import identity_weights, mask_identity_terms
@@ -271,15 +272,5 @@ def train_attributes(
         "evaluation_only": evaluate(rows, y, p, linear_p, np.arange(n, len(rows))),
         "identity_mentions_in_test": int(mentions_identity([rows[i].text for i in test]).sum()),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    feature, label = np.nonzero(kept)
-    np.savez_compressed(
-        out,
-        **{k: v.astype(np.float32) for k, v in state.items()},
-        sparse_index=feature.astype(np.int32),
-        sparse_label=label.astype(np.int8),
-        sparse_coef=coef[kept].astype(np.float16),
-        sparse_intercept=intercept,
-    )
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    save_artifact(out, card, state, np.where(kept, coef, 0.0), intercept)
     return card

@@ -43,6 +43,7 @@ from tqdm import tqdm
 from service.config import Settings
 from service.policy import Thresholds, decide
 from service.reasons import ReasonCode
+from worker.scorers import packing
 from worker.scorers.linear import MODELS_DIR, metadata_path, save_artifact
 from worker.scorers.spam import SpamScorer
 from worker.scorers.spam.signals import PRIOR_WEIGHTS, SIGNALS_VERSION
@@ -305,11 +306,14 @@ def train_spam(
             "lovo": {k: v for k, v in lovo.items() if k != "pooled_model"},
         },
     )
-    scorer = SpamScorer.load(model_path)  # the written artifact must reproduce the in-memory model
+    # The written artifact must reproduce the in-memory model: its weights are rounded for storage,
+    # and no spam score (the log-odds times model_scale, through a sigmoid) may move by more than
+    # packing.TOLERANCE.
+    scorer = SpamScorer.load(model_path)
     max_diff = float(
         np.max(np.abs(scorer.model.decision_function(data["plain"]) - log_odds(np.arange(len(y)))))
     )
-    if max_diff > 1e-3:
+    if max_diff * combination["model_scale"] / 4 > packing.TOLERANCE:
         raise RuntimeError(f"the saved artifact's log-odds differ from the model's by {max_diff}")
     return {
         "model_path": str(model_path),

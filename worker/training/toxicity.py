@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from worker import spans
 from worker.identity import IDENTITY_TERMS, terms_in
+from worker.scorers import packing
 from worker.scorers.linear import (
     FEATURE_BLOCKS,
     MODELS_DIR,
@@ -321,15 +322,16 @@ def train_toxicity(
     metadata["spans"] = tune_spans(scorer, root)
     metadata["training"]["seconds"] = round(time.perf_counter() - started, 1)
     metadata_path(model_path).write_text(
-        json.dumps({**metadata, "features": scorer.metadata["features"]}, indent=2) + "\n", encoding="utf-8"
+        json.dumps({**scorer.metadata, **metadata}, indent=2) + "\n", encoding="utf-8"
     )
 
-    # Check the written artifact end to end: it must reproduce the in-memory model's scores.
+    # Check the written artifact end to end: it must reproduce the in-memory model's scores (to
+    # within what rounding its weights for storage may move them).
     scorer = LinearToxicityScorer.load(model_path)
     test_texts = [texts[i] for i in test]
     p_artifact, per_second = _score_timed(scorer, test_texts, progress)
     max_diff = float(np.max(np.abs(p_artifact - p_test)))
-    if max_diff > 1e-4:
+    if max_diff > packing.TOLERANCE:
         raise RuntimeError(f"the saved artifact's scores differ from the model's by {max_diff}")
     return {
         "model_path": str(model_path),
