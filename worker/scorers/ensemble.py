@@ -113,7 +113,10 @@ class EnsembleScorer:
             arrays = {k: npz[k] for k in npz.files}
         sparse = packing.unpack(arrays["sparse"], float(arrays["step"]), np.float32)
         arrays["sparse"] = sparse.reshape(len(card["labels"]), -1).T
-        return cls(card, arrays, LinearToxicityScorer.load(), Encoder(threads=threads))
+        scorer = cls(card, arrays, LinearToxicityScorer.load(), Encoder(threads=threads))
+        del arrays, sparse
+        packing.release_freed_memory()
+        return scorer
 
     @staticmethod
     def stack(state: dict[str, np.ndarray], features: np.ndarray) -> np.ndarray:

@@ -171,7 +171,9 @@ class LinearToxicityScorer:
                 weights = packing.unpack(arrays[f"head_{label}"], step)
                 index = np.flatnonzero(weights)
                 heads[label] = (index, weights[index], float(arrays[f"head_{label}_intercept"][0]))
-        return cls(metadata, idf, coef, intercept, heads)
+        scorer = cls(metadata, idf, coef, intercept, heads)
+        packing.release_freed_memory()
+        return scorer
 
     def features(self, texts: Sequence[str]) -> SparseRows:
         """The texts' TF-IDF features: each block's L2-normalised row, blocks side by side."""

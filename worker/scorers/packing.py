@@ -25,6 +25,7 @@ moves scores by up to 0.065 (the linear coefficients alone).
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any
 
 import numpy as np
@@ -75,3 +76,17 @@ def pack_table(values: Any) -> tuple[np.ndarray, np.ndarray]:
 def unpack_table(distinct: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """The flat array ``pack_table`` stored."""
     return distinct[_unplanes(positions)]
+
+
+def release_freed_memory() -> None:
+    """Give the memory that decoding's temporaries freed back to the operating system.
+
+    After a large array is freed, glibc raises its threshold for serving allocations from fresh
+    mappings, so the decoding's later temporaries come from the heap and stay there once freed: a
+    process that had loaded the ensemble held 300 MB against 226 MB after ``malloc_trim`` (the
+    arrays it keeps are 65 MB), in every worker and API process. Without glibc this does nothing.
+    """
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
