@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from service import accounts
 from service.config import Settings
@@ -175,9 +176,16 @@ def assert_decided_exactly_once(inst: Installation, burst: Burst, name: str) -> 
     ids = list(burst.acknowledged.values())
 
     def all_decided() -> bool:
-        with inst.db.session() as session:
-            waiting = select(func.count()).where(Comment.id.in_(ids), Comment.status == Status.PENDING.value)
-            return session.scalar(waiting) == 0
+        waiting = select(func.count()).where(Comment.id.in_(ids), Comment.status == Status.PENDING.value)
+        try:
+            with inst.db.session() as session:
+                return session.scalar(waiting) == 0
+        except DBAPIError as error:
+            # The database outage also cuts this check's own pooled connection; one used less than
+            # PING_AFTER_IDLE ago is not pinged, so its first query fails and the pool is replaced.
+            if not error.connection_invalidated:
+                raise
+            return False
 
     try:
         wait_until(all_decided, 90, interval=0.5, what="every acknowledged comment to be decided")
