@@ -146,6 +146,8 @@ def test_a_portable_run_on_another_machine_finishes_here_with_its_report_and_exp
     here.mkdir(parents=True)
     synthetic_pack(here / "pack.npz")
 
+    with pytest.raises(FileNotFoundError, match="holds no finished run"):
+        transformer.train_minilm(tmp_path / "data", here.parent, minutes=0, progress=False)
     plan = transformer.train_minilm(
         tmp_path / "data", here.parent, layers=1, embedding_bits=4, portable=True, progress=False
     )

@@ -346,6 +346,8 @@ def train_minilm(
             "--minutes 0",
         }
     if minutes == 0:  # what a run (here, or on another machine) left in ``out``
+        if not (out / "history.json").exists():
+            raise FileNotFoundError(f"{out} holds no finished run (history.json): train, or copy one in")
         summary = json.loads((out / "history.json").read_text(encoding="utf-8"))
     else:
         summary = fit(

@@ -7,6 +7,7 @@ scikit-learn and tqdm, not Stet itself, so the same file runs as a script on an 
 that has the pack and the base weights and nothing else::
 
     python worker/training/transformer_fit.py PACK BASE OUT_DIR [--epochs 3] [--minutes M] [--layers K]
+        [--embedding-bits 8|4]
 
 ``BASE`` is the base model's folder, or a *portable base* (``portable_base``: the same weights in
 one file small enough to travel beside the pack, the word embeddings in int8 with a scale per row
