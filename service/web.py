@@ -109,10 +109,19 @@ SECURITY_HEADERS = {
 }
 
 
+_SECURITY_HEADERS_LOWER = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
+
+
 def security_headers(response: Response) -> Response:
-    """Every answer carries the security headers (a view may set its own first)."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    """Every answer carries the security headers (a view may set its own first).
+
+    Looked up by one pass over the answer's headers: werkzeug's ``setdefault`` finds an absent
+    header by raising and catching an HTTP exception, and four of those were 2% of a posted
+    comment's CPU."""
+    present = {name.lower() for name, _value in response.headers}
+    for lower, name, value in _SECURITY_HEADERS_LOWER:
+        if lower not in present:
+            response.headers.add(name, value)
     return response
 
 

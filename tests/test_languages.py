@@ -14,6 +14,7 @@ from service.reasons import ReasonCode
 from tests.conftest import stet, wait_until
 from tests.test_dashboard import Dashboard
 from tests.test_perspective import analyze
+from worker.pipeline import Pipeline, decide_pending
 
 # Ordinary abuse a Spanish-, Portuguese- or Italian-language reader might post, and civil remarks.
 ABUSE = {
@@ -80,12 +81,18 @@ def test_word_lists_and_spam_evidence_still_decide_in_every_language():
         policy.Thresholds(0.08, 0.97, unvalidated_language="reject")
 
 
-def test_the_api_shows_each_comments_language(site):
-    response = site.post_comment(CIVIL["de"])
-    body = site.get_comment(response.get_json()["id"]).get_json()
-    assert body["language"] == "de"
+def _decide_in_process(settings, broker, db, ids):  # type: ignore[no-untyped-def]
+    """What the worker does with these pending comments, here in the test's process."""
+    assert decide_pending(ids, Pipeline(settings, broker), db, settings) == len(ids)
+
+
+def test_the_api_shows_each_comments_language_once_the_worker_has_read_it(site, settings, broker, db):
+    german = site.post_comment(CIVIL["de"]).get_json()
+    assert german["status"] == "pending" and german["language"] is None  # the API only saves it
     short = site.post_comment("Top!", external_id="c-2").get_json()["id"]
-    assert site.get_comment(short).get_json()["language"] is None
+    _decide_in_process(settings, broker, db, [german["id"], short])
+    assert site.get_comment(german["id"]).get_json()["language"] == "de"
+    assert site.get_comment(short).get_json()["language"] is None  # too short to tell
 
 
 def test_a_sites_language_is_set_by_an_admin_and_checked(db):
@@ -156,17 +163,20 @@ def test_abuse_in_a_language_stet_cannot_validate_is_never_published(site, db, w
 
 
 def test_the_volume_report_shows_the_language_mix_and_the_queue_filters_by_language(
-    site, client, site_key, make_user, db
+    site, client, site_key, make_user, db, settings, broker
 ):
-    for text in (CIVIL["en"], "Great piece, thank you for writing it.", CIVIL["de"], "Top!"):
-        site.post_comment(text)
+    ids = [
+        site.post_comment(text).get_json()["id"]
+        for text in (CIVIL["en"], "Great piece, thank you for writing it.", CIVIL["de"], "Top!")
+    ]
+    _decide_in_process(settings, broker, db, ids)
     report = client.get("/api/v1/reports/volume", headers={"Authorization": f"Bearer {site_key}"}).get_json()
     table = report["tables"]["languages"]
     assert table["columns"] == ["Language", "Comments", "Share", "Waiting for a person"]
     # "Top!" is too short to tell: it counts in the site's language, English
     assert [row[:3] for row in table["rows"]] == [["en", 3, 0.75], ["de", 1, 0.25]]
 
-    with db.session() as session:  # as the worker would leave them (none runs here)
+    with db.session() as session:  # all in the queue, whatever the model said
         session.execute(update(Comment).values(status="queued"))
         session.commit()
     make_user("mod", "moderator")

@@ -20,7 +20,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from service import logs, moderation
+from service import language, logs, moderation
 from service.config import Settings
 from service.db import Database
 from service.metrics import metrics
@@ -74,6 +74,7 @@ class Pipeline:
         # two are still queued, just without highlighted spans.
         self.explain_above = settings.approve_below
         self.spam = SpamScorer.load() if settings.spam else None
+        language.detect("The language model loads with the scorers, not on the first comment.")
         self.akismet_endpoint = settings.akismet_endpoint or None
         self._akismet: dict[tuple[str, str], Akismet] = {}
         self.recent = RecentActivity(
@@ -173,12 +174,14 @@ def decide_pending(
             .order_by(Comment.id)
         ).all()
         lists: dict[int, WordLists] = {}
-        bodies, contexts = [], []
+        bodies, contexts, spoken = [], [], []
         for comment in comments:
             if comment.site_id not in lists:
                 lists[comment.site_id] = _compile(moderation.word_lists(session, comment.site_id))
             site = comment.site
             bodies.append(comment.body)
+            # Detected here, not when the comment arrives: the API only saves and enqueues.
+            spoken.append(language.detect(comment.body, expected=site.language))
             contexts.append(
                 CommentContext(
                     posting=Posting(
@@ -194,7 +197,7 @@ def decide_pending(
                     user_agent=comment.user_agent,
                     permalink=comment.article.url,
                     akismet=(site.akismet_key, site.akismet_blog or "") if site.akismet_key else None,
-                    language=comment.language or site.language,
+                    language=spoken[-1] or site.language,
                 )
             )
         todo = [c.id for c in comments]
@@ -202,10 +205,10 @@ def decide_pending(
         return 0
     results = pipeline.score_batch(bodies, contexts)
     with db.session() as session:
-        for comment_id, found in zip(todo, results, strict=True):
+        for comment_id, found, detected in zip(todo, results, spoken, strict=True):
             rid = (request_ids or {}).get(comment_id) or logs.request_id.get()
             with logs.bound(rid):
-                _decide(session, comment_id, found, settings)
+                _decide(session, comment_id, found, settings, detected)
     return len(todo)
 
 
@@ -217,8 +220,14 @@ def hold_unscored(db: Database, settings: Settings, comment_id: int, why: str) -
         return _decide(session, comment_id, found, settings)
 
 
-def _decide(session: Session, comment_id: int, found: list[ScorerResult], settings: Settings) -> bool:
-    comment = moderation.record_scores(session, comment_id, found, settings)
+def _decide(
+    session: Session,
+    comment_id: int,
+    found: list[ScorerResult],
+    settings: Settings,
+    spoken: str | None = None,
+) -> bool:
+    comment = moderation.record_scores(session, comment_id, found, settings, spoken)
     if comment is None:
         return False  # decided already (a second delivery of its message)
     metrics().comments_decided.labels(site=str(comment.site_id), by="auto", status=comment.status).inc()

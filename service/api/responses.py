@@ -53,7 +53,8 @@ class CommentOut(BaseModel):
     author_id: str
     parent_id: int | None
     body: str
-    # ISO 639-1 code detected on arrival; null when the text is too short to tell (the site's is assumed)
+    # ISO 639-1 code, detected when the comment is scored: null while pending, and when the text is
+    # too short to tell (the site's is assumed)
     language: str | None
     created_at: str
     scores: dict[str, dict[str, float | str]]

@@ -60,7 +60,8 @@ class Comment(Base):
     report_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     # An approved comment hidden by reader reports until a moderator looks at it again.
     hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
-    # The language detected on arrival (service.language); NULL when too short to tell.
+    # The language the worker detected when scoring it (service.language); NULL while pending and
+    # when too short to tell.
     language: Mapped[str | None] = mapped_column(String(8))
     # The body names an identity group (set once on insert; bodies are never edited).
     mentions_identity: Mapped[bool] = mapped_column(

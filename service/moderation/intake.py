@@ -12,7 +12,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from service import language
 from service.metrics import metrics
 from service.models import (
     Article,
@@ -177,7 +176,7 @@ def submit_comment(session: Session, site: Site, data: CommentIn) -> Submission:
         "parent_id": data.parent_id,
         "external_id": data.external_id,
         "body": data.body,
-        "language": language.detect(data.body, expected=site.language),
+        "language": None,  # the worker detects it with the scorers (service.language)
         "ip": data.ip,
         "user_agent": data.user_agent,
         "status": Status.PENDING.value,

@@ -107,18 +107,24 @@ def score_rows(comment_id: int, scorer: str, version: str, scores: Mapping[str, 
     ]
 
 
-def unvalidated_language(comment: Comment, results: Sequence[ScorerResult]) -> str | None:
-    """The comment's language (its site's when too short to tell) if a scorer that claims languages
-    is not validated for it."""
-    spoken = comment.language or comment.site.language
+def unvalidated_language(spoken: str, results: Sequence[ScorerResult]) -> str | None:
+    """``spoken``, the comment's language (its site's when too short to tell), if a scorer that
+    claims languages is not validated for it."""
     claims = [r.languages for r in results if r.languages is not None]
     return spoken if any(spoken not in validated for validated in claims) else None
 
 
 def record_scores(
-    session: Session, comment_id: int, results: Sequence[ScorerResult], settings: Settings
+    session: Session,
+    comment_id: int,
+    results: Sequence[ScorerResult],
+    settings: Settings,
+    language: str | None = None,
 ) -> Comment | None:
     """Store a pending comment's scores and reasons and apply the policy; commits.
+
+    ``language`` is the one the worker detected (``service.language``), stored with the decision;
+    without it (too short to tell) the comment is read in its site's language.
 
     Idempotent: a comment that is no longer pending (decided by an earlier run
     of the same task) is left as it is and ``None`` is returned.
@@ -137,7 +143,9 @@ def record_scores(
         reasons,
         review_reason=premoderation_hold(session, comment, reasons),
         trusted=comment.author.trusted,
-        unvalidated_language=unvalidated_language(comment, results),
+        unvalidated_language=unvalidated_language(
+            language or comment.language or comment.site.language, results
+        ),
     )
     risk = max((scores[label] for label in RISK_LABELS if label in scores), default=None)
     now = utcnow()
@@ -148,6 +156,7 @@ def record_scores(
             status=outcome.status.value,
             decided_at=None if outcome.status == Status.QUEUED else now,
             risk=risk,
+            **({"language": language} if language is not None else {}),
         )
     )
     claimed = cast(CursorResult[Any], updated).rowcount  # an UPDATE's result is a CursorResult
