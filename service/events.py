@@ -79,6 +79,11 @@ def _subscribers(session: Session, site_id: int) -> list[tuple[int, list[str]]]:
     return hooks
 
 
+def subscribed(session: Session, site_id: int, event: str) -> bool:
+    """Whether a webhook of the site takes ``event`` (most sites have none: no event to build)."""
+    return any(event in events for _hook_id, events in _subscribers(session, site_id))
+
+
 def emit(session: Session, site_id: int, event: str, data: dict[str, Any]) -> list[WebhookDelivery]:
     """Queue ``event`` for every subscribed webhook of the site; the caller commits."""
     if event not in EVENTS:

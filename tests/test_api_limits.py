@@ -82,3 +82,20 @@ def test_with_redis_away_posting_is_still_limited_in_memory(app_factory, site_ke
     answers = [site.post_comment(f"Comment {n} while Redis is away").status_code for n in range(3)]
     assert answers == [202, 202, 429]
     assert limits._redis_away_until > 0
+
+
+def test_a_refused_request_leaves_no_reply_behind_for_the_next_one(app_factory, site_key, broker):
+    """The count is sent before the request is read and its reply read after: requests refused for
+    another reason in between (bad key, bad body) take their reply with them, a Redis that forgot the
+    script (restarted) is given it again, and the limit still comes first, as if asked first."""
+    site = site_for(app_factory, site_key, rate_limit_author="3/minute")
+    bad_key = site.client.post(
+        "/api/v1/comments", json={"body": "x"}, headers={"Authorization": "Bearer stet_not_a_key"}
+    )
+    assert_error(bad_key, 401, code="unauthorized")
+    assert_error(site.post_comment(""), 422, field="body")  # counted: the reader did post
+    broker.script_flush()
+    assert [site.post_comment(f"Comment {n}").status_code for n in (2, 3)] == [202, 202]
+    assert_error(site.post_comment("A fourth"), 429, code="rate_limited")
+    assert_error(site.post_comment(""), 429, code="rate_limited")  # past the limit, whatever it says
+    assert site.post_comment("Another reader", author={"id": "reader-9"}).status_code == 202

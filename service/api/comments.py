@@ -51,28 +51,31 @@ def create():
     Refused with ``403`` (``author_banned``, ``author_suspended``) or ``409`` (``comments_closed``,
     or an ``external_id`` reused for other words).
     """
-    limits.count_new_comment()
-    site = current_site()
-    data = parse(CommentIn, json_body())
-    settings = current_app.config["STET_SETTINGS"]
-    body_len = len(data.body)
-    if body_len > settings.max_body_chars:
-        raise APIError(
-            422,
-            "validation_error",
-            f"body: at most {settings.max_body_chars} characters, got {body_len}",
-            field="body",
-        )
-    session = get_session()
-    if data.parent_id is not None:
-        parent = session.get(Comment, data.parent_id)
-        if parent is None or parent.site_id != site.id:
+    count = limits.count_new_comment()
+    try:  # while Redis counts it: a refusal by the limits comes first, as if asked first
+        site = current_site()
+        data = parse(CommentIn, json_body())
+        settings = current_app.config["STET_SETTINGS"]
+        body_len = len(data.body)
+        if body_len > settings.max_body_chars:
             raise APIError(
-                422, "validation_error", f"parent_id: no comment {data.parent_id}", field="parent_id"
+                422,
+                "validation_error",
+                f"body: at most {settings.max_body_chars} characters, got {body_len}",
+                field="body",
             )
+        session = get_session()
+        if data.parent_id is not None:
+            parent = session.get(Comment, data.parent_id)
+            if parent is None or parent.site_id != site.id:
+                raise APIError(
+                    422, "validation_error", f"parent_id: no comment {data.parent_id}", field="parent_id"
+                )
+    finally:
+        count.wait()
     try:
         submission = moderation.submit_comment(session, site, data)
-        if submission.created:
+        if submission.created and events.subscribed(session, site.id, events.COMMENT_CREATED):
             events.comment_event(session, submission.comment, events.COMMENT_CREATED)
         session.commit()
     except moderation.Refused as refused:
@@ -83,11 +86,10 @@ def create():
     except IntegrityError:
         # A concurrent retry with the same external_id won the insert.
         session.rollback()
-        submission = moderation.Submission(
+        submission = moderation.Submission.existing(
             session.scalars(
                 select(Comment).where(Comment.site_id == site.id, Comment.external_id == data.external_id)
-            ).one(),
-            created=False,
+            ).one()
         )
     comment = submission.comment
     if not submission.created and comment.body != data.body:

@@ -2,8 +2,9 @@
 posting comments also per author and per reader IP address. Limits come from ``Settings``.
 
 Posting a comment, the hot path, counts against its three budgets in one Redis round trip
-(``count_new_comment``) rather than Flask-Limiter's one per limit: the three round trips were a
-quarter of the API's CPU per comment (``benchmarks/ingest.py``). The windows are Flask-Limiter's own
+(``count_new_comment``, answered while the view validates the request) rather than Flask-Limiter's
+one per limit: the three round trips were a quarter of the API's CPU per comment
+(``benchmarks/ingest.py``). The windows are Flask-Limiter's own
 (the ``limits`` package's moving-window lists under the same keys), so the site's budget stays one
 budget across every route.
 """
@@ -16,6 +17,7 @@ import math
 import time
 from collections.abc import Callable
 from functools import cache
+from typing import cast
 
 import redis
 from flask import current_app, request
@@ -23,6 +25,7 @@ from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
+from redis.commands.core import Script
 
 from service.api.errors import APIError
 from service.metrics import metrics
@@ -89,13 +92,91 @@ def _items(limit: str) -> tuple[RateLimitItem, ...]:
 
 
 @cache
-def _script(storage: RedisStorage) -> Callable[..., list[bytes]]:
+def _script(storage: RedisStorage) -> Script:
     return storage.get_connection().register_script(_ACQUIRE_ALL)
 
 
-def count_new_comment() -> None:
+class Count:
+    """A posted comment's count against its budgets, asked of Redis and answered later
+    (``count_new_comment``): the view validates the request while Redis runs the script."""
+
+    def __init__(self, budgets: list[tuple[RateLimitItem, tuple[str, ...], str]], now: float) -> None:
+        self.budgets, self.now = budgets, now
+        self._reply: Callable[[], list[bytes]] | None = None
+        self._full: tuple[int, float] | None = None
+
+    def send(self, storage: RedisStorage) -> None:
+        """Send the script on a connection of the storage's pool, kept until ``wait`` reads its reply."""
+        script = _script(storage)
+        keys = [storage.prefixed_key(item.key_for(*ids)) for item, ids, _ in self.budgets]
+        args: list[float | int] = [self.now]
+        for item, _ids, _scope in self.budgets:
+            args += [item.amount, item.get_expiry()]
+        pool = storage.get_connection().connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        except BaseException:
+            pool.release(connection)
+            raise
+
+        def reply() -> list[bytes]:
+            try:
+                return cast(list[bytes], connection.read_response())
+            except redis.exceptions.NoScriptError:  # Redis restarted, or first use: load and run it
+                return script(keys=keys, args=args)
+            except BaseException:
+                connection.disconnect()  # a reply may still be on its way: never reuse this one
+                raise
+            finally:
+                pool.release(connection)
+
+        self._reply = reply
+
+    def count_in_memory(self) -> None:
+        for n, (item, ids, _scope) in enumerate(self.budgets):
+            if not _memory.hit(item, *ids):
+                self._full = (n, _memory.get_window_stats(item, *ids).reset_time)
+                return
+
+    def wait(self) -> None:
+        """Read Redis's answer (or the in-memory one) and answer 429 naming the full budget, with
+        Retry-After; always call it once ``count_new_comment`` has returned, even on the way out
+        with another error, so the connection goes back to the pool."""
+        if self._reply is not None:
+            reply, self._reply = self._reply, None
+            try:
+                number, until = reply()
+                if number:
+                    self._full = (int(number) - 1, float(until))
+            except redis.RedisError as error:
+                _redis_away(error)
+                self.count_in_memory()
+        if self._full is not None:
+            item, _ids, scope = self.budgets[self._full[0]]
+            metrics().rate_limited.labels(scope=scope).inc()
+            raise APIError(
+                429,
+                "rate_limited",
+                f"rate limit exceeded: {item}",
+                headers={"Retry-After": str(max(1, math.ceil(self._full[1] - self.now)))},
+            )
+
+
+def _redis_away(error: Exception) -> None:
+    """Count in this process's memory for ``REDIS_RETRY`` seconds."""
+    global _redis_away_until
+    if time.monotonic() >= _redis_away_until:
+        log.warning("rate limits counted in this process's memory for %.0f s: %s", REDIS_RETRY, error)
+        _redis_away_until = time.monotonic() + REDIS_RETRY
+
+
+def count_new_comment() -> Count:
     """Count a posted comment against its site's, its author's and its reader address's limits
-    (the last two when the body names them), or answer 429 naming the limit, with Retry-After."""
+    (the last two when the body names them). The script is sent now and its answer read by
+    ``Count.wait``, which answers 429: waiting for Redis in between cost a posting thread a
+    blocking read and the processor to another thread, 5% of the API's comments per second
+    (``benchmarks/ingest.py``)."""
     settings = current_app.config["STET_SETTINGS"]
     prefix, site = current_app.config["RATELIMIT_KEY_PREFIX"], site_key()  # Flask-Limiter's key parts
     budgets = [(item, (prefix, site, "site"), "site") for item in _items(settings.rate_limit_site)]
@@ -105,37 +186,16 @@ def count_new_comment() -> None:
     ):
         if posted != "-":
             budgets += [(item, (prefix, site, scope, posted), scope) for item in _items(limit)]
-    global _redis_away_until
-    now = time.time()
+    count = Count(budgets, time.time())
     storage = limiter.storage
-    full: tuple[int, float] | None = None
     try:
         if not isinstance(storage, RedisStorage) or time.monotonic() < _redis_away_until:
             raise redis.ConnectionError("no Redis storage")
-        keys = [storage.prefixed_key(item.key_for(*ids)) for item, ids, _ in budgets]
-        args: list[float | int] = [now]
-        for item, _ids, _scope in budgets:
-            args += [item.amount, item.get_expiry()]
-        number, until = _script(storage)(keys=keys, args=args)
-        if number:
-            full = (int(number) - 1, float(until))
+        count.send(storage)
     except redis.RedisError as error:
-        if time.monotonic() >= _redis_away_until:
-            log.warning("rate limits counted in this process's memory for %.0f s: %s", REDIS_RETRY, error)
-            _redis_away_until = time.monotonic() + REDIS_RETRY
-        for n, (item, ids, _scope) in enumerate(budgets):
-            if not _memory.hit(item, *ids):
-                full = (n, _memory.get_window_stats(item, *ids).reset_time)
-                break
-    if full is not None:
-        item, _ids, scope = budgets[full[0]]
-        metrics().rate_limited.labels(scope=scope).inc()
-        raise APIError(
-            429,
-            "rate_limited",
-            f"rate limit exceeded: {item}",
-            headers={"Retry-After": str(max(1, math.ceil(full[1] - now)))},
-        )
+        _redis_away(error)
+        count.count_in_memory()
+    return count
 
 
 def _posting_a_comment() -> bool:
