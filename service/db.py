@@ -3,6 +3,7 @@ and the command line."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -16,6 +17,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 try:
     import fcntl
@@ -69,11 +72,12 @@ class _WriterLock:
         if self.path is not None and fcntl is not None:
             try:
                 if self._fd < 0:
-                    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                    # Read-only is enough for flock, so a file another user made still serves.
+                    self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
                 fcntl.flock(self._fd, fcntl.LOCK_EX)  # the kernel wakes the next waiter, any process's
-            except OSError:
-                self.threads.release()
-                raise
+            except OSError as error:  # a directory we may not write to: SQLite's busy handler alone
+                log.warning("no writers' lock file %s (%s); processes take turns in SQLite", self.path, error)
+                self.path = None
         return True
 
     def release(self) -> None:

@@ -132,3 +132,25 @@ def test_a_forked_process_takes_the_write_lock_for_itself(tmp_path):
     outcome, at = said.get(timeout=20)
     process.join(10)
     assert outcome == "acquired" and at >= released
+
+
+def test_without_a_lock_file_writers_still_write(tmp_path, monkeypatch, caplog):
+    """A database in a directory this process may not create the lock file in (another user's) is
+    still written to: the processes take turns in SQLite's busy handler, as before, and say so."""
+    real_open = db_module.os.open
+
+    def refusing_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).endswith("-writers"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(db_module.os, "open", refusing_open)
+    database = db_module.Database(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    with database.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    with database.engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+    assert "no writers' lock file" in caplog.text
+    database.engine.dispose()
