@@ -153,9 +153,10 @@ def submit_comment(session: Session, site: Site, data: CommentIn) -> Submission:
     closed to comments, is ``Refused``.
 
     A comment by a known author on a known article costs two statements (author and article in one,
-    the insert, which returns the id). The comment returned is built from what was written and put in
-    the session as the persistent row it is: its article and author carry their ids and external ids,
-    it has no scores, reasons or decisions yet, and any other attribute is loaded when first read.
+    the insert, which returns the id). A new comment (``Submission.comment``, built when first read) is
+    made from what was written and put in the session as the persistent row it is: its article and
+    author carry their ids and external ids, it has no scores, reasons or decisions yet, and any
+    other attribute is loaded when first read.
     """
     connection = session.connection()  # Core statements: the ORM's execution adds nothing to them
     parties = connection.execute(
