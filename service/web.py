@@ -116,8 +116,8 @@ def security_headers(response: Response) -> Response:
     """Every answer carries the security headers (a view may set its own first).
 
     Looked up by one pass over the answer's headers: werkzeug's ``setdefault`` finds an absent
-    header by raising and catching an HTTP exception, and four of those were 2% of a posted
-    comment's CPU."""
+    header by raising and catching an HTTP exception: 9.9 µs per answer against 2.0 (``timeit``),
+    about 0.4% of a posted comment's CPU."""
     present = {name.lower() for name, _value in response.headers}
     for lower, name, value in _SECURITY_HEADERS_LOWER:
         if lower not in present:
