@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("base", type=Path, help="folder of the base model (config.json + weights)")
     parser.add_argument("out", type=Path)
     parser.add_argument(
-        "--epochs", type=float, default=3, help="passes over the training rows; a fraction trains on a random part"
+        "--epochs", type=float, default=3, help="passes over the training rows (a fraction: a random part)"
     )
     parser.add_argument("--minutes", type=float, default=None)
     parser.add_argument("--device", default=None)
