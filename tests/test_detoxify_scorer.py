@@ -211,13 +211,15 @@ def test_blend_is_the_mean_of_the_ensemble_and_the_transformer_in_log_odds(tiny,
     monkeypatch.setenv("STET_DETOXIFY_CONFIG_DIR", str(config_dir))
     blend = load_scorer("blend")
     ensemble, transformer = EnsembleScorer.load(), DetoxifyScorer.load(checkpoint, config_dir)
-    texts = ["Thanks for the article", "you are an idiot", "As a gay man, thanks"]
+    texts = ["Thanks for the article", "you are an idiot", "As a gay man, thanks", "@ed42 you are an idiot"]
     got, ours, theirs = blend.score_batch(texts), ensemble.score_batch(texts), transformer.score_batch(texts)
+    # Both read the text as they were trained on it: a mention (or a link) changes nothing.
+    assert got[3] == got[1] and theirs[3] != theirs[1]
 
     def log_odds(p: float) -> float:
         return float(torch.logit(torch.tensor(p, dtype=torch.float64), eps=1e-6))
 
-    for g, e, t in zip(got, ours, theirs, strict=True):
+    for g, e, t in zip(got[:3], ours, theirs, strict=False):
         assert set(g) == set(ensemble.labels)
         for label in ("toxicity", "severe_toxicity", "identity_attack"):
             mean = (log_odds(e[label]) + log_odds(t[label])) / 2

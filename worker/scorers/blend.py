@@ -5,7 +5,9 @@ transformer does not give keeps the ensemble's score. On the held-out rows of ev
 mean of the ensemble and the seven-attribute MiniLM (``stet model train --task minilm``) ranks abuse
 better than either alone (README, "Transformers"), and a weighted blend fitted on the validation rows
 did no better than the plain mean, so the mean it is. Spans, languages and what the scorer reads are
-the ensemble's: the transformer reads English best, and the mean keeps the ensemble's German.
+the ensemble's: the transformer reads English best, and the mean keeps the ensemble's German. The
+transformer reads each text as both were trained on it (``ensemble.prepare``: mentions and links
+removed).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from worker.scorers.ensemble import EnsembleScorer
+from worker.scorers.ensemble import EnsembleScorer, prepare
 
 EPSILON = 1e-6  # scores are clipped this far from 0 and 1 before taking log-odds
 
@@ -38,7 +40,8 @@ class BlendScorer:
     def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
         if not texts:
             return []
-        ours, theirs = self.ensemble.score_batch(texts), self.transformer.score_batch(texts)
+        ours = self.ensemble.score_batch(texts)
+        theirs = self.transformer.score_batch([prepare(t) for t in texts])
         out = []
         for e, t in zip(ours, theirs, strict=True):
             a = _log_odds(np.array([e[label] for label in self.shared]))
