@@ -5,8 +5,8 @@ Stet's own Redis, ``stet worker -c 2``), in one run, so the figures are ratios o
 
   drain     N comments saved as pending and enqueued at once; decisions/s from the worker's first
             decision to its last, for the null scorer (the pipeline's own cost), the linear model,
-            and the default ensemble scored one comment per run (``STET_SCORE_BATCH=1``, the old
-            worker) and in batches (the default)
+            the ensemble, and the default scorer one comment per run (``STET_SCORE_BATCH=1``, the
+            old worker), in batches (the default) and with one worker process
   steady    ``stet api`` + worker, comments POSTed at a steady rate; p50/p95 from the POST to the
             decision (``decided_at``, or the first score's time for queued comments)
   startup   ``stet run`` from launch to the first comment decided
@@ -37,6 +37,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from benchmarks.burst import count_pending, cpu_seconds, wait_http
+from service.config import Settings
 from service.embedded import EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,7 +207,7 @@ def steady(scorer: str, rate: float, seconds: float, bodies: list[str]) -> dict[
 
 def startup(bodies: list[str]) -> float:
     """Seconds from launching `stet run` to its first decision."""
-    with installation("ensemble") as (env, key, db):
+    with installation(Settings().scorers) as (env, key, db):
         base = f"http://127.0.0.1:{env['STET_PORT']}"
         started = time.monotonic()
         run = stet({**env, "STET_REDIS_URL": ""}, "run")
@@ -229,23 +230,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
     bodies = texts()
+    default = Settings().scorers
     few = max(200, args.comments // 5)  # the slow one-at-a-time baseline gets fewer comments
     rows = {
         "null scorer (pipeline cost)": drain("null", args.comments, bodies),
         "linear, batched": drain("linear", args.comments, bodies),
-        "ensemble, one comment per run": drain("ensemble", few, bodies, STET_SCORE_BATCH="1"),
-        "ensemble, batched (default)": drain("ensemble", args.comments, bodies),
-        "ensemble, batched, -c 1": drain("ensemble", args.comments, bodies, concurrency=1),
+        "ensemble, batched": drain("ensemble", args.comments, bodies),
+        f"{default}, one comment per run": drain(default, few, bodies, STET_SCORE_BATCH="1"),
+        f"{default}, batched (default)": drain(default, args.comments, bodies),
+        f"{default}, batched, -c 1": drain(default, args.comments, bodies, concurrency=1),
     }
-    latency = steady("ensemble", args.rate, args.seconds, bodies)
+    latency = steady(default, args.rate, args.seconds, bodies)
     first = startup(bodies)
-    base = rows["ensemble, one comment per run"][0]
+    base = rows[f"{default}, one comment per run"][0]
     print(f"\nworker -c 2 unless said, embedded SQLite + Redis, {os.cpu_count()} CPUs; Toxic Spans texts\n")
     print(f"{'drain':34} {'decisions/s':>12} {'vs one per run':>15} {'worker cores busy':>18}")
     for name, (value, busy) in rows.items():
         print(f"{name:34} {value:12.1f} {value / base:14.2f}x {busy:18.2f}")
     print(
-        f"\nsteady {args.rate:g} comments/s for {args.seconds:g} s (ensemble): POST→decision "
+        f"\nsteady {args.rate:g} comments/s for {args.seconds:g} s ({default}): POST→decision "
         f"p50 {latency['p50_s']:.2f} s, p95 {latency['p95_s']:.2f} s over {latency['n']} comments"
     )
     print(f"stet run → first decision: {first:.1f} s")

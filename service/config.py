@@ -54,7 +54,8 @@ class Settings:
     # "dashboard", so the port news sites reach need not expose the moderators' login.
     serve: Literal["all", "api", "dashboard"] = "all"
     secret_key: str = ""  # empty: generated once and kept in $STET_HOME/secret_key
-    scorers: str = "ensemble"  # the toxicity scorer: every attribute (worker/scorers/ensemble.py)
+    # The toxicity scorer, every attribute: the ensemble and Stet's compact MiniLM (worker/scorers/blend.py)
+    scorers: str = "blend"
     # STET_SCORERS=detoxify or cascade (needs the `transformer` extra): a detoxify model name
     # ("original", downloaded once) or a checkpoint file; with a config/tokenizer folder, fully offline.
     detoxify_checkpoint: str = "original"

@@ -78,11 +78,12 @@ class AttributeRule:
 
 
 # Chosen on validation rows (never the reported test rows) of every labelled set, for the default
-# scorer; README, "Models and the policy", gives the trade-off. A site or article may override each.
+# scorer (``python -m worker.training.policy_thresholds``); README, "Models and the policy", gives the
+# trade-off. A site or article may override each.
 DEFAULT_RULES: Mapping[str, AttributeRule] = MappingProxyType(
     {
-        "threat": AttributeRule(0.05, 0.9),
-        "identity_attack": AttributeRule(0.1, 0.8),
+        "threat": AttributeRule(0.03, 0.9),
+        "identity_attack": AttributeRule(0.05, 0.8),
         "severe_toxicity": AttributeRule(0.1, 0.9),
         "sexual_explicit": AttributeRule(0.2, 0.9),
     }

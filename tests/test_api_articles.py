@@ -43,7 +43,7 @@ def test_register_then_read_an_article(site):
 
 
 def test_an_article_about_a_trial_holds_threats_sooner(site, db, settings):
-    rules = {"threat": {"queue_at": 0.05}, "identity_attack": {"reject_at": None}}
+    rules = {"threat": {"queue_at": 0.02}, "identity_attack": {"reject_at": None}}
     body = put_article(
         site, thresholds={"approve_below": 0.08, "reject_above": 0.97, "attributes": rules}
     ).get_json()
@@ -52,7 +52,7 @@ def test_an_article_about_a_trial_holds_threats_sooner(site, db, settings):
         article = session.scalar(select(Article).where(Article.external_id == "story-1"))
         rules_now = thresholds_for(session.get(Site, article.site_id), settings, article).attributes
         assert (rules_now["threat"].queue_at, rules_now["threat"].reject_at) == (
-            0.05,
+            0.02,
             DEFAULT_RULES["threat"].reject_at,
         )
         assert rules_now["identity_attack"].reject_at is None

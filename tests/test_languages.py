@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from service import accounts, language, policy
+from service.config import Settings
 from service.models import Comment, Site, Status
 from service.reasons import ReasonCode
 from tests.conftest import stet, wait_until
@@ -123,7 +124,7 @@ def test_stet_score_says_the_language_and_whether_the_model_is_validated_for_it(
 
 
 def test_perspective_detects_the_language_and_refuses_only_what_the_scorer_cannot_read(app_factory, site_key):
-    client = app_factory(scorers="ensemble").test_client()
+    client = app_factory(scorers=Settings().scorers).test_client()
     body = {"comment": {"text": CIVIL["es"]}, "requestedAttributes": {"TOXICITY": {}}}
     answer = analyze(client, body, site_key)
     assert answer.status_code == 200, answer.text
@@ -142,7 +143,7 @@ def test_perspective_detects_the_language_and_refuses_only_what_the_scorer_canno
 def test_abuse_in_a_language_stet_cannot_validate_is_never_published(site, db, worker_factory):
     """Real worker, default scorer: Spanish, Portuguese and Italian abuse waits for a person, and
     the queue says why; civil English and German comments are still published."""
-    worker_factory(scorers="ensemble").start()
+    worker_factory(scorers=Settings().scorers).start()
     ids = {code: site.post_comment(text).get_json()["id"] for code, text in ABUSE.items()}
     civil = site.post_comment(CIVIL["en"]).get_json()["id"]
     german = site.post_comment(CIVIL["de"]).get_json()["id"]  # German is validated: decided alone

@@ -292,7 +292,7 @@ def _stet_env(home: Path, database_url: str, redis_url: str, host: str = "127.0.
         "STET_HOST": host,
         "STET_PORT": str(API_PORT),
         "STET_SECRET_KEY": "scale-out-secret",
-        # STET_SCORERS unset: the default scorer (ensemble), which loads in about a second.
+        # STET_SCORERS unset: the default scorer (blend), which loads in about a second.
         "STET_RATE_LIMIT_SITE": "100000/minute",
         "STET_RATE_LIMIT_AUTHOR": "100000/minute",
         "STET_RATE_LIMIT_IP": "100000/minute",

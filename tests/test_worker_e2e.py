@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from service.config import Settings
 from service.models import Comment, Decision, Status
 from service.policy import ATTRIBUTES
 from tests.conftest import SiteClient, wait_until
@@ -107,7 +108,7 @@ def test_comment_posted_while_redis_is_down_is_kept_and_decided_later(app_factor
 
 def test_the_default_scorer_holds_a_threat_and_leaves_criticism_to_a_person(site, worker_factory):
     """Through the real worker with the default scorer: every attribute stored and shown."""
-    worker_factory(scorers="ensemble").start()
+    worker_factory(scorers=Settings().scorers).start()
     threat = site.post_comment("Someone should shoot every one of those protesters.").get_json()["id"]
     criticism = site.post_comment("The minister is a hypocrite and a liar.").get_json()["id"]
     clean = site.post_comment(CLEAN).get_json()["id"]
@@ -116,7 +117,7 @@ def test_the_default_scorer_holds_a_threat_and_leaves_criticism_to_a_person(site
     body = site.get_comment(threat).get_json()
     assert body["status"] in ("queued", "rejected")
     assert "threat" in body["decision"]["reason"]
-    scores = body["scores"]["ensemble"]
+    scores = body["scores"][Settings().scorers]
     assert set(scores) - {"model_version"} == set(ATTRIBUTES)
     assert site.status(criticism) != "rejected"
     assert site.status(clean) == "approved"

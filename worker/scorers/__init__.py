@@ -76,12 +76,17 @@ def load_scorer(name: str) -> Scorer:
         from service.config import Settings
 
         settings = Settings.from_env()
-        transformer = _transformer(name, settings)
         if name == "blend":
             from worker.scorers.blend import BlendScorer
             from worker.scorers.ensemble import EnsembleScorer
+            from worker.scorers.onnx_scorer import OnnxScorer
 
-            return BlendScorer(EnsembleScorer.load(), transformer)
+            # Stet's own compact MiniLM, unless a transformer is named (STET_DETOXIFY_CHECKPOINT).
+            named = settings.detoxify_checkpoint != Settings.detoxify_checkpoint
+            return BlendScorer(
+                EnsembleScorer.load(), _transformer(name, settings) if named else OnnxScorer.shipped()
+            )
+        transformer = _transformer(name, settings)
         if name == "cascade":
             from worker.scorers.cascade import CascadeScorer
 
@@ -92,13 +97,13 @@ def load_scorer(name: str) -> Scorer:
 
 def _transformer(name: str, settings: Settings) -> Scorer:
     """The ``STET_DETOXIFY_CHECKPOINT`` transformer, run by torch or by ONNX Runtime
-    (``STET_DETOXIFY_RUNTIME``)."""
-    extra = "transformer" if settings.detoxify_runtime == "torch" else "onnx"
+    (``STET_DETOXIFY_RUNTIME``; ONNX Runtime is in every install, torch only in the extra)."""
+    if settings.detoxify_runtime != "torch":
+        from worker.scorers.onnx_scorer import OnnxScorer
+
+        return OnnxScorer.from_settings(settings)
     try:
-        if extra == "onnx":
-            from worker.scorers.onnx_scorer import OnnxScorer as Transformer
-        else:
-            from worker.scorers.detoxify_scorer import DetoxifyScorer as Transformer
+        from worker.scorers.detoxify_scorer import DetoxifyScorer
     except ImportError as exc:
-        raise RuntimeError(f"the {name} scorer needs: pip install 'stet[{extra}]' ({exc})") from exc
-    return Transformer.from_settings(settings)
+        raise RuntimeError(f"the {name} scorer needs: pip install 'stet[transformer]' ({exc})") from exc
+    return DetoxifyScorer.from_settings(settings)

@@ -4,7 +4,7 @@
 and ``<stem>.w8.onnx`` (8-bit weights and word embeddings, a quarter of the size) beside the
 detoxify checkpoint and measures both against torch in the model card.
 ``STET_DETOXIFY_RUNTIME=onnx`` runs the float32 export, ``onnx-w8`` the compact one. This scorer
-needs only ``onnxruntime`` and ``tokenizers`` (``pip install 'stet[onnx]'``), reads the tokenizer
+needs only ``onnxruntime`` and ``tokenizers`` (in every install), reads the tokenizer
 from the checkpoint's config folder and the labels and ``max_length`` from its model card
 (``<stem>.json``). Its version is the checkpoint's plus ``+onnx`` (``+onnx-w8``), so its scores are
 stored apart from the torch path's.
@@ -23,8 +23,12 @@ import onnxruntime
 from tokenizers import Tokenizer
 
 from worker.scorers import ENGLISH
+from worker.scorers.linear import MODELS_DIR
 
 BATCH_SIZE = 32
+# The seven-attribute MiniLM the default ``blend`` runs: its compact export, tokenizer and card ship
+# in the package (``stet model train --task minilm --layers 4 --embedding-bits 4``; README).
+SHIPPED = MODELS_DIR / "minilm-attributes-2"
 
 
 class OnnxScorer:
@@ -55,6 +59,12 @@ class OnnxScorer:
         card = json.loads(checkpoint.with_suffix(".json").read_text(encoding="utf-8"))
         suffix = ".w8.onnx" if settings.detoxify_runtime == "onnx-w8" else ".onnx"
         return cls(checkpoint.with_suffix(suffix), config_dir, card)
+
+    @classmethod
+    def shipped(cls) -> OnnxScorer:
+        """The MiniLM inside the package: ``<stem>.w8.onnx``, ``<stem>/tokenizer.json``, ``<stem>.json``."""
+        card = json.loads(SHIPPED.with_suffix(".json").read_text(encoding="utf-8"))
+        return cls(SHIPPED.with_suffix(".w8.onnx"), SHIPPED, card)
 
     def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
         results: list[dict[str, float]] = [{} for _ in texts]
