@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from service import accounts
+from service.config import Settings
 from service.models import Comment, Site, WordKind
 from tests.conftest import wait_until
 
@@ -55,7 +56,9 @@ def coral_site(db, site_key):
     return site_key
 
 
-def test_coral_gets_stets_decision_and_the_comment_is_in_stet(client, db, coral_site):
+def test_coral_gets_stets_decision_and_the_comment_is_in_stet(app_factory, db, coral_site):
+    # The default scorer, with the thresholds chosen for it (service.policy.DEFAULT_RULES).
+    client = app_factory(scorers=Settings().scorers).test_client()
     clean = send(client, coral_site, coral_request("Thanks for explaining the new bus routes so clearly."))
     assert (clean.status_code, clean.get_json()) == (200, {"status": "APPROVED"})
     banned = send(client, coral_site, coral_request("Best odds at casinoroyale dot com"))

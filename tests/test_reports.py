@@ -527,7 +527,7 @@ def test_threshold_simulator_for_a_dangerous_attribute(dashboard, client, histor
     """Moving a threat rule: the comments the model held for a threat, approved or queued on either
     side of the new score, and what the moderators later did with them."""
     with db.session() as session:  # threat scores: comment 1 approved, 2 queued (approved later),
-        for cid, threat in ((1, 0.02), (2, 0.03), (4, 0.6)):  # 4 held for a threat, rejected later
+        for cid, threat in ((1, 0.02), (2, 0.005), (4, 0.6)):  # 4 held for a threat, rejected later
             scored = session.get(Comment, cid).created_at + timedelta(seconds=5)
             session.add(
                 Score(comment_id=cid, scorer="linear", model_version="1", label="threat", value=threat,
@@ -536,13 +536,13 @@ def test_threshold_simulator_for_a_dangerous_attribute(dashboard, client, histor
         session.commit()
     held = api(client, history, "model", threat_queue_at="0.01", threat_reject_at="0.5")
     assert held["tables"]["simulation"]["rows"] == [
-        ["hold for threat from 0.01 instead of 0.05", "more queued", 1, 0.2, None, ""],  # comment 1
+        ["hold for threat from 0.01 instead of 0.03", "more queued", 1, 0.2, None, ""],  # comment 1
         ["reject for threat at 0.5 instead of 0.9", "fewer queued", 1, 0.2, 0, "approved by your moderators"],
     ]
     looser = dashboard.table("model", "simulation", threat_queue_at="0.7", threat_reject_at="")
     assert looser[1:] == [
         [
-            "hold for threat from 0.7 instead of 0.05",
+            "hold for threat from 0.7 instead of 0.03",
             "fewer held for threat (the other rules decide them)",
             "1",
             "0.2",
