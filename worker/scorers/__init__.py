@@ -64,7 +64,7 @@ def load_scorer(name: str) -> Scorer:
     encoder's first run), and that is no reader's comment's to wait for (a Coral or Perspective call
     has half a second)."""
     scorer = _build(name)
-    scorer.score_batch(["A first comment, so that no reader's waits while the models warm up."])
+    scorer.score_batch(["A first comment, so that no reader's comment waits while the models warm up."])
     return scorer
 
 
