@@ -16,6 +16,7 @@ int4 rows for the word-embedding table, half the model); the recipe ships the 8-
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1500, help="held-out comments scored by every export")
     parser.add_argument("--out", type=Path, default=Path("exports"))
     args = parser.parse_args(argv)
+    os.environ["OMP_NUM_THREADS"] = "1"  # every export on one thread (OnnxScorer reads it)
     import onnxruntime
 
     from worker.scorers.ensemble import prepare
@@ -73,10 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|")
     baseline, base_rate = None, 0.0
     for name, path in variants(checkpoint.with_suffix(".onnx"), args.out).items():
-        scorer = OnnxScorer(path, config_dir, card)
-        scorer.session = onnxruntime.InferenceSession(
-            str(path), _one_thread(onnxruntime), providers=["CPUExecutionProvider"]
-        )
+        scorer = OnnxScorer(path, config_dir, card)  # one thread: OMP_NUM_THREADS, set above
         scorer.score_batch(texts[:32])
         start = time.perf_counter()
         scores = np.array([[s[k] for k in card["labels"]] for s in scorer.score_batch(texts)])
@@ -90,12 +89,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{per_s / base_rate:.2f} |"
         )
     return 0
-
-
-def _one_thread(onnxruntime: object) -> object:
-    options = onnxruntime.SessionOptions()  # type: ignore[attr-defined]
-    options.intra_op_num_threads = 1
-    return options
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ def test_offline_checkpoint_loads_in_a_fresh_process_without_network(tiny, tmp_p
     assert len({round(s["toxicity"], 4) for s in out["scores"]}) > 2  # a real model, not a constant
 
 
-def test_scores_come_from_detoxify_predict_in_length_sorted_batches(tiny, monkeypatch) -> None:
+def test_scores_come_from_detoxify_predict_in_runs_of_similar_length(tiny, monkeypatch) -> None:
     checkpoint, config_dir, model = tiny
     scorer = DetoxifyScorer.load(checkpoint, config_dir)
     assert isinstance(scorer.detox, detoxify.Detoxify)
@@ -121,9 +121,13 @@ def test_scores_come_from_detoxify_predict_in_length_sorted_batches(tiny, monkey
     scorer.batch_size = 4
     texts = TEXTS * 2
     scores = scorer.score_batch(texts)
-    assert [len(b) for b in batches] == [4, 4, 4]
-    flat = [len(t) for b in batches for t in b]
-    assert flat == sorted(flat)  # shortest first: little padding per batch
+    tokens = [[len(ids) for ids in scorer.detox.tokenizer(b, truncation=True)["input_ids"]] for b in batches]
+    assert sum(map(len, batches)) == len(texts) and max(map(len, batches)) == 4
+    flat = [n for b in tokens for n in b]
+    assert flat == sorted(flat)  # shortest first
+    for b in tokens:  # padded to its longest, a run reads at most a quarter more tokens than it holds
+        assert len(b) * max(b) <= 1.25 * sum(b)
+    assert len(batches) > 3  # the two 300-word texts run apart from the short ones
     one_by_one = [predict(scorer.detox, text) for text in texts]  # detoxify's naive way
     for got, want in zip(scores, one_by_one, strict=True):
         assert got == pytest.approx(want, abs=1e-4)
@@ -200,6 +204,59 @@ def test_onnx_scores_like_torch_when_the_saved_tokenizer_pads_to_a_fixed_length(
     assert max(abs(g[k] - w[k]) for g, w in zip(got, want, strict=True) for k in w) < 1e-4
 
 
+def _ops_once_loaded(path: Path, tmp_path: Path) -> set[str]:
+    """The operators left in ``path`` after ONNX Runtime has optimised it as ``OnnxScorer`` loads it."""
+    import onnx
+    import onnxruntime
+
+    from worker.scorers.onnx_scorer import session_options
+
+    options = session_options()
+    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+    onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return {node.op_type for node in onnx.load(str(tmp_path / "optimised.onnx")).graph.node}
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_weight_only_exports_score_as_onnx_runtimes_quantiser_and_dequantise_once(
+    tiny, tmp_path: Path, bits: int
+) -> None:
+    """The compact export keeps ``MatMulNBitsQuantizer``'s integers but as DequantizeLinear + MatMul,
+    which the scorer's session folds into float weights when it loads: the same scores, and no
+    dequantisation left to redo on every call (which cost ~36 ms per call on the shipped MiniLM)."""
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    from worker.scorers.onnx_scorer import OnnxScorer
+    from worker.training.transformer_card import _gemm_as_matmul, export_onnx, quantise_weights
+
+    checkpoint, config_dir, _model = tiny
+    copy = tmp_path / "tiny.ckpt"
+    copy.write_bytes(checkpoint.read_bytes())
+    export_onnx(copy, config_dir, TEXTS[:2])
+    reference = onnx.load(str(tmp_path / "tiny.onnx"))
+    _gemm_as_matmul(reference)
+    quantizer = MatMulNBitsQuantizer(reference, bits=bits, block_size=16, accuracy_level=0)
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(tmp_path / "nbits.onnx"), False)
+    quantise_weights(tmp_path / "tiny.onnx", tmp_path / "compact.onnx", bits, 16)
+    labels = ["toxicity", "severe_toxicity", "identity_attack"]
+    card = {"version": "tiny-1", "labels": labels, "max_length": 32}
+    want = OnnxScorer(tmp_path / "nbits.onnx", config_dir, card).score_batch(TEXTS)
+    got = OnnxScorer(tmp_path / "compact.onnx", config_dir, card).score_batch(TEXTS)
+    assert max(abs(g[k] - w[k]) for g, w in zip(got, want, strict=True) for k in w) < 1e-6
+    assert "MatMulNBits" in _ops_once_loaded(tmp_path / "nbits.onnx", tmp_path)
+    ops = _ops_once_loaded(tmp_path / "compact.onnx", tmp_path)
+    assert "MatMul" in ops and not ops & {"DequantizeLinear", "MatMulNBits"}
+
+
+def test_the_shipped_minilm_is_dequantised_once_when_it_loads(tmp_path: Path) -> None:
+    from worker.scorers.onnx_scorer import SHIPPED
+
+    ops = _ops_once_loaded(SHIPPED.with_suffix(".w8.onnx"), tmp_path)
+    assert "MatMul" in ops and not ops & {"DequantizeLinear", "MatMulNBits"}
+
+
 def test_blend_is_the_mean_of_the_ensemble_and_the_transformer_in_log_odds(tiny, monkeypatch) -> None:
     """STET_SCORERS=blend: attributes both models give are averaged in log-odds; the others, the
     spans and the validated languages are the ensemble's."""
@@ -214,7 +271,8 @@ def test_blend_is_the_mean_of_the_ensemble_and_the_transformer_in_log_odds(tiny,
     texts = ["Thanks for the article", "you are an idiot", "As a gay man, thanks", "@ed42 you are an idiot"]
     got, ours, theirs = blend.score_batch(texts), ensemble.score_batch(texts), transformer.score_batch(texts)
     # Both read the text as they were trained on it: a mention (or a link) changes nothing.
-    assert got[3] == got[1] and theirs[3] != theirs[1]
+    # (Equal to float rounding: where in a batch a text sits may move the last digits on some CPUs.)
+    assert got[3] == pytest.approx(got[1], abs=1e-6) and theirs[3] != pytest.approx(theirs[1], abs=1e-6)
 
     def log_odds(p: float) -> float:
         return float(torch.logit(torch.tensor(p, dtype=torch.float64), eps=1e-6))

@@ -24,7 +24,7 @@ import torch
 from detoxify import Detoxify
 from detoxify.detoxify import MODEL_URLS, get_model_and_tokenizer
 
-from worker.scorers import ENGLISH
+from worker.scorers import ENGLISH, padded_runs
 
 BATCH_SIZE = 32
 
@@ -121,11 +121,10 @@ def _file_hash(path: Path) -> str:
 def predict_sorted(
     detox: Detoxify, texts: Sequence[str], batch_size: int = BATCH_SIZE
 ) -> list[dict[str, float]]:
-    """Score ``texts`` with ``detox.predict`` in batches of similar length (little padding), in order."""
+    """Score ``texts`` with ``detox.predict`` in runs of similar length (``padded_runs``), in order."""
     results: list[dict[str, float]] = [{} for _ in texts]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
+    lengths = [len(ids) for ids in detox.tokenizer(list(texts), truncation=True)["input_ids"]]
+    for rows in padded_runs(lengths, batch_size):
         scores = detox.predict([texts[i] for i in rows])
         for label, values in scores.items():
             values = values if isinstance(values, list) else [values]  # predict squeezes a batch of one

@@ -178,6 +178,19 @@ def quantise_embeddings(src: Path, dst: Path, bits: int = 8) -> None:
     onnx.save(model, str(dst))
 
 
+def _splice(graph: Any, index: int, node: Any, replacement: list[Any]) -> None:
+    """Put ``replacement`` where ``node`` (at ``index``) was, keeping the graph's topological order."""
+    graph.node.remove(node)
+    for offset, new in enumerate(replacement):
+        graph.node.insert(index + offset, new)
+
+
+def _drop_unused_initializers(graph: Any) -> None:
+    used = {name for node in graph.node for name in node.input}
+    for init in [init for init in graph.initializer if init.name not in used]:
+        graph.initializer.remove(init)
+
+
 def _gemm_as_matmul(model: Any) -> None:
     """Rewrite each ``Gemm`` with a constant weight (the pooler and the classifier, which the exporter
     writes as Gemm) as MatMul + Add, the form ``MatMulNBits`` quantises."""
@@ -204,17 +217,82 @@ def _gemm_as_matmul(model: Any) -> None:
         ]
         if len(node.input) > 2:
             replacement.append(helper.make_node("Add", [product, node.input[2]], [node.output[0]]))
-        graph.node.remove(node)
-        for offset, new in enumerate(replacement):
-            graph.node.insert(index + offset, new)
-    used = {name for node in graph.node for name in node.input}
-    for init in [init for init in graph.initializer if init.name not in used]:
-        graph.initializer.remove(init)
+        _splice(graph, index, node, replacement)
+    _drop_unused_initializers(graph)
+
+
+def _unpack(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
+    """``count`` unsigned ``bits``-bit values per row of ``packed`` (two per byte, low nibble first)."""
+    if bits == 8:
+        return packed.reshape(packed.shape[0], -1)[:, :count]
+    rows = packed.reshape(packed.shape[0], -1)
+    return np.stack([rows & 0x0F, rows >> 4], axis=-1).reshape(rows.shape[0], -1)[:, :count]
+
+
+def _nbits_as_dequantize(model: Any) -> None:
+    """Rewrite each ``MatMulNBits`` as ``DequantizeLinear`` (the same integers, scales and zero points,
+    blocked along K) feeding a plain ``MatMul``.
+
+    ONNX Runtime's ``MatMulNBits`` on a CPU without VNNI dequantises its weights on every call: for
+    the 4-layer MiniLM about 11 ms per call whatever the batch, most of the work of scoring one short
+    comment, which is how the worker scores. A ``DequantizeLinear`` of a constant is folded into a
+    float32 weight once, when the session loads (``OnnxScorer`` allows it), so the file stays as small
+    and the scores are the same, and a call costs only its arithmetic."""
+    import ml_dtypes  # onnx's own dependency
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    weights = {init.name: init for init in graph.initializer}
+    for index, node in reversed(list(enumerate(graph.node))):
+        if node.op_type != "MatMulNBits":
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        k, n, bits, block = attrs["K"], attrs["N"], attrs["bits"], attrs["block_size"]
+        blocks = -(-k // block)
+        values = _unpack(numpy_helper.to_array(weights[node.input[1]]), bits, blocks * block)[:, :k]
+        scales = numpy_helper.to_array(weights[node.input[2]]).reshape(n, blocks)
+        if len(node.input) > 3 and node.input[3]:
+            zero = _unpack(numpy_helper.to_array(weights[node.input[3]]), bits, blocks)
+        else:
+            zero = np.full((n, blocks), 1 << (bits - 1), dtype=np.uint8)
+        dtype = np.uint8 if bits == 8 else ml_dtypes.uint4
+        stem = node.input[1]
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(np.ascontiguousarray(values.T).astype(dtype), f"{stem}_w"),
+                numpy_helper.from_array(np.ascontiguousarray(scales.T), f"{stem}_ws"),
+                numpy_helper.from_array(np.ascontiguousarray(zero.T).astype(dtype), f"{stem}_wz"),
+            ]
+        )
+        bias = node.input[5] if len(node.input) > 5 and node.input[5] else None
+        product = f"{node.output[0]}_product" if bias else node.output[0]
+        replacement = [
+            helper.make_node(
+                "DequantizeLinear",
+                [f"{stem}_w", f"{stem}_ws", f"{stem}_wz"],
+                [f"{stem}_dq"],
+                axis=0,
+                block_size=block,
+            ),
+            helper.make_node("MatMul", [node.input[0], f"{stem}_dq"], [product]),
+        ]
+        if bias:
+            replacement.append(helper.make_node("Add", [product, bias], [node.output[0]]))
+        _splice(graph, index, node, replacement)
+    _drop_unused_initializers(graph)
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx"):
+            opset.version = max(opset.version, 21)  # blocked DequantizeLinear
+    if not any(node.domain == "com.microsoft" for node in graph.node):
+        kept = [o for o in model.opset_import if o.domain != "com.microsoft"]
+        del model.opset_import[:]
+        model.opset_import.extend(kept)
 
 
 def quantise_weights(src: Path, dst: Path, bits: int = 8, block: int = BLOCK) -> None:
     """Quantise the matrix products of ``src`` to ``bits``-bit weights in blocks (ONNX Runtime's
-    ``MatMulNBits``, needs ``onnx-ir``); activations stay float32, unlike ``quantize_dynamic``."""
+    ``MatMulNBitsQuantizer``, needs ``onnx-ir``), stored as ``DequantizeLinear`` + ``MatMul``
+    (``_nbits_as_dequantize``); activations stay float32, unlike ``quantize_dynamic``."""
     import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
@@ -222,7 +300,9 @@ def quantise_weights(src: Path, dst: Path, bits: int = 8, block: int = BLOCK) ->
     _gemm_as_matmul(model)
     quantizer = MatMulNBitsQuantizer(model, bits=bits, block_size=block, accuracy_level=0)
     quantizer.process()
-    quantizer.model.save_model_to_file(str(dst), False)
+    model = quantizer.model.model
+    _nbits_as_dequantize(model)
+    onnx.save(model, str(dst))
 
 
 def export_onnx(
