@@ -70,7 +70,7 @@ class Settings:
     max_body_chars: PositiveInt = 10_000
     # Per-site defaults; a site row may override them.
     approve_below: Fraction = 0.08
-    reject_above: Fraction = 0.97  # rejects only with a dangerous attribute at its queue_at (service.policy)
+    reject_above: Fraction = 0.97  # rejects only with a dangerous attribute at 0.5 or more (service.policy)
     # The dangerous attributes' rules as JSON, {"threat": {"queue_at": 0.2, "reject_at": 0.9}}, over
     # service.policy.DEFAULT_RULES; "rude": "queue" comments that are only rude, or "approve" them.
     attribute_thresholds: str = ""

@@ -128,7 +128,8 @@ class AttributeRuleIn(_Model):
 
 class ThresholdsIn(_Model):
     """One article's thresholds: toxicity approved below ``approve_below`` (from ``reject_above``
-    rejected only with a dangerous attribute at its ``queue_at``), and the dangerous attributes' rules."""
+    rejected only with a dangerous attribute at 0.5 or more, ``policy.CONFIRMED``), and the dangerous
+    attributes' rules."""
 
     approve_below: Score
     reject_above: Score

@@ -73,10 +73,27 @@ def test_a_threat_written_without_swear_words_is_held():
 
 
 def test_high_toxicity_rejects_only_with_a_dangerous_attribute_behind_it():
-    outcome = decide({"toxicity": 0.95, "identity_attack": 0.3}, T)
+    outcome = decide({"toxicity": 0.95, "identity_attack": 0.6}, T)
     assert (outcome.status, outcome.category) == (Status.REJECTED, "toxic")
+    assert outcome.reason == "toxicity 0.95 ≥ 0.90 with identity attack 0.60 ≥ 0.50"
+    # A site that holds identity attacks only from 0.7 rejects on the two together from there too.
+    rules = merge_rules(DEFAULT_RULES, {"identity_attack": {"queue_at": 0.7}})
+    strict = Thresholds(0.1, 0.9, attributes=rules)
+    below = decide({"toxicity": 0.95, "identity_attack": 0.6}, strict)
+    assert (below.status, below.category) == (Status.QUEUED, "toxic")
+    assert decide({"toxicity": 0.95, "identity_attack": 0.75}, strict).reason.endswith("≥ 0.70")
+
+
+def test_a_toxic_comment_only_possibly_dangerous_goes_to_a_person():
+    """queue_at is low so that nothing possibly dangerous is published; with toxicity alone high it
+    must not reject. The linear model reads "The minister is a hypocrite and a liar" as toxicity
+    0.999 and identity attack 0.054, above that attribute's queue_at."""
+    scores = {"toxicity": 0.999, "insult": 0.98, "identity_attack": 0.054, "threat": 0.01}
+    assert scores["identity_attack"] >= DEFAULT_RULES["identity_attack"].queue_at
+    outcome = decide(scores, T)
+    assert (outcome.status, outcome.category) == (Status.QUEUED, "identity_attack")
     bar = DEFAULT_RULES["identity_attack"].queue_at
-    assert outcome.reason == f"toxicity 0.95 ≥ 0.90 with identity attack 0.30 ≥ {bar:.2f}"
+    assert outcome.reason == f"possible identity attack 0.05 ≥ {bar:.2f}: a person decides"
 
 
 def test_rules_merge_installation_site_and_article():
@@ -161,7 +178,7 @@ def test_a_banned_word_rejects_and_a_suspect_word_queues():
 
 def test_abuse_outranks_a_suspect_word():
     suspect = Reason(ReasonCode.SUSPECT_WORD, 0.0, "suspect word: crypto")
-    assert decide({"toxicity": 0.99, "threat": 0.3}, T, [suspect]).category == "toxic"
+    assert decide({"toxicity": 0.99, "threat": 0.6}, T, [suspect]).category == "toxic"
     assert decide({"toxicity": 0.2, "threat": 0.95}, T, [suspect]).category == "threat"
 
 

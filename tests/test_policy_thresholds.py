@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from service.models import Status
-from service.policy import DEFAULT_RULES, Thresholds, decide, merge_rules
+from service.policy import CONFIRMED, DEFAULT_RULES, Thresholds, decide, merge_rules
 from worker.training import attribute_data as ad
-from worker.training.policy_thresholds import choose, published
+from worker.training.policy_thresholds import choose, published, rejected
 
 
 def test_published_rows_are_the_ones_the_policy_approves():
@@ -21,6 +21,18 @@ def test_published_rows_are_the_ones_the_policy_approves():
     policy = [decide(dict(zip(ad.ATTRIBUTES, row, strict=True)), thresholds).status for row in p]
     assert 0 < mine.sum() < len(p)
     assert mine.tolist() == [status is Status.APPROVED for status in policy]
+
+
+def test_rejected_rows_are_the_ones_the_policy_rejects():
+    rng = np.random.default_rng(1)
+    p = rng.random((3000, len(ad.ATTRIBUTES))) ** 2
+    p[:, ad.ATTRIBUTES.index("toxicity")] = rng.random(3000) ** 0.2  # many very toxic rows
+    thresholds = Thresholds(approve_below=0.08, reject_above=0.97)
+    mine = rejected(p, CONFIRMED, 0.97)
+    policy = [decide(dict(zip(ad.ATTRIBUTES, row, strict=True)), thresholds).status for row in p]
+    assert 0 < mine.sum() < len(p)
+    assert mine.tolist() == [status is Status.REJECTED for status in policy]
+    assert rejected(p, None, 0.97).sum() > mine.sum()  # the old rule, at queue_at, rejected more
 
 
 def test_the_pick_publishes_the_fewest_dangerous_comments_among_those_that_publish_civil_news():

@@ -497,7 +497,7 @@ def test_threshold_simulator(dashboard, client, history):
         ["Change", "Effect", "Comments", "Per day", "Moderators disagreed", "How"],
         [
             "auto-reject at 0.45 instead of 0.97",
-            "fewer queued (only those held for a threat, hate or harassment)",
+            "at most this many fewer queued (those held for a threat, hate or harassment at 0.5+)",
             "1",  # comment 4 (threat); comments 2 and 6 were only uncertain
             "0.2",
             "0",

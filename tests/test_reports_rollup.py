@@ -533,7 +533,7 @@ def test_the_threshold_simulator_counts_from_the_rollup_as_from_the_decisions(
         monkeypatch.setattr(rollup.slots, "utcnow", lambda: NOW + timedelta(hours=1))
         assert both() == [(3, 1), (3, 0), (2, 0), (3, 0)]  # rolled up: -1 "queued", +1 "approved"
         simulated = model.simulate(session, scope, reject_above=0.5).rows
-        fewer = "fewer queued (only those held for a threat, hate or harassment)"
+        fewer = "at most this many fewer queued (those held for a threat, hate or harassment at 0.5+)"
         assert simulated == [
             ["auto-reject at 0.5 instead of 0.97", fewer, 3, 1.5, 1, "approved by your moderators"]
         ]

@@ -174,7 +174,7 @@ def simulate(
         rows.append(
             [
                 f"auto-reject at {new_reject:g} instead of {t.reject_above:g}",
-                "fewer queued (only those held for a threat, hate or harassment)",
+                "at most this many fewer queued (those held for a threat, hate or harassment at 0.5+)",
                 count,
                 round(count / scope.period.days, 1),
                 approved,

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from service.policy import DEFAULT_RULES
+from service.config import Settings
+from service.policy import CONFIRMED, DANGEROUS, DEFAULT_RULES
 from worker.scorers import load_scorer
 from worker.training import attribute_data as ad
 from worker.training.evaluation import score_texts
@@ -70,6 +71,42 @@ def grid(p: np.ndarray, by_group: dict[str, np.ndarray]) -> list[dict[str, Any]]
     return points
 
 
+def rejected(p: np.ndarray, confirmed: float | None, reject_above: float) -> np.ndarray:
+    """Rows the default rules reject on scores: a dangerous attribute at its ``reject_at``, or
+    toxicity at ``reject_above`` with a dangerous attribute at ``confirmed`` (or its ``queue_at``
+    where higher; ``None``: at its ``queue_at``, the rule before ``policy.CONFIRMED``)."""
+    out = np.zeros(len(p), dtype=bool)
+    together = np.zeros(len(p), dtype=bool)
+    for name, rule in DEFAULT_RULES.items():
+        value = p[:, ad.ATTRIBUTES.index(name)]
+        if rule.reject_at is not None:
+            out |= value >= rule.reject_at
+        together |= value >= max(rule.queue_at, confirmed or 0.0)
+    return out | (together & (p[:, ad.ATTRIBUTES.index("toxicity")] >= reject_above))
+
+
+def rejection_table(p: np.ndarray, y: np.ndarray) -> list[str]:
+    """How sure a dangerous attribute must be before a very toxic comment is rejected on the two
+    together: the share of toxic comments labelled neither threat, hate nor harassment (criticism,
+    rudeness) and of dangerous ones that the default rules reject, for each bar."""
+    dangerous = y[:, [ad.ATTRIBUTES.index(name) for name in DANGEROUS]]
+    rude = (y[:, ad.ATTRIBUTES.index("toxicity")] == 1) & ~(dangerous == 1).any(axis=1)
+    rude &= (dangerous == 0).sum(axis=1) >= 2  # labelled not dangerous, not merely unlabelled
+    danger = (dangerous == 1).any(axis=1)
+    reject_above = Settings().reject_above
+    lines = [
+        f"toxicity ≥ {reject_above} rejected with a dangerous attribute at (rude, not dangerous: "
+        f"{int(rude.sum()):,} rows; dangerous: {int(danger.sum()):,})",
+        "| bar | rude, not dangerous, rejected | dangerous rejected |",
+        "|---|---|---|",
+    ]
+    for bar in (None, 0.2, 0.3, CONFIRMED, 0.7, 1.01):
+        r = rejected(p, bar, reject_above)
+        name = "its queue_at" if bar is None else "never" if bar > 1 else f"{bar:g}"
+        lines.append(f"| {name} | {100 * r[rude].mean():.1f}% | {100 * r[danger].mean():.1f}% |")
+    return lines
+
+
 def choose(points: list[dict[str, Any]]) -> dict[str, Any]:
     eligible = [e for e in points if e["civil news published"] >= NEWS_APPROVED] or points
     return min(
@@ -104,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         shares = " | ".join(f"{100 * e[f'{n} published']:.1f}%" for n in names)
         print(f"| {e['approve_below']} | {e['threat']} | {e['identity_attack']} | {shares} |")
     print("chosen:", choose(points))
+    print("\n".join(rejection_table(p, y)))
 
 
 if __name__ == "__main__":
