@@ -35,7 +35,9 @@ def auto_decisions_per_comment(db) -> list[int]:
         return [n for (n,) in rows]
 
 
-def test_clean_comment_is_published_and_abuse_rejected(site, worker):
+def test_clean_comment_is_published_and_abuse_held_back(site, worker):
+    """The linear model these workers run cannot tell an insult from hate (identity attack ~0.2 for
+    both), so the abuse waits for a person: rejected only with a dangerous attribute at 0.5."""
     clean = site.post_comment(CLEAN).get_json()["id"]
     toxic = site.post_comment(TOXIC).get_json()["id"]
 
@@ -43,7 +45,8 @@ def test_clean_comment_is_published_and_abuse_rejected(site, worker):
 
     clean_body, toxic_body = site.get_comment(clean).get_json(), site.get_comment(toxic).get_json()
     assert clean_body["status"] == "approved"
-    assert toxic_body["status"] == "rejected"
+    assert toxic_body["status"] == "queued"
+    assert toxic_body["decision"]["reason"].startswith("possible identity attack")
     assert clean_body["scores"]["linear"]["toxicity"] < 0.1 < 0.9 < toxic_body["scores"]["linear"]["toxicity"]
     assert toxic_body["decision"]["by"] == "auto"
     listed = site.client.get("/api/v1/articles/story-1/comments", headers=site.headers()).get_json()
