@@ -248,9 +248,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.rate:
         from benchmarks.ingest import postgres_database
+        from service.config import Settings
 
         rows = {}
-        for name, scorer in (("null scorer (baseline)", "null"), ("default scorer", "ensemble")):
+        default = Settings().scorers
+        for name, scorer in (("null scorer (baseline)", "null"), (f"default scorer ({default})", default)):
             if args.postgres:
                 with postgres_database(args.postgres) as url:
                     rows[name] = paced(scorer, args.rate, args.seconds, args.copies, url)
@@ -260,10 +262,10 @@ def main() -> None:
         database = "PostgreSQL" if args.postgres else "embedded SQLite"
         print(f"\n{args.rate:g} comments/s for {args.seconds:g} s ({texts}); {database} + Redis, -c 2\n")
         columns = f"{'POST p50 ms':>12} {'p99 ms':>8} {'refused':>8} {'decided s after':>16} {'lost':>5}"
-        print(f"{'scorer':24} {columns}")
+        print(f"{'scorer':32} {columns}")
         for name, r in rows.items():
             print(
-                f"{name:24} {r['p50_ms']:12.1f} {r['p99_ms']:8.1f} {r['refused']:8.0f} "
+                f"{name:32} {r['p50_ms']:12.1f} {r['p99_ms']:8.1f} {r['refused']:8.0f} "
                 f"{r['decided_after_s']:16.1f} {r['lost']:5.0f}"
             )
         return
